@@ -1,0 +1,1 @@
+"""Dagster assets, one subpackage per source."""

@@ -1,0 +1,1 @@
+"""Meetings: Jitsi/Jibri recordings → transcripts → summaries."""

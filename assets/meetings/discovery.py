@@ -1,0 +1,194 @@
+"""Finding recordings in the Jibri folder (and plain dropped files) and reading the lead ID from the room name."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+from zoneinfo import ZoneInfo
+
+MEDIA_EXTENSIONS = frozenset(
+    {".mp4", ".webm", ".mkv", ".mov", ".m4a", ".mp3", ".ogg", ".opus", ".oga", ".wav", ".flac", ".aac"}
+)
+JIBRI_METADATA = "metadata.json"
+_JIBRI_STAMP = re.compile(r"^(?P<room>.+)_(?P<stamp>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})$")
+_LEAD_KEYS = ("lead_id", "leadId", "client_id", "bitrix_lead_id")
+
+
+@dataclass(frozen=True)
+class Recording:
+    recording_id: str
+    kind: str  # "jibri" (session folder with metadata.json) | "file" (plain dropped file)
+    media_path: Path
+    rel_path: str
+    room: str
+    client_id: str
+    started_at: datetime  # naive, in the configured timezone
+    size: int
+    mtime: float
+    session_dir: Path | None = None
+    meeting_url: str | None = None
+    participants: tuple[str, ...] = ()
+    extra: dict = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def run_key(self) -> str:
+        return f"recording:{self.rel_path}:{self.size}:{int(self.mtime)}"
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    path: Path
+    rel_path: str
+    room: str | None
+    reason: str
+    size: int
+
+
+@dataclass
+class ScanResult:
+    ready: list[Recording] = field(default_factory=list)
+    pending: dict[str, list[float]] = field(default_factory=dict)  # rel_path -> [size, mtime], for the next tick
+    unmatched: list[Unmatched] = field(default_factory=list)
+
+
+def lead_id_from_room(room: str, prefix: str) -> str | None:
+    """`client-12345`, `client_12345_anything`, `Client12345` → `12345` (prefix configurable)."""
+    m = re.match(rf"^{re.escape(prefix)}[-_.]?(\d+)(?:[-_.].*)?$", room.strip(), re.IGNORECASE)
+    return m.group(1) if m else None
+
+
+def room_from_url(url: str) -> str | None:
+    path = urlparse(url).path.rstrip("/")
+    return unquote(path.rsplit("/", 1)[-1]) if path else None
+
+
+def split_jibri_name(stem: str) -> tuple[str, datetime | None]:
+    """`<room>_<yyyy-MM-dd-HH-mm-ss>` → (room, local start time); other names → (stem, None)."""
+    m = _JIBRI_STAMP.match(stem)
+    if not m:
+        return stem, None
+    return m.group("room"), datetime.strptime(m.group("stamp"), "%Y-%m-%d-%H-%M-%S")
+
+
+def recording_id(started_at: datetime, client_id: str, rel_path: str) -> str:
+    digest = hashlib.sha1(rel_path.encode("utf-8")).hexdigest()[:8]
+    return f"{started_at:%Y%m%d-%H%M%S}-{client_id}-{digest}"
+
+
+def _is_media(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in MEDIA_EXTENSIONS and not path.name.startswith(".")
+
+
+def _local(ts: float, tz: ZoneInfo) -> datetime:
+    return datetime.fromtimestamp(ts, tz).replace(tzinfo=None)
+
+
+def _read_metadata(path: Path) -> tuple[dict, str | None]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            return {}, "metadata.json не объект JSON"
+        return data, None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return {}, f"metadata.json не читается: {exc}"
+
+
+def _participant_name(p) -> str | None:
+    if isinstance(p, str):
+        return p
+    if isinstance(p, dict):
+        user = p.get("user") if isinstance(p.get("user"), dict) else p
+        return user.get("name") or user.get("id")
+    return None
+
+
+class RecordingsFolder:
+    def __init__(self, root: Path, *, prefix: str, tz: ZoneInfo, quiet_seconds: float = 300):
+        self.root = root
+        self.prefix = prefix
+        self.tz = tz
+        self.quiet_seconds = quiet_seconds
+
+    def _build(self, media: Path, *, kind: str, session_dir: Path | None, metadata: dict, meta_error: str | None):
+        stat = media.stat()
+        rel = media.relative_to(self.root).as_posix()
+        room, started = split_jibri_name(media.stem)
+        meeting_url = metadata.get("meeting_url") if isinstance(metadata.get("meeting_url"), str) else None
+        url_room = room_from_url(meeting_url) if meeting_url else None
+        lead = next((str(metadata[k]).strip() for k in _LEAD_KEYS if str(metadata.get(k, "")).strip().isdigit()), None)
+        lead = lead or (url_room and lead_id_from_room(url_room, self.prefix)) or lead_id_from_room(room, self.prefix)
+        room = url_room or room
+        if not lead:
+            return Unmatched(
+                media, rel, room, f"в имени комнаты «{room}» нет ID лида (ожидается {self.prefix}-12345…)", stat.st_size
+            )
+        started = started or _local(stat.st_mtime, self.tz)
+        participants = tuple(
+            n for n in (_participant_name(p) for p in metadata.get("participants") or []) if n
+        ) if isinstance(metadata.get("participants"), list) else ()
+        extra = {k: v for k, v in metadata.items() if k not in ("meeting_url", "participants")}
+        if meta_error:
+            extra["metadata_error"] = meta_error
+        return Recording(
+            recording_id=recording_id(started, lead, rel),
+            kind=kind,
+            media_path=media,
+            rel_path=rel,
+            room=room,
+            client_id=lead,
+            started_at=started,
+            size=stat.st_size,
+            mtime=stat.st_mtime,
+            session_dir=session_dir,
+            meeting_url=meeting_url,
+            participants=participants,
+            extra=extra,
+        )
+
+    def _add(self, result: ScanResult, item) -> None:
+        (result.ready if isinstance(item, Recording) else result.unmatched).append(item)
+
+    def scan(self, previous: dict[str, list[float]] | None = None, *, now: float, take_all: bool = False) -> ScanResult:
+        """Jibri sessions count once metadata.json exists; plain files once unchanged since the previous tick
+        (or untouched for `quiet_seconds`). `take_all` treats every file as complete (for lookups by ID)."""
+        previous = previous or {}
+        result = ScanResult()
+        if not self.root.is_dir():
+            return result
+        for entry in sorted(self.root.iterdir()):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                meta_path = entry / JIBRI_METADATA
+                media = sorted((p for p in entry.iterdir() if _is_media(p)), key=lambda p: p.stat().st_size, reverse=True)
+                if not meta_path.exists() and not take_all:
+                    continue  # Jibri is still recording: metadata.json is written when it stops
+                if not media:
+                    if meta_path.exists():
+                        result.unmatched.append(
+                            Unmatched(meta_path, meta_path.relative_to(self.root).as_posix(), None,
+                                      "в папке сессии Jibri нет файла записи", 0)
+                        )
+                    continue
+                metadata, error = _read_metadata(meta_path) if meta_path.exists() else ({}, None)
+                for m in media:
+                    self._add(result, self._build(m, kind="jibri", session_dir=entry, metadata=metadata, meta_error=error))
+            elif _is_media(entry):
+                stat = entry.stat()
+                rel = entry.relative_to(self.root).as_posix()
+                seen = previous.get(rel)
+                settled = seen is not None and seen[0] == stat.st_size and seen[1] == stat.st_mtime
+                quiet = now - stat.st_mtime >= self.quiet_seconds
+                if take_all or settled or quiet:
+                    self._add(result, self._build(entry, kind="file", session_dir=None, metadata={}, meta_error=None))
+                else:
+                    result.pending[rel] = [stat.st_size, stat.st_mtime]
+        return result
+
+    def find(self, rec_id: str, *, now: float) -> Recording | None:
+        return next((r for r in self.scan(now=now, take_all=True).ready if r.recording_id == rec_id), None)

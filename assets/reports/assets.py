@@ -1,0 +1,55 @@
+"""The daily curator report asset (one partition per day, sent to the report chat once)."""
+
+import dagster as dg
+
+from assets.meetings.assets import meeting_summaries
+from assets.reports.curator_report import deliver_report, load_day_meetings, render_report, report_key
+from warehouse.settings import get_settings
+
+_settings = get_settings()
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=_settings.partitions_start, timezone=_settings.timezone, end_offset=0
+)
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="reports",
+    deps=[dg.AssetDep(meeting_summaries, partition_mapping=dg.AllPartitionMapping())],
+    required_resource_keys={"warehouse", "telegram", "app_db"},
+    kinds={"telegram"},
+    description=(
+        "Ежедневный отчёт кураторам: все встречи за день по клиентам с резюме. Отправляется в Telegram-группу "
+        "C360_REPORT_CHAT_ID один раз (журнал отправок в базе приложения), длинный отчёт делится на сообщения."
+    ),
+)
+def daily_curator_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    day = context.partition_time_window.start.date()
+    with context.resources.warehouse.connect(read_only=True) as con:
+        meetings = load_day_meetings(con, day)
+    html = render_report(day, meetings)
+    metadata = {
+        "день": day.isoformat(),
+        "встреч": len(meetings),
+        "клиентов": len({m["client_id"] for m in meetings}),
+        "отчёт": dg.MetadataValue.md(html),
+    }
+    telegram = context.resources.telegram
+    if not telegram.configured():
+        context.log.warning("Отчёт не отправлен: не заданы TELEGRAM_BOT_TOKEN и/или C360_REPORT_CHAT_ID")
+        return dg.MaterializeResult(metadata={**metadata, "отправлен": "нет: Telegram не настроен"})
+    bot = telegram.bot()
+    db = context.resources.app_db.db()
+    try:
+        delivery = deliver_report(bot, db, telegram.report_chat_id(), report_key(day), html)
+    finally:
+        bot.close()
+        db.dispose()
+    return dg.MaterializeResult(
+        metadata={
+            **metadata,
+            "отправлен": "ранее (повтор не нужен)" if delivery.already_sent else "да",
+            "сообщений в отчёте": delivery.parts_total,
+            "отправлено сейчас": delivery.parts_sent_now,
+        }
+    )

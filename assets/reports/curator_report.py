@@ -1,0 +1,88 @@
+"""The daily curator report: every meeting of a day, grouped by client, as Telegram HTML; sent once."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+
+from connectors.llm.offline import OFFLINE_LABEL
+from connectors.llm.summaries import MeetingSummary, format_action
+from connectors.telegram_bot import TelegramBot, escape, split_html
+from warehouse.appdb import AppDB
+from warehouse.duck import fetch_dicts
+
+WEEKDAYS = ["понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье"]
+REPORT_KIND = "daily_curator_report"
+
+
+def load_day_meetings(con: duckdb.DuckDBPyConnection, day: date) -> list[dict]:
+    return fetch_dicts(
+        con,
+        """
+        select s.recording_id, s.client_id, s.started_at, s.summary, r.room, r.media_path
+        from raw.meeting_summaries s
+        join raw.meeting_recordings r using (recording_id)
+        where s.meeting_date = ?
+        order by s.client_id, s.started_at, s.recording_id
+        """,
+        [day],
+    )
+
+
+def _bullets(title: str, items: list[str]) -> list[str]:
+    return [f"<b>{escape(title)}:</b>", *(f"• {escape(x)}" for x in items)] if items else []
+
+
+def render_meeting(meeting: dict) -> str:
+    s = MeetingSummary.model_validate(json.loads(meeting["summary"]))
+    when = f"{meeting['started_at']:%H:%M}" if meeting.get("started_at") else "время неизвестно"
+    lines = [f"🕘 <b>{when}</b> · {escape(s.topic or 'тема не определена')}"]
+    if s.participants:
+        lines.append(f"<i>Участники:</i> {escape(', '.join(s.participants))}")
+    lines += _bullets("Ключевые моменты", s.key_points)
+    lines += _bullets("Договорённости", [format_action(a) for a in s.agreements])
+    lines += _bullets("Следующие шаги", [format_action(a) for a in s.next_steps])
+    lines += _bullets("⚠️ Риски и недовольство", s.risks)
+    if s.extractive:
+        lines.append(f"<i>{escape(OFFLINE_LABEL)}</i>")
+    return "\n".join(lines)
+
+
+def render_report(day: date, meetings: list[dict]) -> str:
+    header = f"<b>Отчёт кураторам за {day:%d.%m.%Y} ({WEEKDAYS[day.weekday()]})</b>"
+    if not meetings:
+        return f"{header}\nВстреч с клиентами за этот день не было."
+    clients = list(dict.fromkeys(m["client_id"] for m in meetings))
+    lines = [header, f"Встреч: {len(meetings)}, клиентов: {len(clients)}"]
+    for client in clients:
+        lines += ["", f"👤 <b>Клиент: лид {escape(client)}</b>"]
+        for m in (m for m in meetings if m["client_id"] == client):
+            lines += [render_meeting(m), ""]
+    return "\n".join(lines).rstrip()
+
+
+def report_key(day: date) -> str:
+    return f"{REPORT_KIND}:{day.isoformat()}"
+
+
+@dataclass
+class Delivery:
+    parts_total: int
+    parts_sent_now: int
+    already_sent: bool
+
+
+def deliver_report(bot: TelegramBot, db: AppDB, chat_id: str, key: str, html: str) -> Delivery:
+    """Send a report once: the ledger keeps its parts, so a retry sends only what is still missing."""
+    status = db.report_status(key, chat_id)
+    if status and status["completed_at"]:
+        return Delivery(status["part_count"], 0, True)
+    pending = db.claim_report(key, chat_id, split_html(html))
+    for part in pending:
+        message_id = bot.send_message(chat_id, part["text"])
+        db.mark_part_sent(key, chat_id, part["part_no"], message_id)
+    db.complete_report(key, chat_id)
+    return Delivery(db.report_status(key, chat_id)["part_count"], len(pending), False)

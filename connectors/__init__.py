@@ -1,0 +1,1 @@
+"""Plain-Python clients of external systems (no Dagster imports)."""

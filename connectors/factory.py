@@ -1,0 +1,43 @@
+"""Build connector clients from the one settings object (used by Dagster resources and the CLI alike)."""
+
+from __future__ import annotations
+
+from connectors.llm import GLMClient, LLMClient, OfflineLLM, ResponseCache
+from connectors.stt import SidecarStt, SpeechKitStt, SttProvider
+from connectors.telegram_bot import TelegramBot
+from warehouse.settings import Settings
+
+
+def build_llm(settings: Settings) -> LLMClient:
+    provider = settings.llm_provider.lower()
+    if provider == "offline":
+        return OfflineLLM()
+    if provider == "glm":
+        return GLMClient(
+            settings.zhipuai_api_key or "",
+            model=settings.glm_model,
+            base_url=settings.glm_base_url,
+            cache=ResponseCache(settings.llm_cache_path),
+            timeout=settings.glm_timeout_seconds,
+        )
+    raise ValueError(f"неизвестный C360_LLM_PROVIDER={settings.llm_provider!r} (допустимо: glm, offline)")
+
+
+def build_stt(settings: Settings) -> SttProvider:
+    provider = settings.stt_provider.lower()
+    if provider == "sidecar":
+        return SidecarStt()
+    if provider == "speechkit":
+        return SpeechKitStt(
+            settings.yandex_api_key or "",
+            base_url=settings.speechkit_base_url,
+            operation_url=settings.resolved_speechkit_operation_url,
+            folder_id=settings.yandex_folder_id,
+            model=settings.speechkit_model,
+            timeout_seconds=settings.speechkit_timeout_seconds,
+        )
+    raise ValueError(f"неизвестный C360_STT_PROVIDER={settings.stt_provider!r} (допустимо: speechkit, sidecar)")
+
+
+def build_bot(settings: Settings) -> TelegramBot:
+    return TelegramBot(settings.telegram_bot_token or "", base_url=settings.telegram_bot_api_url)

@@ -1,0 +1,137 @@
+"""The one HTTP base for every external system: retries with backoff, rate limit, clear errors."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+
+class ExternalServiceError(RuntimeError):
+    """A call to an external system failed; the message says which system, what and why."""
+
+    def __init__(self, service: str, message: str, *, status: int | None = None, retryable: bool = False):
+        super().__init__(f"{service}: {message}")
+        self.service = service
+        self.status = status
+        self.retryable = retryable
+
+
+class RetryLater(Exception):
+    """Raised inside a retried call to ask for another attempt after `delay` seconds (None: backoff)."""
+
+    def __init__(self, error: Exception, delay: float | None = None):
+        super().__init__(str(error))
+        self.error = error
+        self.delay = delay
+
+
+def with_retries(
+    call: Callable[[], T],
+    *,
+    attempts: int = 5,
+    base_delay: float = 1.0,
+    max_delay: float = 60.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run `call`; when it raises RetryLater, wait (its delay or exponential backoff with jitter) and retry."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except RetryLater as exc:
+            if attempt == attempts:
+                raise exc.error from None
+            delay = exc.delay if exc.delay is not None else min(max_delay, base_delay * 2 ** (attempt - 1))
+            delay = delay + random.uniform(0, 0.1 * delay) if exc.delay is None else delay
+            log.warning("retrying in %.1fs after attempt %d/%d: %s", delay, attempt, attempts, exc.error)
+            sleep(delay)
+    raise AssertionError("unreachable")
+
+
+class HttpClient:
+    """httpx wrapper: one base URL, retries on transport errors/429/5xx, minimal interval between calls."""
+
+    service = "HTTP"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        timeout: float = 30.0,
+        attempts: int = 5,
+        base_delay: float = 1.0,
+        max_delay: float = 60.0,
+        min_interval: float = 0.0,
+    ):
+        self._client = httpx.Client(base_url=base_url, headers=headers or {}, timeout=timeout)
+        self.attempts = attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.min_interval = min_interval
+        self._last_call = 0.0
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def retry_after(self, response: httpx.Response) -> float | None:
+        """Seconds the server asked us to wait; subclasses read service-specific bodies."""
+        value = response.headers.get("Retry-After")
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+    def error_message(self, response: httpx.Response) -> str:
+        text = response.text.strip()
+        return f"HTTP {response.status_code} от {response.request.method} {response.request.url.path}: {text[:500]}"
+
+    def _throttle(self) -> None:
+        if self.min_interval <= 0:
+            return
+        with self._lock:
+            wait = self._last_call + self.min_interval - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._last_call = time.monotonic()
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        def attempt() -> httpx.Response:
+            self._throttle()
+            try:
+                response = self._client.request(method, url, **kwargs)
+            except httpx.TransportError as exc:
+                raise RetryLater(
+                    ExternalServiceError(self.service, f"нет связи ({type(exc).__name__}: {exc})", retryable=True)
+                ) from exc
+            if response.status_code < 400:
+                return response
+            error = ExternalServiceError(
+                self.service,
+                self.error_message(response),
+                status=response.status_code,
+                retryable=response.status_code in RETRYABLE_STATUS,
+            )
+            if error.retryable:
+                raise RetryLater(error, self.retry_after(response))
+            raise error
+
+        return with_retries(attempt, attempts=self.attempts, base_delay=self.base_delay, max_delay=self.max_delay)

@@ -1,0 +1,100 @@
+"""LLM plumbing shared by providers: usage accounting and the content-hash response cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+class LLMError(RuntimeError):
+    """The model could not produce a usable answer; the message says why."""
+
+
+@dataclass
+class LLMUsage:
+    calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, prompt: int, completion: int) -> None:
+        with self._lock:
+            self.calls += 1
+            self.prompt_tokens += prompt
+            self.completion_tokens += completion
+
+    def hit(self) -> None:
+        with self._lock:
+            self.cache_hits += 1
+
+    def snapshot(self) -> dict[str, int]:
+        return {
+            "calls": self.calls,
+            "cache_hits": self.cache_hits,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+    def since(self, before: dict[str, int]) -> dict[str, int]:
+        now = self.snapshot()
+        return {k: now[k] - before.get(k, 0) for k in now}
+
+
+class ResponseCache:
+    """SQLite cache keyed by a hash of (model, request): the same text is never paid for twice.
+
+    SQLite (not the warehouse) so that any process may read and write it while a run holds DuckDB.
+    """
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        with self._connect() as db:
+            db.execute("pragma journal_mode=wal")
+            db.execute(
+                "create table if not exists llm_responses ("
+                " key text primary key, model text, response text not null,"
+                " prompt_tokens integer, completion_tokens integer,"
+                " created_at text default (datetime('now')))"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30)
+
+    @staticmethod
+    def key(model: str, request: dict) -> str:
+        payload = json.dumps({"model": model, **request}, ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def get(self, key: str) -> str | None:
+        with self._connect() as db:
+            row = db.execute("select response from llm_responses where key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def put(self, key: str, model: str, response: str, prompt_tokens: int, completion_tokens: int) -> None:
+        with self._connect() as db:
+            db.execute(
+                "insert or replace into llm_responses(key, model, response, prompt_tokens, completion_tokens)"
+                " values (?, ?, ?, ?, ?)",
+                (key, model, response, prompt_tokens, completion_tokens),
+            )
+
+
+class LLMClient(Protocol):
+    name: str
+    model: str
+    offline: bool
+    usage: LLMUsage
+
+    def complete(self, system: str, user: str, *, json_mode: bool = False) -> str: ...

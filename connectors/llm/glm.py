@@ -1,0 +1,92 @@
+"""Zhipu GLM through the zhipuai SDK: cached, retried with backoff, token usage counted."""
+
+from __future__ import annotations
+
+import httpx
+from zhipuai import ZhipuAI
+from zhipuai.core import _errors as zerr
+
+from connectors.http import ExternalServiceError, RetryLater, with_retries
+from connectors.llm.base import LLMError, LLMUsage, ResponseCache
+
+SERVICE = "GLM (Zhipu)"
+
+
+def _business_code(exc: zerr.APIStatusError) -> str | None:
+    try:
+        return str(exc.response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class GLMClient:
+    name = "glm"
+    offline = False
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        model: str,
+        base_url: str | None = None,
+        cache: ResponseCache | None = None,
+        timeout: float = 120.0,
+        attempts: int = 5,
+        base_delay: float = 2.0,
+        temperature: float = 0.2,
+        max_tokens: int = 4096,
+    ):
+        if not api_key:
+            raise ExternalServiceError(SERVICE, "не задан ZHIPUAI_API_KEY (или выберите C360_LLM_PROVIDER=offline)")
+        # retries are ours (one backoff policy for every external system), so the SDK's own are off
+        self._sdk = ZhipuAI(
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=httpx.Timeout(timeout, connect=10)
+        )
+        self.model = model
+        self.cache = cache
+        self.usage = LLMUsage()
+        self.attempts = attempts
+        self.base_delay = base_delay
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+
+    def _call(self, messages: list[dict], json_mode: bool):
+        kwargs = {"response_format": {"type": "json_object"}} if json_mode else {}
+        try:
+            return self._sdk.chat.completions.create(
+                model=self.model,
+                messages=messages,
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+                **kwargs,
+            )
+        except (zerr.APIReachLimitError, zerr.APIInternalError, zerr.APIServerFlowExceedError) as exc:
+            raise RetryLater(LLMError(f"{SERVICE}: HTTP {exc.status_code}: {exc}")) from exc
+        except zerr.APIConnectionError as exc:  # includes timeouts
+            raise RetryLater(LLMError(f"{SERVICE}: нет ответа ({type(exc).__name__})")) from exc
+        except zerr.APIStatusError as exc:
+            code = _business_code(exc)
+            if code == "1302":  # "high concurrency": a rate limit reported as 400-class
+                raise RetryLater(LLMError(f"{SERVICE}: слишком много параллельных запросов")) from exc
+            raise LLMError(f"{SERVICE}: HTTP {exc.status_code}, код {code}: {exc}") from exc
+
+    def complete(self, system: str, user: str, *, json_mode: bool = False) -> str:
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        request = {"messages": messages, "json": json_mode, "temperature": self.temperature}
+        key = ResponseCache.key(self.model, request)
+        if self.cache is not None and (cached := self.cache.get(key)) is not None:
+            self.usage.hit()
+            return cached
+        completion = with_retries(
+            lambda: self._call(messages, json_mode), attempts=self.attempts, base_delay=self.base_delay
+        )
+        text = (completion.choices[0].message.content or "").strip() if completion.choices else ""
+        usage = completion.usage
+        prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
+        completion_tokens = getattr(usage, "completion_tokens", 0) or 0
+        self.usage.add(prompt_tokens, completion_tokens)
+        if not text:
+            raise LLMError(f"{SERVICE}: пустой ответ модели {self.model}")
+        if self.cache is not None:
+            self.cache.put(key, self.model, text, prompt_tokens, completion_tokens)
+        return text

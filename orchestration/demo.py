@@ -1,0 +1,147 @@
+"""Offline demo company: ~10 clients of a fulfillment warehouse and a few days of meetings in Jibri layout."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+CURATORS = ["Анна Соколова", "Игорь Лебедев", "Мария Кузнецова"]
+CLIENTS = [
+    ("10234", "ИП Смирнова (детская одежда)", "Ольга Смирнова", "Wildberries"),
+    ("10517", "ООО «ДомТекстиль»", "Артём Волков", "Ozon"),
+    ("10892", "ИП Гарипов (автотовары)", "Рустам Гарипов", "Wildberries и Ozon"),
+    ("11045", "ООО «ЭкоКосметик»", "Екатерина Павлова", "Яндекс Маркет"),
+    ("11301", "ИП Никитин (спорттовары)", "Денис Никитин", "Ozon"),
+    ("11576", "ООО «Зоомир»", "Светлана Орлова", "Wildberries"),
+    ("11820", "ИП Ахмедова (бижутерия)", "Лейла Ахмедова", "Wildberries и Яндекс Маркет"),
+    ("12093", "ООО «ТехноДом»", "Павел Романов", "Ozon и Яндекс Маркет"),
+    ("12340", "ИП Фролова (товары для дома)", "Наталья Фролова", "Wildberries"),
+    ("12688", "ООО «Гринлайн»", "Максим Белов", "Ozon"),
+]
+
+OPENINGS = [
+    "{c}, добрый день! Давайте обсудим поставки на {mp} на следующую неделю.",
+    "{c}, здравствуйте. Сегодня хотели пройтись по итогам месяца и по отгрузкам на {mp}.",
+    "Добрый день, {c}. Повестка: остатки на складе, тарифы и планы на {mp}.",
+]
+BODY = [
+    ("client", "У нас в прошлую поставку был пересорт по двум артикулам, Wildberries выставил штраф."),
+    ("curator", "Да, видим. Проверим, на каком этапе произошла ошибка, и пришлём акт до пятницы."),
+    ("client", "Нам важно отгрузить новую коллекцию к распродаже, это примерно четыре тысячи единиц."),
+    ("curator", "Хорошо, зарезервируем окно приёмки на вторник и подготовим маркировку Честный знак."),
+    ("client", "Тарифы на хранение выросли, честно говоря, для нас это стало дорого."),
+    ("curator", "Понимаю. Подготовлю расчёт с учётом объёма, возможно, дадим скидку на хранение."),
+    ("client", "Ozon снова задержал приёмку на распределительном центре, поставка висит три дня."),
+    ("curator", "Мы отправим запрос в поддержку Ozon сегодня и будем держать вас в курсе."),
+    ("client", "Продажи на маркетплейсе растут, хотим подключить отгрузки FBS со склада."),
+    ("curator", "Отлично, договорились запустить FBS с первого числа, настройку интеграции сделаем на этой неделе."),
+    ("client", "Возвраты обрабатываются слишком долго, товар неделю лежит без движения."),
+    ("curator", "Согласовали: возвраты будем разбирать в течение двух рабочих дней, я обновлю регламент."),
+    ("client", "Если ситуация с опозданиями не изменится, будем смотреть другой фулфилмент."),
+    ("curator", "Давайте не доводить до этого: я лично проконтролирую следующие три отгрузки."),
+    ("client", "Нужна фотосъёмка новых товаров и упаковка в пакеты с клапаном."),
+    ("curator", "Сделаем, отправлю прайс на фотосъёмку завтра."),
+]
+CLOSINGS = [
+    ("curator", "Итак, договорились: созвонимся в понедельник и сверим результаты."),
+    ("client", "Хорошо, спасибо, ждём документы."),
+]
+
+
+def _dialogue(rng: random.Random, curator: str, client_person: str, mp: str) -> list[tuple[str, str]]:
+    lines = [(curator, rng.choice(OPENINGS).format(c=client_person.split()[0], mp=mp))]
+    pairs = [BODY[i : i + 2] for i in range(0, len(BODY), 2)]
+    for pair in rng.sample(pairs, k=rng.randint(3, 5)):
+        lines += [(client_person if who == "client" else curator, text) for who, text in pair]
+    lines += [(client_person if who == "client" else curator, text) for who, text in CLOSINGS]
+    return lines
+
+
+def _vtt(lines: list[tuple[str, str]]) -> str:
+    out, t = ["WEBVTT", ""], 0.0
+    for speaker, text in lines:
+        dur = 3 + len(text) / 15
+        out += [f"{_ts(t)} --> {_ts(t + dur)}", f"<v {speaker}>{text}", ""]
+        t += dur + 1
+    return "\n".join(out)
+
+
+def _ts(seconds: float) -> str:
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{int(h):02d}:{int(m):02d}:{s:06.3f}"
+
+
+def write_tone(path: Path, seconds: float = 1.0, freq: float = 440.0, amplitude: float = 0.3) -> None:
+    """A short real audio/video container with a sine tone (PyAV), so demo files are genuine media."""
+    import av
+    import numpy as np
+
+    rate = 16000
+    with av.open(str(path), mode="w") as out:
+        stream = out.add_stream("aac" if path.suffix in (".mp4", ".m4a") else "libopus", rate=rate if path.suffix in (".mp4", ".m4a") else 48000)
+        stream.layout = "mono"
+        total = int(seconds * stream.rate)
+        t = np.arange(total) / stream.rate
+        samples = (amplitude * np.sin(2 * np.pi * freq * t) * 32767).astype(np.int16)
+        step = 1024
+        for i in range(0, total, step):
+            frame = av.AudioFrame.from_ndarray(samples[None, i : i + step], format="s16", layout="mono")
+            frame.sample_rate = stream.rate
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+
+def write_jibri_session(
+    root: Path, session_id: str, room: str, started: datetime, lines: list[tuple[str, str]] | None,
+    *, domain: str = "meet.ff-sklad.ru", participants: list[dict] | None = None, extra: dict | None = None,
+) -> Path:
+    """One Jibri session folder: <room>_<yyyy-MM-dd-HH-mm-ss>.mp4, an optional sidecar .vtt, metadata.json last."""
+    folder = root / session_id
+    folder.mkdir(parents=True, exist_ok=True)
+    media = folder / f"{room}_{started:%Y-%m-%d-%H-%M-%S}.mp4"
+    write_tone(media)
+    if lines is not None:
+        media.with_suffix(".vtt").write_text(_vtt(lines), encoding="utf-8")
+    meta = {"meeting_url": f"https://{domain}/{room}", "participants": participants or [], **(extra or {})}
+    (folder / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+def build_demo_company(root: Path, today: date, tz: ZoneInfo, *, days: int = 3, seed: int = 42) -> list[date]:
+    """Meetings on the `days` days before `today`; returns those days. Deterministic for a seed and a day."""
+    rng = random.Random(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    meeting_days = [today - timedelta(days=d) for d in range(days, 0, -1)]
+    for day in meeting_days:
+        for lead, company, person, mp in rng.sample(CLIENTS, k=rng.randint(2, 4)):
+            curator = rng.choice(CURATORS)
+            started = datetime.combine(day, time(rng.randint(9, 17), rng.choice([0, 15, 30, 45]), rng.randint(0, 59)))
+            room = f"client-{lead}-{rng.choice(['vstrecha', 'sozvon', 'itogi'])}"
+            participants = [
+                {"id": curator, "name": curator},
+                {"id": person, "name": f"{person} ({company})"},
+            ]
+            session = f"{rng.getrandbits(48):012x}"
+            write_jibri_session(root, session, room, started, _dialogue(rng, curator, person, mp),
+                                participants=participants)
+    # a curator's internal call without a lead ID in the room: listed as unmatched, never dropped
+    write_jibri_session(root, "internal0001", "planerka-kuratorov",
+                        datetime.combine(meeting_days[-1], time(18, 0)), [("Анна Соколова", "Планёрка команды.")])
+    # a plain file dropped by hand (recorded on a phone), with its transcript next to it
+    lead, company, person, mp = CLIENTS[0]
+    dropped = root / f"client_{lead}_telefon.m4a"
+    write_tone(dropped)
+    dropped.with_suffix(".txt").write_text(
+        "\n".join(f"{who}: {text}" for who, text in _dialogue(rng, CURATORS[0], person, mp)), encoding="utf-8"
+    )
+    stamp = datetime.combine(meeting_days[-1], time(16, 20), tzinfo=tz).timestamp()
+    for p in (dropped, dropped.with_suffix(".txt")):
+        os.utime(p, (stamp, stamp))
+    return meeting_days

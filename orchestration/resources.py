@@ -1,0 +1,83 @@
+"""Dagster resources: thin wrappers that build connector clients from the one settings object."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+
+import dagster as dg
+import duckdb
+
+from assets.meetings.discovery import RecordingsFolder
+from connectors.factory import build_bot, build_llm, build_stt
+from connectors.llm import LLMClient
+from connectors.stt import SttProvider
+from connectors.telegram_bot import TelegramBot
+from warehouse import duck
+from warehouse.appdb import AppDB
+from warehouse.settings import get_settings
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """DuckDB warehouse (C360_DATA_DIR/warehouse.duckdb); connections are opened per write and closed at once."""
+
+    def connect(self, read_only: bool = False) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return duck.connect(get_settings().warehouse_path, read_only=read_only)
+
+
+class RecordingsResource(dg.ConfigurableResource):
+    """The Jibri recordings folder (C360_RECORDINGS_DIR) and the room-name prefix."""
+
+    def folder(self) -> RecordingsFolder:
+        s = get_settings()
+        return RecordingsFolder(
+            s.resolved_recordings_dir, prefix=s.room_prefix, tz=s.tz, quiet_seconds=s.file_quiet_seconds
+        )
+
+
+class LLMResource(dg.ConfigurableResource):
+    """GLM via zhipuai (C360_LLM_PROVIDER=glm) or the offline extractive provider."""
+
+    def client(self) -> LLMClient:
+        return build_llm(get_settings())
+
+    def max_input_chars(self) -> int:
+        return get_settings().llm_max_input_chars
+
+
+class SttResource(dg.ConfigurableResource):
+    """Speech-to-text: Yandex SpeechKit or sidecar transcripts (C360_STT_PROVIDER)."""
+
+    def provider(self) -> SttProvider:
+        return build_stt(get_settings())
+
+
+class TelegramBotResource(dg.ConfigurableResource):
+    """Telegram Bot API for reports and alerts."""
+
+    def configured(self) -> bool:
+        s = get_settings()
+        return bool(s.telegram_bot_token and s.report_chat_id)
+
+    def bot(self) -> TelegramBot:
+        return build_bot(get_settings())
+
+    def report_chat_id(self) -> str:
+        return get_settings().report_chat_id or ""
+
+
+class AppDBResource(dg.ConfigurableResource):
+    """The app DB (C360_APP_DB_URL; SQLite in the data dir by default): ledgers of sent reports."""
+
+    def db(self) -> AppDB:
+        return AppDB(get_settings().resolved_app_db_url)
+
+
+def all_resources() -> dict[str, dg.ConfigurableResource]:
+    return {
+        "warehouse": WarehouseResource(),
+        "recordings": RecordingsResource(),
+        "llm": LLMResource(),
+        "stt": SttResource(),
+        "telegram": TelegramBotResource(),
+        "app_db": AppDBResource(),
+    }

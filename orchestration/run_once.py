@@ -1,0 +1,99 @@
+"""One cycle on demand: evaluate the sensors once and run what they request, in this process, then stop.
+
+It does what the Dagster daemon would do on a tick (add dynamic partitions, skip known run keys,
+launch runs), against the configured instance, so catch-up scripts and tests take the real path.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import dagster as dg
+from dagster._core.storage.dagster_run import RunsFilter
+
+from warehouse.settings import Settings
+
+SENSORS = ("new_recordings_sensor",)
+# the full event log is in the instance (Dagster UI); the console shows warnings and errors only
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass
+class CycleReport:
+    requested: int = 0
+    succeeded: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _cursor_file(settings: Settings):
+    return settings.state_dir / "sensor_cursors.json"
+
+
+def _failure_text(result: dg.ExecuteInProcessResult) -> str:
+    reasons = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            data = event.step_failure_data
+            reasons.append(
+                (data.user_failure_data.description if data.user_failure_data else None)
+                or (data.error.cause.message if data.error and data.error.cause else None)
+                or (data.error.message if data.error else "неизвестная ошибка")
+            )
+    return "; ".join(r.strip() for r in reasons) or "запуск завершился ошибкой"
+
+
+def apply_sensor_data(instance: dg.DagsterInstance, data) -> None:
+    """What the daemon does with a tick's side effects: dynamic partitions and reported asset events."""
+    for request in data.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    for event in data.asset_events or []:
+        instance.report_runless_asset_event(event)
+
+
+def run_once(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, log=print) -> CycleReport:
+    report = CycleReport()
+    cursor_file = _cursor_file(settings)
+    cursors = json.loads(cursor_file.read_text()) if cursor_file.exists() else {}
+    for name in SENSORS:
+        sensor = defs.resolve_sensor_def(name)
+        with dg.build_sensor_context(
+            instance=instance,
+            # the ref lets the sensor resolve partition keys it is adding in this same tick
+            instance_ref=instance.get_ref(),
+            cursor=cursors.get(name),
+            definitions=defs,
+            sensor_name=name,
+            resources=defs.resources,
+        ) as context:
+            data = sensor.evaluate_tick(context)
+        apply_sensor_data(instance, data)
+        if data.skip_message:
+            log(f"{name}: {data.skip_message}")
+        for request in data.run_requests or []:
+            report.requested += 1
+            what = request.partition_key or request.job_name
+            if instance.get_runs(filters=RunsFilter(tags={"dagster/run_key": request.run_key}), limit=1):
+                report.skipped.append(what)
+                continue
+            job = defs.resolve_job_def(request.job_name)
+            tags = {**request.tags, "dagster/run_key": request.run_key, "dagster/sensor_name": name}
+            result = job.execute_in_process(
+                run_config=QUIET_CONSOLE,
+                instance=instance,
+                partition_key=request.partition_key,
+                tags=tags,
+                raise_on_error=False,
+            )
+            if result.success:
+                report.succeeded.append(what)
+                log(f"✓ {request.job_name} {request.partition_key or ''}".rstrip())
+            else:
+                reason = _failure_text(result)
+                report.failed.append((what, reason))
+                log(f"✗ {request.job_name} {request.partition_key or ''}: {reason}")
+        cursors[name] = data.cursor
+        cursor_file.parent.mkdir(parents=True, exist_ok=True)
+        cursor_file.write_text(json.dumps(cursors))
+    return report

@@ -1,0 +1,1 @@
+"""Storage access shared by the pipeline and the app: settings, DuckDB, app DB."""

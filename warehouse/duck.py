@@ -1,0 +1,108 @@
+"""DuckDB warehouse access: short-lived connections, raw-layer DDL, upserts keyed by the source's id."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+RAW_DDL = """
+create schema if not exists raw;
+
+create table if not exists raw.meeting_recordings (
+    recording_id     varchar primary key,
+    client_id        varchar not null,
+    room             varchar,
+    kind             varchar not null,          -- jibri | file
+    media_path       varchar not null,
+    session_dir      varchar,
+    meeting_url      varchar,
+    participants     json,
+    extra_metadata   json,
+    started_at       timestamp,                  -- local time (C360_TIMEZONE)
+    meeting_date     date,
+    size_bytes       bigint,
+    mtime            double,
+    registered_at    timestamp default current_timestamp
+);
+
+create table if not exists raw.meeting_unmatched (
+    path             varchar primary key,
+    room             varchar,
+    reason           varchar not null,
+    size_bytes       bigint,
+    first_seen_at    timestamp default current_timestamp,
+    last_seen_at     timestamp default current_timestamp
+);
+
+create table if not exists raw.meeting_transcripts (
+    recording_id     varchar primary key,
+    client_id        varchar not null,
+    provider         varchar not null,
+    language         varchar,
+    text             varchar not null,
+    segments         json not null,
+    segment_count    integer,
+    duration_s       double,
+    transcribed_at   timestamp default current_timestamp
+);
+
+create table if not exists raw.meeting_summaries (
+    recording_id      varchar primary key,
+    client_id         varchar not null,
+    meeting_date      date,
+    started_at        timestamp,
+    summary           json not null,
+    summary_text      varchar not null,
+    generated_by      varchar,
+    extractive        boolean,
+    prompt_tokens     integer,
+    completion_tokens integer,
+    summarized_at     timestamp default current_timestamp
+);
+"""
+
+
+@contextmanager
+def connect(path: Path, *, read_only: bool = False, wait_seconds: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse for as short as possible; wait while another process holds the file lock."""
+    if read_only and not path.exists():
+        raise FileNotFoundError(f"хранилище {path} ещё не создано: сначала запустите `client360 run`")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    try:
+        if not read_only:
+            con.execute(RAW_DDL)
+        yield con
+    finally:
+        con.close()
+
+
+def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict]) -> int:
+    """Insert or replace rows by the table's primary key; returns the number of rows written."""
+    if not rows:
+        return 0
+    columns = list(rows[0])
+    placeholders = ", ".join("?" for _ in columns)
+    con.executemany(
+        f"insert or replace into {table} ({', '.join(columns)}) values ({placeholders})",
+        [[row[c] for c in columns] for row in rows],
+    )
+    return len(rows)
+
+
+def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence | None = None) -> list[dict]:
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]

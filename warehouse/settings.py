@@ -1,0 +1,103 @@
+"""The one settings object: environment variables (and `.env`), names from the design contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str, default=None, **kw):
+    return Field(default, validation_alias=name, **kw)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # storage
+    data_dir: Path = _env("C360_DATA_DIR", Path("./data"))
+    recordings_dir: Path | None = _env("C360_RECORDINGS_DIR")
+    app_db_url: str | None = _env("C360_APP_DB_URL")
+    timezone: str = _env("C360_TIMEZONE", "Europe/Moscow")
+
+    # meetings
+    room_prefix: str = _env("C360_ROOM_PREFIX", "client")
+    # a plain file untouched this long is complete even without a previous sensor tick (one-shot runs)
+    file_quiet_seconds: int = _env("C360_FILE_QUIET_SECONDS", 300)
+
+    # LLM
+    llm_provider: str = _env("C360_LLM_PROVIDER", "offline")
+    zhipuai_api_key: str | None = _env("ZHIPUAI_API_KEY")
+    glm_base_url: str = _env("C360_GLM_BASE_URL", "https://open.bigmodel.cn/api/paas/v4/")
+    glm_model: str = _env("C360_GLM_MODEL", "glm-4-flash-250414")
+    glm_timeout_seconds: float = _env("C360_GLM_TIMEOUT_SECONDS", 120.0)
+    llm_max_input_chars: int = _env("C360_LLM_MAX_INPUT_CHARS", 60000)
+    embed_provider: str = _env("C360_EMBED_PROVIDER", "local")
+
+    # speech-to-text
+    stt_provider: str = _env("C360_STT_PROVIDER", "sidecar")
+    yandex_api_key: str | None = _env("YANDEX_API_KEY")
+    yandex_folder_id: str | None = _env("YANDEX_FOLDER_ID")
+    speechkit_base_url: str = _env("C360_SPEECHKIT_BASE_URL", "https://stt.api.cloud.yandex.net")
+    # SpeechKit polls operations on another host; when the base URL is overridden (tests, proxy) both live there
+    speechkit_operation_url: str | None = _env("C360_SPEECHKIT_OPERATION_URL")
+    speechkit_model: str = _env("C360_SPEECHKIT_MODEL", "general")
+    speechkit_timeout_seconds: float = _env("C360_SPEECHKIT_TIMEOUT_SECONDS", 4 * 3600.0)
+
+    # Telegram Bot API (reports, alerts)
+    telegram_bot_token: str | None = _env("TELEGRAM_BOT_TOKEN")
+    telegram_bot_api_url: str = _env("C360_TELEGRAM_BOT_API_URL", "https://api.telegram.org")
+    report_chat_id: str | None = _env("C360_REPORT_CHAT_ID")
+    alert_chat_id: str | None = _env("C360_ALERT_CHAT_ID")
+    report_hour: int = _env("C360_REPORT_HOUR", 9)
+    partitions_start: str = _env("C360_PARTITIONS_START", "2025-01-01")
+
+    # Telegram user account (Telethon)
+    telegram_api_id: int | None = _env("TELEGRAM_API_ID")
+    telegram_api_hash: str | None = _env("TELEGRAM_API_HASH")
+    telegram_session: str | None = _env("TELEGRAM_SESSION")
+    telegram_export_dir: Path | None = _env("C360_TELEGRAM_EXPORT_DIR")
+
+    # Bitrix24, WMS
+    bitrix_webhook_url: str | None = _env("BITRIX_WEBHOOK_URL")
+    wms_base_url: str | None = _env("C360_WMS_BASE_URL")
+    wms_token: str | None = _env("C360_WMS_TOKEN")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def llm_cache_path(self) -> Path:
+        return self.data_dir / "llm_cache.sqlite"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.data_dir / "state"
+
+    @property
+    def resolved_app_db_url(self) -> str:
+        return self.app_db_url or f"sqlite:///{(self.data_dir / 'app.db').resolve()}"
+
+    @property
+    def resolved_recordings_dir(self) -> Path:
+        return self.recordings_dir or self.data_dir / "recordings"
+
+    @property
+    def resolved_speechkit_operation_url(self) -> str:
+        if self.speechkit_operation_url:
+            return self.speechkit_operation_url
+        if "stt.api.cloud.yandex.net" in self.speechkit_base_url:
+            return "https://operation.api.cloud.yandex.net"
+        return self.speechkit_base_url
+
+
+def get_settings() -> Settings:
+    """Read the settings afresh (cheap), so a changed environment or `.env` is always seen."""
+    return Settings()
