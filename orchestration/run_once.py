@@ -52,22 +52,26 @@ def apply_sensor_data(instance: dg.DagsterInstance, data) -> None:
         instance.report_runless_asset_event(event)
 
 
+def evaluate_sensor(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, cursor: str | None):
+    """One tick of a sensor, as the daemon evaluates it (resources and definitions resolved)."""
+    with dg.build_sensor_context(
+        instance=instance,
+        # the ref lets the sensor resolve partition keys it is adding in this same tick
+        instance_ref=instance.get_ref(),
+        cursor=cursor,
+        definitions=defs,
+        sensor_name=name,
+        resources=defs.resources,
+    ) as context:
+        return defs.resolve_sensor_def(name).evaluate_tick(context)
+
+
 def run_once(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, log=print) -> CycleReport:
     report = CycleReport()
     cursor_file = _cursor_file(settings)
     cursors = json.loads(cursor_file.read_text()) if cursor_file.exists() else {}
     for name in SENSORS:
-        sensor = defs.resolve_sensor_def(name)
-        with dg.build_sensor_context(
-            instance=instance,
-            # the ref lets the sensor resolve partition keys it is adding in this same tick
-            instance_ref=instance.get_ref(),
-            cursor=cursors.get(name),
-            definitions=defs,
-            sensor_name=name,
-            resources=defs.resources,
-        ) as context:
-            data = sensor.evaluate_tick(context)
+        data = evaluate_sensor(defs, instance, name, cursors.get(name))
         apply_sensor_data(instance, data)
         if data.skip_message:
             log(f"{name}: {data.skip_message}")

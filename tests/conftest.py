@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import dagster as dg
+import pytest
+
+from orchestration.demo import write_jibri_session
+from tests.fakes.glm import FakeGLM
+from tests.fakes.speechkit import FakeSpeechKit
+from tests.fakes.telegram import FakeTelegramBotApi
+from warehouse.settings import get_settings
+
+DIALOGUE = [
+    ("Анна Соколова", "Добрый день! Обсудим поставки на Ozon на следующую неделю."),
+    ("Ольга Смирнова", "В прошлую поставку был пересорт, Wildberries выставил штраф."),
+    ("Анна Соколова", "Договорились: проверим ошибку и пришлём акт до пятницы."),
+]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """An isolated, offline configuration: data and recordings under tmp_path, no keys."""
+    monkeypatch.chdir(tmp_path)  # no developer's .env leaks in
+    for name in ("TELEGRAM_BOT_TOKEN", "C360_REPORT_CHAT_ID", "ZHIPUAI_API_KEY", "YANDEX_API_KEY", "DAGSTER_HOME",
+                 "C360_APP_DB_URL", "C360_TELEGRAM_BOT_API_URL", "C360_SPEECHKIT_BASE_URL", "C360_GLM_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("C360_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("C360_RECORDINGS_DIR", str(tmp_path / "recordings"))
+    monkeypatch.setenv("C360_LLM_PROVIDER", "offline")
+    monkeypatch.setenv("C360_STT_PROVIDER", "sidecar")
+    monkeypatch.setenv("C360_TIMEZONE", "Europe/Moscow")
+    (tmp_path / "recordings").mkdir()
+    return get_settings()
+
+
+@pytest.fixture
+def recordings(env):
+    return env.recordings_dir
+
+
+@pytest.fixture
+def instance(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as inst:
+        yield inst
+
+
+@pytest.fixture
+def telegram(monkeypatch):
+    with FakeTelegramBotApi() as server:
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", server.token)
+        monkeypatch.setenv("C360_TELEGRAM_BOT_API_URL", server.url)
+        monkeypatch.setenv("C360_REPORT_CHAT_ID", "-1001234567890")
+        yield server
+
+
+@pytest.fixture
+def speechkit(monkeypatch):
+    with FakeSpeechKit() as server:
+        monkeypatch.setenv("YANDEX_API_KEY", server.api_key)
+        monkeypatch.setenv("C360_SPEECHKIT_BASE_URL", server.url)
+        yield server
+
+
+@pytest.fixture
+def glm(monkeypatch):
+    with FakeGLM() as server:
+        monkeypatch.setenv("ZHIPUAI_API_KEY", server.api_key)
+        monkeypatch.setenv("C360_GLM_BASE_URL", server.base_url)
+        yield server
+
+
+def jibri(root, session: str, lead: str, started: datetime, lines=DIALOGUE, **kw):
+    return write_jibri_session(root, session, f"client-{lead}", started, lines, **kw)

@@ -1,0 +1,95 @@
+"""Fake Telegram Bot API: sendMessage with real validation of HTML and length, 429 with retry_after."""
+
+from __future__ import annotations
+
+import html
+import itertools
+import time
+from html.parser import HTMLParser
+
+from tests.fakes.server import FakeServer, Request
+
+SUPPORTED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code",
+                  "pre", "blockquote", "tg-emoji"}
+
+
+class _Checker(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.text: list[str] = []
+        self.error: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in SUPPORTED_TAGS:
+            self.error = self.error or f"Unsupported start tag \"{tag}\""
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.error = self.error or f"Can't find end tag corresponding to start tag \"{tag}\""
+            return
+        self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def visible_text(markup: str) -> tuple[str, str | None]:
+    """Parse like Telegram's HTML mode: (text after entity parsing, error or None)."""
+    for i, ch in enumerate(markup):  # bare & that is not an entity
+        if ch == "&" and not any(markup.startswith(e, i) for e in ("&lt;", "&gt;", "&amp;", "&quot;", "&#")):
+            return "", "Can't parse entities: unsupported entity"
+    checker = _Checker()
+    checker.feed(markup)
+    checker.close()
+    if checker.error:
+        return "", f"Can't parse entities: {checker.error}"
+    if checker.stack:
+        return "", f"Can't parse entities: can't find end tag corresponding to start tag \"{checker.stack[-1]}\""
+    return html.unescape("".join(checker.text)), None
+
+
+class FakeTelegramBotApi(FakeServer):
+    def __init__(self, token: str = "123456:TEST-token"):
+        super().__init__()
+        self.token = token
+        self.messages: list[dict] = []
+        self.rate_limit_next: list[int] = []  # retry_after values for the next sendMessage calls
+        self.fail_next: list[int] = []  # HTTP status codes to answer with (e.g. 500) for the next calls
+        self._ids = itertools.count(1)
+
+    def handle(self, req: Request):
+        prefix = f"/bot{self.token}/"
+        if not req.path.startswith(prefix):
+            return 404, {}, {"ok": False, "error_code": 404, "description": "Not Found"}
+        if req.path[len(prefix):] != "sendMessage" or req.method != "POST":
+            return 404, {}, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
+        if self.rate_limit_next:
+            wait = self.rate_limit_next.pop(0)
+            return 429, {}, {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {wait}",
+                             "parameters": {"retry_after": wait}}
+        if self.fail_next:
+            code = self.fail_next.pop(0)
+            return code, {}, {"ok": False, "error_code": code, "description": "Internal Server Error"}
+        body = req.json()
+        if not body.get("chat_id"):
+            return 400, {}, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+        text = body.get("text") or ""
+        if body.get("parse_mode") == "HTML":
+            text, error = visible_text(text)
+            if error:
+                return 400, {}, {"ok": False, "error_code": 400, "description": f"Bad Request: {error}"}
+        if not text.strip():
+            return 400, {}, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"}
+        if len(text.encode("utf-16-le")) // 2 > 4096:
+            return 400, {}, {"ok": False, "error_code": 400, "description": "Bad Request: message is too long"}
+        message = {
+            "message_id": next(self._ids),
+            "chat": {"id": int(body["chat_id"]), "type": "supergroup", "title": "Кураторы"},
+            "date": int(time.time()),
+            "text": text,
+            "raw": body["text"],
+        }
+        self.messages.append(message)
+        return 200, {}, {"ok": True, "result": {k: v for k, v in message.items() if k != "raw"}}
