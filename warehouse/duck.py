@@ -70,7 +70,8 @@ create table if not exists raw.meeting_summaries (
 def connect(path: Path, *, read_only: bool = False, wait_seconds: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse for as short as possible; wait while another process holds the file lock."""
     if read_only and not path.exists():
-        raise FileNotFoundError(f"хранилище {path} ещё не создано: сначала запустите `client360 run`")
+        with connect(path, wait_seconds=wait_seconds):
+            pass  # a fresh install: create the empty warehouse, then read it
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_seconds
     while True:
