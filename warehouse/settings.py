@@ -14,7 +14,7 @@ def _env(name: str, default=None, **kw):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True)
 
     # storage
     data_dir: Path = _env("C360_DATA_DIR", Path("./data"))

@@ -1,0 +1,59 @@
+"""The `client360` command end to end, as a user runs it: run → report --send, repeated; and the demo."""
+
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from tests.conftest import jibri
+
+BIN = Path(sys.executable).parent / "client360"
+
+
+def cli(*args, env_extra=None, cwd):
+    env = {k: v for k, v in os.environ.items() if k.startswith(("C360_", "TELEGRAM_", "PATH", "HOME", "LANG"))}
+    env.update(env_extra or {})
+    return subprocess.run([str(BIN), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+
+
+def test_run_then_report_send_delivers_once(env, recordings, telegram, tmp_path):
+    jibri(recordings, "e2e1", "12345", datetime(2026, 11, 24, 10, 0, 0))
+    jibri(recordings, "e2e2", "67890", datetime(2026, 11, 24, 14, 0, 0))
+
+    first = cli("run", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "успешно 2" in first.stdout
+    sent = cli("report", "--date", "2026-11-24", "--send", cwd=tmp_path)
+    assert sent.returncode == 0, sent.stderr
+    assert "Отчёт кураторам за 24.11.2026" in sent.stdout
+    assert len(telegram.messages) == 1
+    assert "лид 12345" in telegram.messages[0]["text"] and "лид 67890" in telegram.messages[0]["text"]
+
+    again = cli("run", cwd=tmp_path)
+    assert again.returncode == 0 and "Новых записей нет" in again.stdout and "запусков 0" in again.stdout
+    resent = cli("report", "--date", "2026-11-24", "--send", cwd=tmp_path)
+    assert resent.returncode == 0 and "уже был отправлен" in resent.stderr
+    assert len(telegram.messages) == 1
+
+
+def test_run_reports_a_broken_recording_and_goes_on(env, recordings, tmp_path):
+    jibri(recordings, "ok", "1001", datetime(2026, 11, 24, 10, 0, 0))
+    bad = jibri(recordings, "bad", "1002", datetime(2026, 11, 24, 11, 0, 0))
+    next(bad.glob("*.vtt")).write_text("WEBVTT\n\n")  # an empty transcript
+    result = cli("run", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "успешно 1, с ошибкой 1" in result.stdout
+    assert "client-1002_2026-11-24-11-00-00.vtt: файл расшифровки пуст" in result.stderr
+    assert cli("run", cwd=tmp_path).returncode == 0, "a failed recording is not resubmitted on every cycle"
+
+
+def test_demo_runs_offline_and_prints_a_russian_report(tmp_path):
+    result = cli("demo", cwd=tmp_path, env_extra={"C360_DATA_DIR": str(tmp_path / "data")})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "с ошибкой 0" in result.stdout and "Отчёт кураторам за" in result.stdout
+    assert "Клиент: лид" in result.stdout and "офлайн-конспект" in result.stdout
+    day = result.stdout.split("client360 report --date ")[1].split()[0]
+    report = cli("report", "--date", day, cwd=tmp_path, env_extra={"C360_DATA_DIR": str(tmp_path / "data")})
+    assert report.returncode == 0 and f"Отчёт кураторам за {day[8:10]}.{day[5:7]}.{day[:4]}" in report.stdout
+    assert "Встреч:" in report.stdout

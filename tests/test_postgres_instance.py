@@ -1,0 +1,61 @@
+"""The production Dagster config (deploy/dagster.postgres.yaml) against the real PostgreSQL on 127.0.0.1:5432."""
+
+import os
+import shutil
+import uuid
+from datetime import datetime
+
+import psycopg
+import pytest
+
+from tests.conftest import jibri
+from tests.test_cli import cli
+
+PG = {"host": os.environ.get("C360_TEST_PG_HOST", "127.0.0.1"), "port": int(os.environ.get("C360_TEST_PG_PORT", "5432")),
+      "user": os.environ.get("C360_TEST_PG_USER", "postgres")}
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def pg_database():
+    name = f"c360_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **PG)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL на {PG['host']}:{PG['port']} недоступен (.ci/run запускает его): {exc}")
+    admin.execute(f'create database "{name}"')
+    try:
+        yield name
+    finally:
+        admin.execute(f'drop database "{name}" with (force)')
+        admin.close()
+
+
+@pytest.mark.postgres
+def test_run_history_is_stored_in_postgres(env, recordings, tmp_path, pg_database):
+    home = tmp_path / "dagster_pg_home"
+    home.mkdir()
+    shutil.copy(os.path.join(ROOT, "deploy", "dagster.postgres.yaml"), home / "dagster.yaml")
+    pg_env = {
+        "DAGSTER_HOME": str(home), "DAGSTER_PG_HOST": PG["host"], "DAGSTER_PG_PORT": str(PG["port"]),
+        "DAGSTER_PG_DB": pg_database, "DAGSTER_PG_USER": PG["user"], "DAGSTER_PG_PASSWORD": "unused-with-trust",
+    }
+    jibri(recordings, "pg1", "777", datetime(2026, 11, 24, 10, 0, 0))
+
+    first = cli("run", cwd=tmp_path, env_extra=pg_env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = cli("run", cwd=tmp_path, env_extra=pg_env)
+    assert second.returncode == 0 and "запусков 0" in second.stdout
+
+    with psycopg.connect(dbname=pg_database, **PG) as con:
+        runs = con.execute("select status, pipeline_name from runs order by create_timestamp").fetchall()
+        partitions = con.execute(
+            "select partition from dynamic_partitions where partitions_def_name = 'meeting_recordings'"
+        ).fetchall()
+        materialized = con.execute(
+            "select count(*) from event_logs where dagster_event_type = 'ASSET_MATERIALIZATION'"
+        ).fetchone()[0]
+    assert runs == [("SUCCESS", "meeting_pipeline_job")]
+    assert [p[0] for p in partitions][0].startswith("20261124-100000-777-")
+    assert materialized == 3
+    assert not (tmp_path / "data" / "dagster_home").exists(), "the embedded SQLite instance was not used"
