@@ -79,10 +79,11 @@ def cmd_demo(_: argparse.Namespace) -> int:
     print()
     _report(settings, days[-1], send=False)
     data_dir = settings.data_dir.resolve()
+    exe = os.path.relpath(sys.argv[0]) if os.path.isabs(sys.argv[0]) else sys.argv[0]
     print(
         "\nГотово. Где смотреть:\n"
         f"  хранилище DuckDB:     {settings.warehouse_path.resolve()}\n"
-        f"  отчёт за другой день: client360 report --date {days[0].isoformat()}\n"
+        f"  отчёт за другой день: {exe} report --date {days[0].isoformat()}\n"
         f"  интерфейс Dagster:    make ui  (затем http://127.0.0.1:3000)\n"
         f"  данные Dagster:       {Path(os.environ['DAGSTER_HOME'])}\n"
         f"  папка данных:         {data_dir}"

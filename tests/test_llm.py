@@ -103,3 +103,14 @@ def test_meeting_summary_asset_records_tokens(env, recordings, instance, glm, mo
     assert latest.run_id != event.run_id
     assert latest.asset_materialization.metadata["ответов из кэша"].value == 1
     assert latest.asset_materialization.metadata["токенов всего"].value == 0
+
+
+def test_offline_summary_separates_complaints_from_promises_and_merges_names():
+    segments = [
+        Segment(0, 2, "Ольга", "Ozon задержал приёмку, это проблема."),
+        Segment(2, 4, "Анна", "Проверим ошибку и пришлём акт до пятницы."),
+    ]
+    summary = extractive_summary(segments, ["Анна Соколова", "Ольга Смирнова (ИП Смирнова)"])
+    assert summary.risks == ["Ozon задержал приёмку, это проблема."]
+    assert [a.what for a in summary.next_steps] == ["Проверим ошибку и пришлём акт до пятницы."]
+    assert summary.participants == ["Анна Соколова", "Ольга Смирнова (ИП Смирнова)"]

@@ -159,9 +159,6 @@ SUMMARY_FIELDS = ("topic", "participants", "key_points", "agreements", "next_ste
 def extractive_summary(segments: list[Segment], participants: list[str]) -> MeetingSummary:
     said: list[tuple[str | None, str]] = [(s.speaker, x) for s in segments for x in ext.sentences(s.text)]
     texts = [x for _, x in said]
-    speakers = list(dict.fromkeys(s.speaker for s in segments if s.speaker))
-    key_points = ext.rank_sentences(texts, 5)
-    topic = key_points[0] if key_points else (texts[0] if texts else "")
 
     def actions(pattern, limit=6):
         out = []
@@ -171,12 +168,20 @@ def extractive_summary(segments: list[Segment], participants: list[str]) -> Meet
         return out[:limit]
 
     agreements = actions(ext.AGREEMENT_RE)
-    agreed = {a.what for a in agreements}
-    next_steps = [a for a in actions(ext.NEXT_STEP_RE) if a.what not in agreed]
-    risks = list(dict.fromkeys(x for x in texts if ext.RISK_RE.search(x)))[:6]
+    next_steps = [a for a in actions(ext.NEXT_STEP_RE) if a.what not in {x.what for x in agreements}]
+    committed = {a.what for a in agreements + next_steps}
+    # a risk is what was complained about, not the promise that answered it
+    risks = list(dict.fromkeys(x for x in texts if ext.RISK_RE.search(x) and x not in committed))[:6]
+    key_points = ext.rank_sentences(texts, 5)
+    topic = key_points[0] if key_points else (texts[0] if texts else "")
+    # "Анна" from the transcript is the same person as "Анна Соколова (ООО …)" from metadata
+    people = list(participants)
+    for speaker in dict.fromkeys(s.speaker for s in segments if s.speaker):
+        if not any(p == speaker or p.startswith(speaker + " ") for p in people):
+            people.append(speaker)
     return MeetingSummary(
         topic=topic[:200],
-        participants=list(dict.fromkeys(participants + speakers)),
+        participants=people,
         key_points=key_points,
         agreements=agreements,
         next_steps=next_steps,
