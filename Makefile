@@ -17,7 +17,8 @@ setup: $(STAMP)
 demo: setup            ## офлайн-демо: синтетические встречи → расшифровки → резюме → отчёт
 	$(BIN)/client360 demo
 
-test: setup            ## все тесты (PostgreSQL на 127.0.0.1:5432 запускается при необходимости)
+test: setup            ## проверка стиля и все тесты (PostgreSQL на 127.0.0.1:5432 запускается при необходимости)
+	$(BIN)/ruff check .
 	bash .ci/ensure-postgres
 	$(BIN)/pytest
 

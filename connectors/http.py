@@ -52,8 +52,11 @@ def with_retries(
         except RetryLater as exc:
             if attempt == attempts:
                 raise exc.error from None
-            delay = exc.delay if exc.delay is not None else min(max_delay, base_delay * 2 ** (attempt - 1))
-            delay = delay + random.uniform(0, 0.1 * delay) if exc.delay is None else delay
+            if exc.delay is not None:  # the server said how long to wait
+                delay = exc.delay
+            else:
+                delay = min(max_delay, base_delay * 2 ** (attempt - 1))
+                delay += random.uniform(0, 0.1 * delay)
             log.warning("retrying in %.1fs after attempt %d/%d: %s", delay, attempt, attempts, exc.error)
             sleep(delay)
     raise AssertionError("unreachable")

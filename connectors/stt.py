@@ -67,7 +67,9 @@ def _clock(value: str) -> float:
 
 _VTT_TIME = re.compile(r"^\s*([\d:.,]+)\s*-->\s*([\d:.,]+)")
 _VTT_VOICE = re.compile(r"^<v(?:\.[^ >]*)?\s+([^>]+)>(.*?)(?:</v>)?$")
-_TXT_LINE = re.compile(r"^(?:\[?(?P<clock>\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)\]?\s*)?(?:(?P<speaker>[^:\n]{1,60}?):\s+)?(?P<text>.+)$")
+_TXT_LINE = re.compile(
+    r"^(?:\[?(?P<clock>\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)\]?\s*)?(?:(?P<speaker>[^:\n]{1,60}?):\s+)?(?P<text>.+)$"
+)
 
 
 def parse_vtt(text: str) -> list[Segment]:
@@ -254,7 +256,8 @@ class SpeechKitStt(HttpClient):
                 if op.get("error"):
                     err = op["error"]
                     raise ExternalServiceError(
-                        self.service, f"распознавание {operation_id} завершилось ошибкой {err.get('code')}: {err.get('message')}"
+                        self.service,
+                        f"распознавание {operation_id} завершилось ошибкой {err.get('code')}: {err.get('message')}",
                     )
                 return
             if time.monotonic() + interval > deadline:
@@ -315,5 +318,5 @@ def parse_recognition_stream(body: str) -> list[Segment]:
             if key in finals and alts and alts[0].get("text", "").strip():
                 finals[key].text = alts[0]["text"].strip()
     segments = [finals[k] for k in order]
-    segments.sort(key=lambda s: (s.start or 0.0))
+    segments.sort(key=lambda s: s.start or 0.0)
     return segments

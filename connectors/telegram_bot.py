@@ -71,7 +71,7 @@ def _split_long_line(line: str, limit: int) -> list[str]:
             while utf16_len(cut) > room:
                 cut = cut[:-1]
             current += cut
-            token = token[len(cut):]
+            token = token[len(cut) :]
             flush()
     if current and current != "".join(open_tags):
         pieces.append(current + closing())

@@ -69,9 +69,7 @@ def cmd_demo(_: argparse.Namespace) -> int:
     base = get_settings()
     recordings = (base.data_dir / "demo_recordings").resolve()
     # the demo is offline by construction, whatever the environment says
-    os.environ.update(
-        C360_RECORDINGS_DIR=str(recordings), C360_STT_PROVIDER="sidecar", C360_LLM_PROVIDER="offline"
-    )
+    os.environ.update(C360_RECORDINGS_DIR=str(recordings), C360_STT_PROVIDER="sidecar", C360_LLM_PROVIDER="offline")
     settings = get_settings()
     days = build_demo_company(recordings, datetime.now(settings.tz).date(), settings.tz)
     print(f"Демо-записи встреч (формат Jibri): {recordings}")
@@ -96,7 +94,18 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     ensure_dagster_home(get_settings())
     return subprocess.call(
-        [sys.executable, "-m", "dagster", "dev", "-w", str(ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-w",
+            str(ROOT / "workspace.yaml"),
+            "-h",
+            args.host,
+            "-p",
+            str(args.port),
+        ]
     )
 
 

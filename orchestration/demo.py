@@ -81,9 +81,9 @@ def write_tone(path: Path, seconds: float = 1.0, freq: float = 440.0, amplitude:
     import av
     import numpy as np
 
-    rate = 16000
+    aac = path.suffix in (".mp4", ".m4a")
     with av.open(str(path), mode="w") as out:
-        stream = out.add_stream("aac" if path.suffix in (".mp4", ".m4a") else "libopus", rate=rate if path.suffix in (".mp4", ".m4a") else 48000)
+        stream = out.add_stream("aac" if aac else "libopus", rate=16000 if aac else 48000)
         stream.layout = "mono"
         total = int(seconds * stream.rate)
         t = np.arange(total) / stream.rate
@@ -99,8 +99,15 @@ def write_tone(path: Path, seconds: float = 1.0, freq: float = 440.0, amplitude:
 
 
 def write_jibri_session(
-    root: Path, session_id: str, room: str, started: datetime, lines: list[tuple[str, str]] | None,
-    *, domain: str = "meet.ff-sklad.ru", participants: list[dict] | None = None, extra: dict | None = None,
+    root: Path,
+    session_id: str,
+    room: str,
+    started: datetime,
+    lines: list[tuple[str, str]] | None,
+    *,
+    domain: str = "meet.ff-sklad.ru",
+    participants: list[dict] | None = None,
+    extra: dict | None = None,
 ) -> Path:
     """One Jibri session folder: <room>_<yyyy-MM-dd-HH-mm-ss>.mp4, an optional sidecar .vtt, metadata.json last."""
     folder = root / session_id
@@ -129,11 +136,17 @@ def build_demo_company(root: Path, today: date, tz: ZoneInfo, *, days: int = 3, 
                 {"id": person, "name": f"{person} ({company})"},
             ]
             session = f"{rng.getrandbits(48):012x}"
-            write_jibri_session(root, session, room, started, _dialogue(rng, curator, person, mp),
-                                participants=participants)
+            write_jibri_session(
+                root, session, room, started, _dialogue(rng, curator, person, mp), participants=participants
+            )
     # a curator's internal call without a lead ID in the room: listed as unmatched, never dropped
-    write_jibri_session(root, "internal0001", "planerka-kuratorov",
-                        datetime.combine(meeting_days[-1], time(18, 0)), [("Анна Соколова", "Планёрка команды.")])
+    write_jibri_session(
+        root,
+        "internal0001",
+        "planerka-kuratorov",
+        datetime.combine(meeting_days[-1], time(18, 0)),
+        [("Анна Соколова", "Планёрка команды.")],
+    )
     # a plain file dropped by hand (recorded on a phone), with its transcript next to it
     lead, company, person, mp = CLIENTS[0]
     dropped = root / f"client_{lead}_telefon.m4a"

@@ -24,7 +24,12 @@ from orchestration.resources import RecordingsResource
 )
 def new_recordings_sensor(context: dg.SensorEvaluationContext, recordings: RecordingsResource) -> dg.SensorResult:
     state = json.loads(context.cursor) if context.cursor else {}
-    scan = recordings.folder().scan(state.get("pending"), now=time.time())
+    folder = recordings.folder()
+    if not folder.root.is_dir():
+        message = f"Папка записей {folder.root} не найдена (не смонтирована NFS? проверьте C360_RECORDINGS_DIR)"
+        context.log.warning(message)
+        return dg.SensorResult(skip_reason=message, cursor=context.cursor)
+    scan = folder.scan(state.get("pending"), now=time.time())
     known = set(context.instance.get_dynamic_partitions(recordings_partitions.name))
     new = [r for r in scan.ready if r.recording_id not in known]
 
@@ -44,7 +49,9 @@ def new_recordings_sensor(context: dg.SensorEvaluationContext, recordings: Recor
     if scan.unmatched and unmatched_digest != state.get("unmatched"):
         for u in scan.unmatched:
             context.log.warning(f"Запись без ID лида: {u.rel_path} — {u.reason}")
-        run_requests.append(dg.RunRequest(run_key=f"unmatched:{unmatched_digest}", job_name=unmatched_recordings_job.name))
+        run_requests.append(
+            dg.RunRequest(run_key=f"unmatched:{unmatched_digest}", job_name=unmatched_recordings_job.name)
+        )
         asset_events.append(
             dg.AssetObservation(
                 asset_key=meeting_unmatched_files.key,
@@ -60,7 +67,9 @@ def new_recordings_sensor(context: dg.SensorEvaluationContext, recordings: Recor
         skip = f"Новых записей нет (ждут завершения: {len(scan.pending)}, без ID лида: {len(scan.unmatched)})"
     return dg.SensorResult(
         run_requests=run_requests,
-        dynamic_partitions_requests=[recordings_partitions.build_add_request([r.recording_id for r in new])] if new else [],
+        dynamic_partitions_requests=[recordings_partitions.build_add_request([r.recording_id for r in new])]
+        if new
+        else [],
         asset_events=asset_events,
         cursor=cursor,
         skip_reason=skip,

@@ -22,8 +22,17 @@ DIALOGUE = [
 def env(tmp_path, monkeypatch):
     """An isolated, offline configuration: data and recordings under tmp_path, no keys."""
     monkeypatch.chdir(tmp_path)  # no developer's .env leaks in
-    for name in ("TELEGRAM_BOT_TOKEN", "C360_REPORT_CHAT_ID", "ZHIPUAI_API_KEY", "YANDEX_API_KEY", "DAGSTER_HOME",
-                 "C360_APP_DB_URL", "C360_TELEGRAM_BOT_API_URL", "C360_SPEECHKIT_BASE_URL", "C360_GLM_BASE_URL"):
+    for name in (
+        "TELEGRAM_BOT_TOKEN",
+        "C360_REPORT_CHAT_ID",
+        "ZHIPUAI_API_KEY",
+        "YANDEX_API_KEY",
+        "DAGSTER_HOME",
+        "C360_APP_DB_URL",
+        "C360_TELEGRAM_BOT_API_URL",
+        "C360_SPEECHKIT_BASE_URL",
+        "C360_GLM_BASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("C360_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("C360_RECORDINGS_DIR", str(tmp_path / "recordings"))

@@ -19,8 +19,9 @@ DAY = "2026-11-24"
 
 
 def materialize_report(instance, day=DAY):
-    return dg.materialize([daily_curator_report], partition_key=day, resources=all_resources(), instance=instance,
-                          raise_on_error=False)
+    return dg.materialize(
+        [daily_curator_report], partition_key=day, resources=all_resources(), instance=instance, raise_on_error=False
+    )
 
 
 def test_split_html_keeps_markup_valid_and_text_whole():
@@ -43,8 +44,13 @@ def test_split_html_keeps_markup_valid_and_text_whole():
 
 def test_report_for_two_clients_arrives_once(env, recordings, instance, telegram):
     jibri(recordings, "a", "12345", datetime(2026, 11, 24, 10, 0, 0))
-    jibri(recordings, "b", "67890", datetime(2026, 11, 24, 15, 0, 0),
-          lines=[("Игорь", "Ozon задержал приёмку, поставка висит три дня."), ("Артём", "Это для нас проблема.")])
+    jibri(
+        recordings,
+        "b",
+        "67890",
+        datetime(2026, 11, 24, 15, 0, 0),
+        lines=[("Игорь", "Ozon задержал приёмку, поставка висит три дня."), ("Артём", "Это для нас проблема.")],
+    )
     jibri(recordings, "c", "11111", datetime(2026, 11, 23, 15, 0, 0))  # another day: not in this report
     assert run_once(defs, instance, env, log=lambda *_: None).failed == []
 
@@ -73,10 +79,12 @@ def test_long_report_is_split_and_a_failed_send_resumes_without_duplicates(env, 
 
     sent_before_failure = 1
     original = telegram.handle
+    calls = 0
 
-    def refuse_second(req, calls=[0]):
-        calls[0] += 1
-        if calls[0] == 2:
+    def refuse_second(req):
+        nonlocal calls
+        calls += 1
+        if calls == 2:
             return 400, {}, {"ok": False, "error_code": 400, "description": "Bad Request: not enough rights"}
         return original(req)
 

@@ -19,9 +19,22 @@ def test_dbt_build_on_the_warehouse(env, recordings, instance, tmp_path):
     assert run_once(defs, instance, env, log=lambda *_: None).failed == []
     dbt = Path(sys.executable).parent / "dbt"
     result = subprocess.run(
-        [str(dbt), "build", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
-        capture_output=True, text=True, env={**os.environ, "C360_DATA_DIR": str(env.data_dir)}, timeout=300,
+        [
+            str(dbt),
+            "build",
+            "--project-dir",
+            str(DBT_DIR),
+            "--profiles-dir",
+            str(DBT_DIR),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "C360_DATA_DIR": str(env.data_dir)},
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:]
     with connect(env.warehouse_path, read_only=True) as con:

@@ -16,7 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_workspace_loads_with_dagster_cli(tmp_path):
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", str(ROOT / "workspace.yaml")],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
         env={"PATH": str(Path(sys.executable).parent), "DAGSTER_HOME": str(tmp_path), "HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -30,4 +33,3 @@ def test_daily_report_schedule_runs_at_nine_for_yesterday():
     with dg.build_schedule_context(scheduled_execution_time=when) as context:
         [request] = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-11-24"
-

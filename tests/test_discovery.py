@@ -31,14 +31,23 @@ def test_lead_id_from_room(room, prefix, lead):
 
 
 def test_jibri_file_name_keeps_underscored_room_and_local_time():
-    assert split_jibri_name("client_12345_x_2026-11-20-10-05-07") == ("client_12345_x", datetime(2026, 11, 20, 10, 5, 7))
+    assert split_jibri_name("client_12345_x_2026-11-20-10-05-07") == (
+        "client_12345_x",
+        datetime(2026, 11, 20, 10, 5, 7),
+    )
     assert split_jibri_name("zapis") == ("zapis", None)
 
 
 def test_jibri_session_taken_only_with_metadata(recordings):
     folder = RecordingsFolder(recordings, prefix="client", tz=TZ)
-    session = jibri(recordings, "sess-a1", "555", datetime(2026, 11, 24, 11, 0, 0),
-                    participants=[{"id": "u1", "name": "Анна"}], extra={"share": True})
+    session = jibri(
+        recordings,
+        "sess-a1",
+        "555",
+        datetime(2026, 11, 24, 11, 0, 0),
+        participants=[{"id": "u1", "name": "Анна"}],
+        extra={"share": True},
+    )
     meta = (session / "metadata.json").read_text()
     (session / "metadata.json").unlink()
     assert folder.scan(now=time.time()).ready == []  # Jibri still recording

@@ -21,8 +21,14 @@ SEGMENTS = [
 
 
 def glm_client(server: FakeGLM, tmp_path, **kw) -> GLMClient:
-    return GLMClient(server.api_key, model="glm-4-flash-250414", base_url=server.base_url,
-                     cache=ResponseCache(tmp_path / "cache.sqlite"), base_delay=0.01, **kw)
+    return GLMClient(
+        server.api_key,
+        model="glm-4-flash-250414",
+        base_url=server.base_url,
+        cache=ResponseCache(tmp_path / "cache.sqlite"),
+        base_delay=0.01,
+        **kw,
+    )
 
 
 def test_summary_via_glm_counts_tokens_and_is_cached(tmp_path):

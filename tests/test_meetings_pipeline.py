@@ -1,7 +1,5 @@
 """The sensor and the meeting assets, run for real on a Dagster instance, against a Jibri-layout folder."""
 
-import os
-import time
 from datetime import datetime
 
 import dagster as dg
@@ -36,6 +34,12 @@ def test_new_jibri_recording_becomes_exactly_one_run(env, recordings, instance):
     second = tick(instance, first.cursor)
     assert second.run_requests == [] and second.dynamic_partitions_requests == []
     assert "Новых записей нет" in second.skip_message
+
+
+def test_missing_recordings_folder_is_said_plainly(env, instance, monkeypatch, tmp_path):
+    monkeypatch.setenv("C360_RECORDINGS_DIR", str(tmp_path / "nfs-not-mounted"))
+    data = tick(instance)
+    assert data.run_requests == [] and "nfs-not-mounted не найдена" in data.skip_message
 
 
 def test_growing_plain_file_not_requested_until_complete(env, recordings, instance):

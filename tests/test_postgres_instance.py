@@ -11,8 +11,11 @@ import pytest
 from tests.conftest import jibri
 from tests.test_cli import cli
 
-PG = {"host": os.environ.get("C360_TEST_PG_HOST", "127.0.0.1"), "port": int(os.environ.get("C360_TEST_PG_PORT", "5432")),
-      "user": os.environ.get("C360_TEST_PG_USER", "postgres")}
+PG = {
+    "host": os.environ.get("C360_TEST_PG_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("C360_TEST_PG_PORT", "5432")),
+    "user": os.environ.get("C360_TEST_PG_USER", "postgres"),
+}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -37,8 +40,12 @@ def test_run_history_is_stored_in_postgres(env, recordings, tmp_path, pg_databas
     home.mkdir()
     shutil.copy(os.path.join(ROOT, "deploy", "dagster.postgres.yaml"), home / "dagster.yaml")
     pg_env = {
-        "DAGSTER_HOME": str(home), "DAGSTER_PG_HOST": PG["host"], "DAGSTER_PG_PORT": str(PG["port"]),
-        "DAGSTER_PG_DB": pg_database, "DAGSTER_PG_USER": PG["user"], "DAGSTER_PG_PASSWORD": "unused-with-trust",
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_PG_HOST": PG["host"],
+        "DAGSTER_PG_PORT": str(PG["port"]),
+        "DAGSTER_PG_DB": pg_database,
+        "DAGSTER_PG_USER": PG["user"],
+        "DAGSTER_PG_PASSWORD": "unused-with-trust",
     }
     jibri(recordings, "pg1", "777", datetime(2026, 11, 24, 10, 0, 0))
 

@@ -22,8 +22,9 @@ from warehouse.duck import connect
 
 
 def client(server: FakeSpeechKit, **kw) -> SpeechKitStt:
-    return SpeechKitStt(server.api_key, base_url=server.url, operation_url=server.url, poll_interval=0.01,
-                        base_delay=0.01, **kw)
+    return SpeechKitStt(
+        server.api_key, base_url=server.url, operation_url=server.url, poll_interval=0.01, base_delay=0.01, **kw
+    )
 
 
 def test_extract_audio_makes_mono_oggopus(tmp_path):
@@ -52,7 +53,8 @@ def test_speechkit_async_recognition_round_trip(tmp_path):
         polls = [r for r in server.requests if r.path.startswith("/operations/")]
     assert len(polls) == 3
     assert [s.text for s in transcript.segments] == [
-        "Добрый день, обсудим поставки на Ozon.", "Договорились отгрузить партию до пятницы."
+        "Добрый день, обсудим поставки на Ozon.",
+        "Договорились отгрузить партию до пятницы.",
     ], "normalized text (finalRefinement) wins over the raw final"
     assert transcript.segments[1].speaker == "Спикер 2" and transcript.segments[1].start == 4.5
     assert transcript.duration == 9.0 and transcript.provider == "speechkit"
@@ -101,10 +103,14 @@ def test_sidecar_formats(tmp_path):
     vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:03.500\n<v Анна>Добрый день\n\n00:01:00.000 --> 00:01:02.000\nБез голоса\n"
     segs = parse_vtt(vtt)
     assert [(s.start, s.end, s.speaker, s.text) for s in segs] == [
-        (1.0, 3.5, "Анна", "Добрый день"), (60.0, 62.0, None, "Без голоса")
+        (1.0, 3.5, "Анна", "Добрый день"),
+        (60.0, 62.0, None, "Без голоса"),
     ]
     txt = parse_txt("[00:01:05] Ольга: Есть пересорт.\nПросто строка")
-    assert [(s.start, s.speaker, s.text) for s in txt] == [(65.0, "Ольга", "Есть пересорт."), (None, None, "Просто строка")]
+    assert [(s.start, s.speaker, s.text) for s in txt] == [
+        (65.0, "Ольга", "Есть пересорт."),
+        (None, None, "Просто строка"),
+    ]
 
     media = tmp_path / "x.mp4"
     media.write_bytes(b"")
@@ -130,6 +136,7 @@ def test_pipeline_with_speechkit_provider(env, recordings, instance, speechkit, 
     assert media.name in reason and "тишина" in reason
     with connect(env.warehouse_path, read_only=True) as con:
         [(provider, text, n)] = con.execute(
-            "select provider, text, segment_count from raw.meeting_transcripts").fetchall()
+            "select provider, text, segment_count from raw.meeting_transcripts"
+        ).fetchall()
     assert provider == "speechkit" and n == 2 and "Спикер 2: Договорились отгрузить партию" in text
     assert len(speechkit.audio) == 1, "the silent file was never sent"

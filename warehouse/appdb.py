@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -31,7 +31,7 @@ report_parts = sa.Table(
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class AppDB:
@@ -48,9 +48,13 @@ class AppDB:
 
     def report_status(self, report_key: str, chat_id: str) -> dict | None:
         with self.engine.connect() as con:
-            row = con.execute(
-                sa.select(reports).where(reports.c.report_key == report_key, reports.c.chat_id == str(chat_id))
-            ).mappings().first()
+            row = (
+                con.execute(
+                    sa.select(reports).where(reports.c.report_key == report_key, reports.c.chat_id == str(chat_id))
+                )
+                .mappings()
+                .first()
+            )
         return dict(row) if row else None
 
     def claim_report(self, report_key: str, chat_id: str, parts: list[str]) -> list[dict]:
@@ -65,7 +69,9 @@ class AppDB:
             ).first()
             if not exists:
                 con.execute(
-                    reports.insert().values(report_key=report_key, chat_id=chat_id, part_count=len(parts), created_at=_now())
+                    reports.insert().values(
+                        report_key=report_key, chat_id=chat_id, part_count=len(parts), created_at=_now()
+                    )
                 )
                 con.execute(
                     report_parts.insert(),

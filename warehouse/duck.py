@@ -106,4 +106,4 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict]) -> 
 def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence | None = None) -> list[dict]:
     cur = con.execute(sql, params or [])
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -18,7 +18,9 @@ def _recording_row(context: dg.AssetExecutionContext) -> dict:
     with context.resources.warehouse.connect(read_only=True) as con:
         rows = fetch_dicts(con, "select * from raw.meeting_recordings where recording_id = ?", [context.partition_key])
     if not rows:
-        raise dg.Failure(f"Запись {context.partition_key} не зарегистрирована: сначала материализуйте meeting_recordings")
+        raise dg.Failure(
+            f"Запись {context.partition_key} не зарегистрирована: сначала материализуйте meeting_recordings"
+        )
     return rows[0]
 
 
@@ -137,7 +139,9 @@ def meeting_transcripts(context: dg.AssetExecutionContext) -> dg.MaterializeResu
 def meeting_summaries(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     rec = _recording_row(context)
     with context.resources.warehouse.connect(read_only=True) as con:
-        rows = fetch_dicts(con, "select segments from raw.meeting_transcripts where recording_id = ?", [rec["recording_id"]])
+        rows = fetch_dicts(
+            con, "select segments from raw.meeting_transcripts where recording_id = ?", [rec["recording_id"]]
+        )
     if not rows:
         raise dg.Failure(f"Нет расшифровки записи {rec['recording_id']}: сначала материализуйте meeting_transcripts")
     segments = [Segment(**s) for s in json.loads(rows[0]["segments"])]
@@ -198,9 +202,7 @@ def meeting_summaries(context: dg.AssetExecutionContext) -> dg.MaterializeResult
 )
 def meeting_unmatched_files(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     found = context.resources.recordings.folder().scan(now=time.time(), take_all=True).unmatched
-    rows = [
-        {"path": str(u.path), "room": u.room, "reason": u.reason, "size_bytes": u.size} for u in found
-    ]
+    rows = [{"path": str(u.path), "room": u.room, "reason": u.reason, "size_bytes": u.size} for u in found]
     with context.resources.warehouse.connect() as con:
         known = {r[0] for r in con.execute("select path from raw.meeting_unmatched").fetchall()}
         if rows:

@@ -128,9 +128,11 @@ class RecordingsFolder:
                 media, rel, room, f"в имени комнаты «{room}» нет ID лида (ожидается {self.prefix}-12345…)", stat.st_size
             )
         started = started or _local(stat.st_mtime, self.tz)
-        participants = tuple(
-            n for n in (_participant_name(p) for p in metadata.get("participants") or []) if n
-        ) if isinstance(metadata.get("participants"), list) else ()
+        participants = (
+            tuple(n for n in (_participant_name(p) for p in metadata.get("participants") or []) if n)
+            if isinstance(metadata.get("participants"), list)
+            else ()
+        )
         extra = {k: v for k, v in metadata.items() if k not in ("meeting_url", "participants")}
         if meta_error:
             extra["metadata_error"] = meta_error
@@ -153,6 +155,38 @@ class RecordingsFolder:
     def _add(self, result: ScanResult, item) -> None:
         (result.ready if isinstance(item, Recording) else result.unmatched).append(item)
 
+    def _scan_entry(self, entry: Path, previous: dict, result: ScanResult, *, now: float, take_all: bool) -> None:
+        if entry.is_dir():
+            meta_path = entry / JIBRI_METADATA
+            media = sorted((p for p in entry.iterdir() if _is_media(p)), key=lambda p: p.stat().st_size, reverse=True)
+            if not meta_path.exists() and not take_all:
+                return  # Jibri is still recording: metadata.json is written when it stops
+            if not media:
+                if meta_path.exists():
+                    result.unmatched.append(
+                        Unmatched(
+                            meta_path,
+                            meta_path.relative_to(self.root).as_posix(),
+                            None,
+                            "в папке сессии Jibri нет файла записи",
+                            0,
+                        )
+                    )
+                return
+            metadata, error = _read_metadata(meta_path) if meta_path.exists() else ({}, None)
+            for m in media:
+                self._add(result, self._build(m, kind="jibri", session_dir=entry, metadata=metadata, meta_error=error))
+        elif _is_media(entry):
+            stat = entry.stat()
+            rel = entry.relative_to(self.root).as_posix()
+            seen = previous.get(rel)
+            settled = seen is not None and seen[0] == stat.st_size and seen[1] == stat.st_mtime
+            quiet = now - stat.st_mtime >= self.quiet_seconds
+            if take_all or settled or quiet:
+                self._add(result, self._build(entry, kind="file", session_dir=None, metadata={}, meta_error=None))
+            else:
+                result.pending[rel] = [stat.st_size, stat.st_mtime]
+
     def scan(self, previous: dict[str, list[float]] | None = None, *, now: float, take_all: bool = False) -> ScanResult:
         """Jibri sessions count once metadata.json exists; plain files once unchanged since the previous tick
         (or untouched for `quiet_seconds`). `take_all` treats every file as complete (for lookups by ID)."""
@@ -163,31 +197,12 @@ class RecordingsFolder:
         for entry in sorted(self.root.iterdir()):
             if entry.name.startswith("."):
                 continue
-            if entry.is_dir():
-                meta_path = entry / JIBRI_METADATA
-                media = sorted((p for p in entry.iterdir() if _is_media(p)), key=lambda p: p.stat().st_size, reverse=True)
-                if not meta_path.exists() and not take_all:
-                    continue  # Jibri is still recording: metadata.json is written when it stops
-                if not media:
-                    if meta_path.exists():
-                        result.unmatched.append(
-                            Unmatched(meta_path, meta_path.relative_to(self.root).as_posix(), None,
-                                      "в папке сессии Jibri нет файла записи", 0)
-                        )
-                    continue
-                metadata, error = _read_metadata(meta_path) if meta_path.exists() else ({}, None)
-                for m in media:
-                    self._add(result, self._build(m, kind="jibri", session_dir=entry, metadata=metadata, meta_error=error))
-            elif _is_media(entry):
-                stat = entry.stat()
-                rel = entry.relative_to(self.root).as_posix()
-                seen = previous.get(rel)
-                settled = seen is not None and seen[0] == stat.st_size and seen[1] == stat.st_mtime
-                quiet = now - stat.st_mtime >= self.quiet_seconds
-                if take_all or settled or quiet:
-                    self._add(result, self._build(entry, kind="file", session_dir=None, metadata={}, meta_error=None))
-                else:
-                    result.pending[rel] = [stat.st_size, stat.st_mtime]
+            try:
+                self._scan_entry(entry, previous, result, now=now, take_all=take_all)
+            except OSError as exc:  # vanished or unreadable (NFS hiccup): report it, keep scanning
+                result.unmatched.append(
+                    Unmatched(entry, entry.relative_to(self.root).as_posix(), None, f"не читается: {exc}", 0)
+                )
         return result
 
     def find(self, rec_id: str, *, now: float) -> Recording | None:

@@ -137,7 +137,9 @@ def summarize_meeting(
     return summary
 
 
-def _reduce(llm: LLMClient, partials: list[MeetingSummary], *, client: str, when: str, max_chars: int) -> MeetingSummary:
+def _reduce(
+    llm: LLMClient, partials: list[MeetingSummary], *, client: str, when: str, max_chars: int
+) -> MeetingSummary:
     docs = [p.model_dump_json(include=set(SUMMARY_FIELDS)) for p in partials]
     groups = chunk_lines(docs, max_chars)
     reduced = [

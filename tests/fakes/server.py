@@ -39,8 +39,11 @@ class FakeServer:
                 url = urlparse(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 req = Request(
-                    self.command, url.path, {k: v[0] for k, v in parse_qs(url.query).items()},
-                    {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length),
+                    self.command,
+                    url.path,
+                    {k: v[0] for k, v in parse_qs(url.query).items()},
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length),
                 )
                 with fake.lock:
                     fake.requests.append(req)

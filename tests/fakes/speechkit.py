@@ -15,26 +15,57 @@ def recognition_events(phrases: list[tuple[float, float, int, str]], normalized:
     for index, (start, end, channel, text) in enumerate(phrases):
         cursors = {"finalIndex": str(index), "resetTime": "0", "partialTimeMs": str(int(end * 1000))}
         raw = text.lower().rstrip(".")
-        lines.append({"result": {
-            "sessionUuid": {"uuid": "fake", "userRequestId": ""},
-            "audioCursors": cursors,
-            "responseWallTimeMs": "100",
-            "final": {"alternatives": [{
-                "words": [{"text": w, "startTimeMs": str(int(start * 1000)), "endTimeMs": str(int(end * 1000))}
-                          for w in raw.split()],
-                "text": raw, "startTimeMs": str(int(start * 1000)), "endTimeMs": str(int(end * 1000)),
-                "confidence": 0.9, "languages": [{"languageCode": "ru-RU", "probability": 1}],
-            }], "channelTag": str(channel)},
-            "channelTag": str(channel),
-        }})
+        lines.append(
+            {
+                "result": {
+                    "sessionUuid": {"uuid": "fake", "userRequestId": ""},
+                    "audioCursors": cursors,
+                    "responseWallTimeMs": "100",
+                    "final": {
+                        "alternatives": [
+                            {
+                                "words": [
+                                    {
+                                        "text": w,
+                                        "startTimeMs": str(int(start * 1000)),
+                                        "endTimeMs": str(int(end * 1000)),
+                                    }
+                                    for w in raw.split()
+                                ],
+                                "text": raw,
+                                "startTimeMs": str(int(start * 1000)),
+                                "endTimeMs": str(int(end * 1000)),
+                                "confidence": 0.9,
+                                "languages": [{"languageCode": "ru-RU", "probability": 1}],
+                            }
+                        ],
+                        "channelTag": str(channel),
+                    },
+                    "channelTag": str(channel),
+                }
+            }
+        )
         if normalized:
-            lines.append({"result": {
-                "audioCursors": cursors,
-                "finalRefinement": {"finalIndex": str(index), "normalizedText": {"alternatives": [{
-                    "text": text, "startTimeMs": str(int(start * 1000)), "endTimeMs": str(int(end * 1000)),
-                }]}},
-                "channelTag": str(channel),
-            }})
+            lines.append(
+                {
+                    "result": {
+                        "audioCursors": cursors,
+                        "finalRefinement": {
+                            "finalIndex": str(index),
+                            "normalizedText": {
+                                "alternatives": [
+                                    {
+                                        "text": text,
+                                        "startTimeMs": str(int(start * 1000)),
+                                        "endTimeMs": str(int(end * 1000)),
+                                    }
+                                ]
+                            },
+                        },
+                        "channelTag": str(channel),
+                    }
+                }
+            )
     return "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n"
 
 
@@ -91,6 +122,11 @@ class FakeSpeechKit(FakeServer):
     @staticmethod
     def _operation(op_id: str, *, done: bool) -> dict:
         return {
-            "id": op_id, "description": "STT v3 async recognition", "createdAt": "2026-11-24T10:00:00Z",
-            "createdBy": "ajeexample", "modifiedAt": "2026-11-24T10:00:05Z", "done": done, "metadata": None,
+            "id": op_id,
+            "description": "STT v3 async recognition",
+            "createdAt": "2026-11-24T10:00:00Z",
+            "createdBy": "ajeexample",
+            "modifiedAt": "2026-11-24T10:00:05Z",
+            "done": done,
+            "metadata": None,
         }

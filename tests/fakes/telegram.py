@@ -9,8 +9,24 @@ from html.parser import HTMLParser
 
 from tests.fakes.server import FakeServer, Request
 
-SUPPORTED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code",
-                  "pre", "blockquote", "tg-emoji"}
+SUPPORTED_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
+}
 
 
 class _Checker(HTMLParser):
@@ -22,12 +38,12 @@ class _Checker(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         if tag not in SUPPORTED_TAGS:
-            self.error = self.error or f"Unsupported start tag \"{tag}\""
+            self.error = self.error or f'Unsupported start tag "{tag}"'
         self.stack.append(tag)
 
     def handle_endtag(self, tag):
         if not self.stack or self.stack[-1] != tag:
-            self.error = self.error or f"Can't find end tag corresponding to start tag \"{tag}\""
+            self.error = self.error or f'Can\'t find end tag corresponding to start tag "{tag}"'
             return
         self.stack.pop()
 
@@ -63,12 +79,20 @@ class FakeTelegramBotApi(FakeServer):
         prefix = f"/bot{self.token}/"
         if not req.path.startswith(prefix):
             return 404, {}, {"ok": False, "error_code": 404, "description": "Not Found"}
-        if req.path[len(prefix):] != "sendMessage" or req.method != "POST":
+        if req.path[len(prefix) :] != "sendMessage" or req.method != "POST":
             return 404, {}, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
         if self.rate_limit_next:
             wait = self.rate_limit_next.pop(0)
-            return 429, {}, {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {wait}",
-                             "parameters": {"retry_after": wait}}
+            return (
+                429,
+                {},
+                {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": f"Too Many Requests: retry after {wait}",
+                    "parameters": {"retry_after": wait},
+                },
+            )
         if self.fail_next:
             code = self.fail_next.pop(0)
             return code, {}, {"ok": False, "error_code": code, "description": "Internal Server Error"}
