@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import httpx
+
 from connectors.http import ExternalServiceError, HttpClient
 
 SIDECAR_EXTENSIONS = (".json", ".vtt", ".txt")
@@ -245,7 +247,9 @@ class SpeechKitStt(HttpClient):
             },
             "speakerLabeling": {"speakerLabeling": "SPEAKER_LABELING_ENABLED"},
         }
-        return self.request("POST", "/stt/v3/recognizeFileAsync", json=body).json()["id"]
+        # up to 60 MB of audio (80 MB as base64) may take minutes to upload on a VPS uplink
+        upload_timeout = httpx.Timeout(60.0, write=900.0)
+        return self.request("POST", "/stt/v3/recognizeFileAsync", json=body, timeout=upload_timeout).json()["id"]
 
     def wait(self, operation_id: str) -> None:
         deadline = time.monotonic() + self.timeout_seconds

@@ -85,12 +85,11 @@ def write_tone(path: Path, seconds: float = 1.0, freq: float = 440.0, amplitude:
     with av.open(str(path), mode="w") as out:
         stream = out.add_stream("aac" if aac else "libopus", rate=16000 if aac else 48000)
         stream.layout = "mono"
-        total = int(seconds * stream.rate)
-        t = np.arange(total) / stream.rate
-        samples = (amplitude * np.sin(2 * np.pi * freq * t) * 32767).astype(np.int16)
-        step = 1024
-        for i in range(0, total, step):
-            frame = av.AudioFrame.from_ndarray(samples[None, i : i + step], format="s16", layout="mono")
+        total, step = int(seconds * stream.rate), 1024
+        for i in range(0, total, step):  # chunk by chunk: a 90-minute file must not sit in memory
+            t = np.arange(i, min(i + step, total)) / stream.rate
+            samples = (amplitude * np.sin(2 * np.pi * freq * t) * 32767).astype(np.int16)
+            frame = av.AudioFrame.from_ndarray(samples[None, :], format="s16", layout="mono")
             frame.sample_rate = stream.rate
             for packet in stream.encode(frame):
                 out.mux(packet)
