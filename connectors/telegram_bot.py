@@ -11,6 +11,7 @@ from connectors.http import ExternalServiceError, HttpClient
 
 MAX_MESSAGE_UNITS = 4096
 _TOKEN_RE = re.compile(r"(<[^>]+>)|(&#?\w+;)|([^<&]+|[<&])")
+_TAG_RE = re.compile(r"<[^>]+>")
 
 
 def escape(text: object) -> str:
@@ -42,16 +43,17 @@ def _split_long_line(line: str, limit: int) -> list[str]:
 
     for tag, entity, text in _TOKEN_RE.findall(line):
         if tag:
-            if utf16_len(current + tag + closing()) > limit:
-                flush()
-            current += tag
-            if tag.startswith("</"):
+            if tag.startswith("</"):  # its length is already reserved by closing()
+                current += tag
                 name = _tag_name(tag)
                 for i in range(len(open_tags) - 1, -1, -1):
                     if _tag_name(open_tags[i]) == name:
                         del open_tags[i]
                         break
-            elif not tag.endswith("/>"):
+            else:
+                if utf16_len(current + tag + f"</{_tag_name(tag)}>" + closing()) > limit:
+                    flush()
+                current += tag
                 open_tags.append(tag)
             continue
         token = entity or text
@@ -73,9 +75,8 @@ def _split_long_line(line: str, limit: int) -> list[str]:
             current += cut
             token = token[len(cut) :]
             flush()
-    if current and current != "".join(open_tags):
-        pieces.append(current + closing())
-    return pieces
+    pieces.append(current + closing())
+    return [p for p in pieces if _TAG_RE.sub("", p).strip()]
 
 
 def split_html(text: str, limit: int = MAX_MESSAGE_UNITS) -> list[str]:

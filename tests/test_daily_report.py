@@ -130,3 +130,14 @@ def test_report_header_names_the_weekday(day, weekday):
     from assets.reports.curator_report import render_report
 
     assert render_report(day, []).startswith(f"<b>Отчёт кураторам за {day:%d.%m.%Y} ({weekday})</b>")
+
+
+def test_split_at_every_boundary_near_tags():
+    line = "<b>" + "а" * 30 + "</b> и " + "<i>" + "б" * 30 + "</i>" + " конец"
+    whole, _ = visible_text(line)
+    for limit in range(12, len(line) + 2):
+        parts = split_html(line, limit=limit)
+        texts = [visible_text(p) for p in parts]
+        assert all(err is None and text.strip() for text, err in texts), (limit, parts)
+        assert all(utf16_len(p) <= limit for p in parts), limit
+        assert "".join(t for t, _ in texts).replace(" ", "") == whole.replace(" ", ""), (limit, parts)
