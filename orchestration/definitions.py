@@ -4,15 +4,30 @@ import dagster as dg
 
 from assets.meetings.assets import meeting_assets
 from assets.reports.assets import daily_curator_report
-from orchestration.jobs import daily_report_job, meeting_pipeline_job, unmatched_recordings_job
+from assets.telegram.assets import telegram_assets
+from orchestration.jobs import (
+    daily_report_job,
+    meeting_pipeline_job,
+    telegram_export_job,
+    telegram_pull_job,
+    telegram_summary_job,
+    unmatched_recordings_job,
+)
 from orchestration.resources import all_resources
-from orchestration.schedules import daily_report_schedule
-from orchestration.sensors import new_recordings_sensor
+from orchestration.schedules import daily_report_schedule, telegram_pull_schedule, telegram_summary_schedule
+from orchestration.sensors import new_recordings_sensor, telegram_exports_sensor
 
 defs = dg.Definitions(
-    assets=[*meeting_assets, daily_curator_report],
-    jobs=[meeting_pipeline_job, unmatched_recordings_job, daily_report_job],
-    sensors=[new_recordings_sensor],
-    schedules=[daily_report_schedule],
+    assets=[*meeting_assets, *telegram_assets, daily_curator_report],
+    jobs=[
+        meeting_pipeline_job,
+        unmatched_recordings_job,
+        daily_report_job,
+        telegram_export_job,
+        telegram_pull_job,
+        telegram_summary_job,
+    ],
+    sensors=[new_recordings_sensor, telegram_exports_sensor],
+    schedules=[daily_report_schedule, telegram_pull_schedule, telegram_summary_schedule],
     resources=all_resources(),
 )

@@ -9,7 +9,9 @@ from assets.meetings.assets import (
     meeting_unmatched_files,
     recordings_partitions,
 )
-from assets.reports.assets import daily_curator_report, daily_partitions
+from assets.partitions import daily_partitions
+from assets.reports.assets import daily_curator_report
+from assets.telegram.assets import telegram_daily_summaries, telegram_exports, telegram_messages
 
 meeting_pipeline_job = dg.define_asset_job(
     "meeting_pipeline_job",
@@ -29,4 +31,23 @@ daily_report_job = dg.define_asset_job(
     selection=[daily_curator_report],
     partitions_def=daily_partitions,
     description="Ежедневный отчёт кураторам за прошедший день.",
+)
+
+telegram_export_job = dg.define_asset_job(
+    "telegram_export_job",
+    selection=[telegram_exports],
+    description="Импорт одного файла экспорта Telegram Desktop (путь — в настройках запуска).",
+)
+
+telegram_pull_job = dg.define_asset_job(
+    "telegram_pull_job",
+    selection=[telegram_messages],
+    description="Загрузка новых сообщений из Telegram-чатов клиентов.",
+)
+
+telegram_summary_job = dg.define_asset_job(
+    "telegram_summary_job",
+    selection=[telegram_daily_summaries],
+    partitions_def=daily_partitions,
+    description="Сводки переписки с клиентами за день.",
 )

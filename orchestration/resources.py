@@ -12,6 +12,7 @@ from connectors.factory import build_bot, build_llm, build_stt
 from connectors.llm import LLMClient
 from connectors.stt import SttProvider
 from connectors.telegram_bot import TelegramBot
+from connectors.telegram_user import TelegramUserClient, connect_client
 from warehouse import duck
 from warehouse.appdb import AppDB
 from warehouse.settings import get_settings
@@ -72,6 +73,16 @@ class AppDBResource(dg.ConfigurableResource):
         return AppDB(get_settings().resolved_app_db_url)
 
 
+class TelegramUserResource(dg.ConfigurableResource):
+    """A staff member's Telegram account via Telethon (TELEGRAM_API_ID, TELEGRAM_API_HASH, TELEGRAM_SESSION)."""
+
+    def client(self) -> TelegramUserClient:
+        s = get_settings()
+        return TelegramUserClient(
+            connect_client(s.telegram_api_id, s.telegram_api_hash, s.telegram_session), staff_ids=s.staff_ids
+        )
+
+
 def all_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(),
@@ -80,4 +91,5 @@ def all_resources() -> dict[str, dg.ConfigurableResource]:
         "stt": SttResource(),
         "telegram": TelegramBotResource(),
         "app_db": AppDBResource(),
+        "telegram_user": TelegramUserResource(),
     }

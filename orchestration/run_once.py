@@ -14,7 +14,7 @@ from dagster._core.storage.dagster_run import RunsFilter
 
 from warehouse.settings import Settings
 
-SENSORS = ("new_recordings_sensor",)
+SENSORS = ("new_recordings_sensor", "telegram_exports_sensor")
 # the full event log is in the instance (Dagster UI); the console shows warnings and errors only
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -77,14 +77,14 @@ def run_once(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Setti
             log(f"{name}: {data.skip_message}")
         for request in data.run_requests or []:
             report.requested += 1
-            what = request.partition_key or request.job_name
+            what = request.partition_key or request.tags.get("c360/export") or request.job_name
             if instance.get_runs(filters=RunsFilter(tags={"dagster/run_key": request.run_key}), limit=1):
                 report.skipped.append(what)
                 continue
             job = defs.resolve_job_def(request.job_name)
             tags = {**request.tags, "dagster/run_key": request.run_key, "dagster/sensor_name": name}
             result = job.execute_in_process(
-                run_config=QUIET_CONSOLE,
+                run_config={**(request.run_config or {}), **QUIET_CONSOLE},
                 instance=instance,
                 partition_key=request.partition_key,
                 tags=tags,

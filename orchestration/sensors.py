@@ -6,9 +6,11 @@ import time
 
 import dagster as dg
 
+from assets.files import is_settled
 from assets.meetings.assets import meeting_unmatched_files, recordings_partitions
-from orchestration.jobs import meeting_pipeline_job, unmatched_recordings_job
+from orchestration.jobs import meeting_pipeline_job, telegram_export_job, unmatched_recordings_job
 from orchestration.resources import RecordingsResource
+from warehouse.settings import get_settings
 
 
 @dg.sensor(
@@ -73,4 +75,50 @@ def new_recordings_sensor(context: dg.SensorEvaluationContext, recordings: Recor
         asset_events=asset_events,
         cursor=cursor,
         skip_reason=skip,
+    )
+
+
+def export_run_request(path, size: int, mtime: float) -> dg.RunRequest:
+    return dg.RunRequest(
+        run_key=f"telegram-export:{path}:{size}:{int(mtime)}",
+        job_name=telegram_export_job.name,
+        run_config={"ops": {"telegram_exports": {"config": {"path": str(path)}}}},
+        tags={"c360/export": str(path)},
+    )
+
+
+@dg.sensor(
+    name="telegram_exports_sensor",
+    jobs=[telegram_export_job],
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Следит за папкой экспортов Telegram Desktop (C360_TELEGRAM_EXPORT_DIR): каждый новый или изменённый "
+        "result.json импортируется один раз, когда файл перестал меняться."
+    ),
+)
+def telegram_exports_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    settings = get_settings()
+    root = settings.telegram_export_dir
+    if root is None:
+        return dg.SensorResult(
+            skip_reason="Папка экспортов не задана (C360_TELEGRAM_EXPORT_DIR)", cursor=context.cursor
+        )
+    if not root.is_dir():
+        return dg.SensorResult(skip_reason=f"Папка экспортов {root} не найдена", cursor=context.cursor)
+    state = json.loads(context.cursor) if context.cursor else {}
+    pending, requests = {}, []
+    for path in sorted(root.rglob("*.json")):
+        if path.name != "result.json" and path.parent != root:
+            continue  # exports are result.json; loose *.json files are accepted only at the top level
+        stat = path.stat()
+        rel = path.relative_to(root).as_posix()
+        if is_settled(state.get("pending", {}), rel, stat, time.time(), settings.file_quiet_seconds):
+            requests.append(export_run_request(path.resolve(), stat.st_size, stat.st_mtime))
+        else:
+            pending[rel] = [stat.st_size, stat.st_mtime]
+    return dg.SensorResult(
+        run_requests=requests,
+        cursor=json.dumps({"pending": pending}, sort_keys=True),
+        skip_reason=None if requests else f"Новых экспортов нет (ещё пишутся: {len(pending)})",
     )

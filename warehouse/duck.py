@@ -63,6 +63,65 @@ create table if not exists raw.meeting_summaries (
     completion_tokens integer,
     summarized_at     timestamp default current_timestamp
 );
+
+create table if not exists raw.telegram_chats (
+    chat_id          bigint primary key,        -- Telethon "marked" id: users > 0, groups -id, channels -100id
+    title            varchar,
+    chat_type        varchar,
+    client_id        varchar,                   -- from the alias file or the lead ID in the title
+    mapped_by        varchar,                   -- alias | title | null (unmapped)
+    source           varchar,
+    first_seen_at    timestamp default current_timestamp,
+    updated_at       timestamp default current_timestamp
+);
+
+create table if not exists raw.telegram_messages (
+    chat_id          bigint not null,
+    message_id       bigint not null,
+    sent_at          timestamp not null,         -- UTC
+    edited_at        timestamp,                  -- UTC, last known edit
+    sender_id        bigint,
+    sender_name      varchar,
+    direction        varchar not null,           -- staff | client | unknown
+    kind             varchar not null,           -- message | service | unknown
+    text             varchar,
+    original_text    varchar,                    -- the text first stored, when an edit changed it
+    reply_to_id      bigint,
+    forwarded_from   varchar,
+    media_kind       varchar,
+    media_name       varchar,
+    media_size       bigint,
+    service_action   varchar,
+    raw              json,                       -- kept for service and unknown shapes
+    source           varchar not null,           -- telethon | export
+    ingested_at      timestamp default current_timestamp,
+    primary key (chat_id, message_id)
+);
+
+create table if not exists raw.telegram_unparsed (
+    source_file      varchar not null,
+    chat_id          bigint not null,
+    position         integer not null,          -- index in the export's messages list
+    raw              json not null,
+    first_seen_at    timestamp default current_timestamp,
+    primary key (source_file, chat_id, position)
+);
+
+create table if not exists raw.telegram_daily_summaries (
+    client_id         varchar not null,
+    day               date not null,
+    messages          integer,
+    client_messages   integer,
+    staff_messages    integer,
+    summary           json not null,
+    summary_text      varchar not null,
+    generated_by      varchar,
+    extractive        boolean,
+    prompt_tokens     integer,
+    completion_tokens integer,
+    summarized_at     timestamp default current_timestamp,
+    primary key (client_id, day)
+);
 """
 
 

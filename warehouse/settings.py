@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     telegram_api_hash: str | None = _env("TELEGRAM_API_HASH")
     telegram_session: str | None = _env("TELEGRAM_SESSION")
     telegram_export_dir: Path | None = _env("C360_TELEGRAM_EXPORT_DIR")
+    # staff Telegram user ids besides the pulling account itself (comma-separated): their messages are "ours"
+    telegram_staff_ids: str = _env("C360_TELEGRAM_STAFF_IDS", "")
+    telegram_pull_cron: str = _env("C360_TELEGRAM_PULL_CRON", "0 6 * * *")
+    telegram_edit_lookback_days: int = _env("C360_TELEGRAM_EDIT_LOOKBACK_DAYS", 3)
+    # editable mapping of other systems' ids to client_id (CSV: system,external_id,client_id,note)
+    aliases_file: Path | None = _env("C360_ALIASES_FILE")
 
     # Bitrix24, WMS
     bitrix_webhook_url: str | None = _env("BITRIX_WEBHOOK_URL")
@@ -84,6 +90,14 @@ class Settings(BaseSettings):
     @property
     def resolved_app_db_url(self) -> str:
         return self.app_db_url or f"sqlite:///{(self.data_dir / 'app.db').resolve()}"
+
+    @property
+    def staff_ids(self) -> set[int]:
+        return {int(x) for x in self.telegram_staff_ids.replace(";", ",").split(",") if x.strip()}
+
+    @property
+    def resolved_aliases_file(self) -> Path:
+        return self.aliases_file or self.data_dir / "client_aliases.csv"
 
     @property
     def resolved_recordings_dir(self) -> Path:

@@ -11,6 +11,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 from zoneinfo import ZoneInfo
 
+from assets.files import is_settled
+
 MEDIA_EXTENSIONS = frozenset(
     {".mp4", ".webm", ".mkv", ".mov", ".m4a", ".mp3", ".ogg", ".opus", ".oga", ".wav", ".flac", ".aac"}
 )
@@ -179,10 +181,7 @@ class RecordingsFolder:
         elif _is_media(entry):
             stat = entry.stat()
             rel = entry.relative_to(self.root).as_posix()
-            seen = previous.get(rel)
-            settled = seen is not None and seen[0] == stat.st_size and seen[1] == stat.st_mtime
-            quiet = now - stat.st_mtime >= self.quiet_seconds
-            if take_all or settled or quiet:
+            if take_all or is_settled(previous, rel, stat, now, self.quiet_seconds):
                 self._add(result, self._build(entry, kind="file", session_dir=None, metadata={}, meta_error=None))
             else:
                 result.pending[rel] = [stat.st_size, stat.st_mtime]

@@ -3,13 +3,8 @@
 import dagster as dg
 
 from assets.meetings.assets import meeting_summaries
+from assets.partitions import daily_partitions
 from assets.reports.curator_report import deliver_report, load_day_meetings, render_report, report_key
-from warehouse.settings import get_settings
-
-_settings = get_settings()
-daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=_settings.partitions_start, timezone=_settings.timezone, end_offset=0
-)
 
 
 @dg.asset(

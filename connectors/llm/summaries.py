@@ -62,7 +62,7 @@ def format_action(action: Action) -> str:
     return f"{action.what} ({extra})" if extra else action.what
 
 
-def _parse_json(text: str) -> dict:
+def parse_json(text: str) -> dict:
     cleaned = re.sub(r"^```(?:json)?\s*|\s*```$", "", text.strip())
     start, end = cleaned.find("{"), cleaned.rfind("}")
     if start < 0 or end < start:
@@ -75,7 +75,7 @@ def _parse_json(text: str) -> dict:
 
 def _summary_from(text: str) -> MeetingSummary:
     try:
-        return MeetingSummary.model_validate(_parse_json(text))
+        return MeetingSummary.model_validate(parse_json(text))
     except ValidationError as exc:
         raise LLMError(f"ответ модели не по схеме резюме: {exc.errors()[:3]}") from exc
 

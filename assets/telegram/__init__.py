@@ -1,0 +1,1 @@
+"""Telegram: chats with clients (Telethon daily pull, Desktop-export import) and daily chat summaries."""

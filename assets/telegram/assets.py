@@ -1,0 +1,226 @@
+"""Telegram assets: Desktop-export import, daily Telethon pull, daily per-client chat summaries."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from assets.partitions import daily_partitions
+from assets.telegram.storage import (
+    StoreResult,
+    chat_cursor,
+    recent_ids,
+    refresh_chat_mapping,
+    store_chats,
+    store_messages,
+    store_unparsed,
+)
+from connectors.llm import LLMError
+from connectors.llm.chats import summarize_chat_day
+from connectors.telegram_export import ExportError, parse_export
+from connectors.telegram_user import TelegramUserClient, TelegramUserError
+from warehouse.aliases import load_aliases
+from warehouse.duck import fetch_dicts, upsert
+from warehouse.settings import get_settings
+
+GROUP = "telegram"
+
+
+class TelegramExportConfig(dg.Config):
+    path: str = Field(description="Путь к result.json экспорта Telegram Desktop")
+
+
+def _unmapped_md(unmapped: list[dict]) -> dg.MetadataValue:
+    if not unmapped:
+        return dg.MetadataValue.md("нет")
+    rows = "\n".join(f"| {c['chat_id']} | {c['title'] or '—'} |" for c in unmapped[:200])
+    return dg.MetadataValue.md("| chat_id | название |\n|---|---|\n" + rows)
+
+
+@dg.asset(
+    group_name=GROUP,
+    required_resource_keys={"warehouse"},
+    pool="duckdb_write",
+    kinds={"duckdb", "telegram"},
+    description=(
+        "Импорт истории переписки из экспорта Telegram Desktop (result.json: один чат или весь аккаунт). "
+        "Повторный или пересекающийся импорт ничего не дублирует (ключ: чат + номер сообщения), правки применяются."
+    ),
+)
+def telegram_exports(context: dg.AssetExecutionContext, config: TelegramExportConfig) -> dg.MaterializeResult:
+    settings = get_settings()
+    path = Path(config.path)
+    try:
+        parsed = parse_export(path, staff_ids=settings.staff_ids, tz=settings.tz)
+    except ExportError as exc:
+        raise dg.Failure(description=str(exc), metadata={"файл": str(path)}) from exc
+    aliases = load_aliases(settings.resolved_aliases_file)
+    with context.resources.warehouse.connect() as con:
+        con.begin()  # all of the file or nothing
+        store_chats(con, parsed.chats, "export")
+        result = store_messages(con, parsed.messages)
+        store_unparsed(con, str(path.resolve()), parsed.unparsed)
+        unmapped = refresh_chat_mapping(con, aliases, settings.room_prefix)
+        con.commit()
+    context.log.info(f"{path}: добавлено {result.added}, обновлено {result.updated}, без изменений {result.unchanged}")
+    return dg.MaterializeResult(
+        metadata={
+            "файл": dg.MetadataValue.path(str(path)),
+            "чатов в файле": len(parsed.chats),
+            "сообщений в файле": len(parsed.messages),
+            "добавлено": result.added,
+            "обновлено (правки)": result.updated,
+            "уже были": result.unchanged,
+            "служебных": parsed.count("service"),
+            "неизвестного вида (сохранены как есть)": parsed.count("unknown") + len(parsed.unparsed),
+            "чатов без клиента": len(unmapped),
+            "чаты без клиента": _unmapped_md(unmapped),
+        }
+    )
+
+
+async def _pull(tg: TelegramUserClient, warehouse, settings, log) -> dict:
+    totals, chats_pulled = StoreResult(), 0
+    async with tg.client:
+        await tg.start()
+        dialogs = await tg.dialogs()
+        with warehouse.connect() as con:
+            store_chats(con, dialogs, "telethon")
+            unmapped = refresh_chat_mapping(con, load_aliases(settings.resolved_aliases_file), settings.room_prefix)
+            seen = {d["chat_id"] for d in dialogs}
+            mapped = [
+                (chat_id, client_id)
+                for chat_id, client_id in con.execute(
+                    "select chat_id, client_id from raw.telegram_chats where client_id is not null order by chat_id"
+                ).fetchall()
+                if chat_id in seen
+            ]
+        since = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=settings.telegram_edit_lookback_days)
+        for chat_id, client_id in mapped:
+            with warehouse.connect() as con:
+                cursor, window = chat_cursor(con, chat_id), recent_ids(con, chat_id, since)
+
+            def store(rows: list[dict]) -> None:
+                nonlocal totals
+                with warehouse.connect() as con:
+                    totals += store_messages(con, rows)
+
+            new = await tg.pull_new(chat_id, cursor, store)
+            store(await tg.reread(chat_id, window))
+            chats_pulled += 1
+            log.info(f"чат {chat_id} (лид {client_id}): новых сообщений {new}, после #{cursor}")
+    return {"totals": totals, "chats": chats_pulled, "unmapped": unmapped, "dialogs": len(dialogs)}
+
+
+@dg.asset(
+    group_name=GROUP,
+    required_resource_keys={"warehouse", "telegram_user"},
+    kinds={"duckdb", "telegram"},
+    description=(
+        "Ежедневная загрузка переписки из Telegram (аккаунт сотрудника, Telethon): по каждому чату, привязанному к "
+        "клиенту, только новые сообщения после последнего сохранённого, плюс правки за последние дни. "
+        "Чаты без клиента сохраняются в списке и подхватываются целиком, когда их привяжут."
+    ),
+)
+def telegram_messages(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = get_settings()
+    tg = context.resources.telegram_user.client()
+    try:
+        out = asyncio.run(_pull(tg, context.resources.warehouse, settings, context.log))
+    except TelegramUserError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    totals: StoreResult = out["totals"]
+    return dg.MaterializeResult(
+        metadata={
+            "чатов в аккаунте": out["dialogs"],
+            "чатов загружено": out["chats"],
+            "новых сообщений": totals.added,
+            "правок применено": totals.updated,
+            "пауз FloodWait": tg.flood_waits,
+            "чатов без клиента": len(out["unmapped"]),
+            "чаты без клиента": _unmapped_md(out["unmapped"]),
+        }
+    )
+
+
+def load_day_messages(con, day, tz) -> list[dict]:
+    """Messages of mapped chats sent on `day` in the team's timezone (stored times are UTC)."""
+    start = datetime.combine(day, datetime.min.time(), tz).astimezone(UTC).replace(tzinfo=None)
+    rows = fetch_dicts(
+        con,
+        """
+        select c.client_id, m.chat_id, m.message_id, m.sent_at, m.sender_name, m.direction, m.text, m.media_kind
+        from raw.telegram_messages m join raw.telegram_chats c using (chat_id)
+        where c.client_id is not null and m.kind = 'message' and m.sent_at >= ? and m.sent_at < ?
+        order by c.client_id, m.sent_at, m.chat_id, m.message_id
+        """,
+        [start, start + timedelta(days=1)],
+    )
+    for r in rows:
+        r["local_time"] = r["sent_at"].replace(tzinfo=UTC).astimezone(tz)
+    return rows
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name=GROUP,
+    deps=[telegram_messages, telegram_exports],
+    required_resource_keys={"warehouse", "llm"},
+    kinds={"duckdb"},
+    description=(
+        "Сводка переписки в Telegram по каждому клиенту за день: о чём говорили, просьбы, жалобы, обещания нашей "
+        "стороны, тон. Раздел = день (можно дозагрузить диапазон дней из интерфейса)."
+    ),
+)
+def telegram_daily_summaries(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = get_settings()
+    day = context.partition_time_window.start.date()
+    with context.resources.warehouse.connect(read_only=True) as con:
+        messages = load_day_messages(con, day, settings.tz)
+    llm = context.resources.llm.client()
+    clients = list(dict.fromkeys(m["client_id"] for m in messages))
+    rows, failed = [], []
+    for client in clients:
+        own = [m for m in messages if m["client_id"] == client]
+        before = llm.usage.snapshot()
+        try:
+            summary = summarize_chat_day(
+                llm, own, client=f"лид {client}", day=f"{day:%d.%m.%Y}", max_chars=settings.llm_max_input_chars
+            )
+        except LLMError as exc:
+            failed.append(f"лид {client}: {exc}")
+            continue
+        spent = llm.usage.since(before)
+        rows.append(
+            {
+                "client_id": client,
+                "day": day,
+                "messages": len(own),
+                "client_messages": sum(m["direction"] == "client" for m in own),
+                "staff_messages": sum(m["direction"] == "staff" for m in own),
+                "summary": summary.model_dump_json(),
+                "summary_text": summary.as_text(),
+                "generated_by": summary.generated_by,
+                "extractive": summary.extractive,
+                "prompt_tokens": spent["prompt_tokens"],
+                "completion_tokens": spent["completion_tokens"],
+            }
+        )
+    usage = llm.usage.snapshot()
+    with context.resources.warehouse.connect() as con:
+        upsert(con, "raw.telegram_daily_summaries", rows)
+    metadata = {
+        "день": day.isoformat(),
+        "клиентов": len(clients),
+        "сообщений": len(messages),
+        "токенов всего": usage["total_tokens"],
+        "ответов из кэша": usage["cache_hits"],
+    }
+    if failed:
+        raise dg.Failure(description="Не удалось составить сводку: " + "; ".join(failed), metadata=metadata)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+telegram_assets = [telegram_exports, telegram_messages, telegram_daily_summaries]

@@ -1,0 +1,144 @@
+"""Writing Telegram chats and messages into the warehouse: keyed by (chat_id, message_id), edits applied once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from warehouse.aliases import lead_id_in_title
+
+MESSAGE_SCHEMA = {
+    "chat_id": pl.Int64,
+    "message_id": pl.Int64,
+    "sent_at": pl.Datetime("us"),
+    "edited_at": pl.Datetime("us"),
+    "sender_id": pl.Int64,
+    "sender_name": pl.Utf8,
+    "direction": pl.Utf8,
+    "kind": pl.Utf8,
+    "text": pl.Utf8,
+    "reply_to_id": pl.Int64,
+    "forwarded_from": pl.Utf8,
+    "media_kind": pl.Utf8,
+    "media_name": pl.Utf8,
+    "media_size": pl.Int64,
+    "service_action": pl.Utf8,
+    "raw": pl.Utf8,
+    "source": pl.Utf8,
+}
+COLUMNS = ", ".join(MESSAGE_SCHEMA)
+
+
+@dataclass
+class StoreResult:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: StoreResult) -> StoreResult:
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+def store_messages(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> StoreResult:
+    """Insert new messages; for known ones apply a newer edit (keeping the first text); never duplicate."""
+    if not rows:
+        return StoreResult()
+    incoming = pl.DataFrame(rows, schema=MESSAGE_SCHEMA)
+    # an export overlapping itself, or a batch with a message twice: keep the latest edit
+    incoming = incoming.sort("edited_at", nulls_last=False).unique(["chat_id", "message_id"], keep="last")
+    con.register("incoming_messages", incoming.to_arrow())
+    try:
+        added, updated = con.execute(
+            """
+            select
+                count(*) filter (where m.message_id is null),
+                count(*) filter (where m.message_id is not null
+                                 and coalesce(i.edited_at, '1970-01-01') > coalesce(m.edited_at, '1970-01-01')
+                                 and i.text is distinct from m.text)
+            from incoming_messages i
+            left join raw.telegram_messages m using (chat_id, message_id)
+            """
+        ).fetchone()
+        con.execute(
+            f"""
+            insert into raw.telegram_messages ({COLUMNS})
+            select {COLUMNS} from incoming_messages
+            on conflict (chat_id, message_id) do update set
+                original_text = coalesce(original_text, text),
+                text = excluded.text,
+                edited_at = excluded.edited_at,
+                media_kind = excluded.media_kind,
+                media_name = excluded.media_name
+            where coalesce(excluded.edited_at, '1970-01-01') > coalesce(edited_at, '1970-01-01')
+              and excluded.text is distinct from text
+            """
+        )
+    finally:
+        con.unregister("incoming_messages")
+    return StoreResult(added=added, updated=updated, unchanged=len(incoming) - added - updated)
+
+
+def store_chats(con: duckdb.DuckDBPyConnection, chats: list[dict], source: str) -> None:
+    con.executemany(
+        """
+        insert into raw.telegram_chats (chat_id, title, chat_type, source) values (?, ?, ?, ?)
+        on conflict (chat_id) do update set
+            title = coalesce(excluded.title, title), chat_type = excluded.chat_type, updated_at = now()
+        """,
+        [[c["chat_id"], c["title"], c["chat_type"], source] for c in chats],
+    )
+
+
+def store_unparsed(con: duckdb.DuckDBPyConnection, source_file: str, items: list[dict]) -> None:
+    if items:
+        con.executemany(
+            "insert or ignore into raw.telegram_unparsed (source_file, chat_id, position, raw) values (?, ?, ?, ?)",
+            [[source_file, i["chat_id"], i["position"], i["raw"]] for i in items],
+        )
+
+
+def refresh_chat_mapping(
+    con: duckdb.DuckDBPyConnection, aliases: dict[tuple[str, str], str], prefix: str
+) -> list[dict]:
+    """Map every chat to a client (alias file first, then the lead ID in the title); return the unmapped ones."""
+    chats = con.execute("select chat_id, title, client_id, mapped_by from raw.telegram_chats").fetchall()
+    changes, unmapped = [], []
+    for chat_id, title, client_id, mapped_by in chats:
+        alias = aliases.get(("telegram_chat", str(chat_id)))
+        new = (
+            (alias, "alias")
+            if alias
+            else ((lead, "title") if (lead := lead_id_in_title(title, prefix)) else (None, None))
+        )
+        if new != (client_id, mapped_by):
+            changes.append([new[0], new[1], chat_id])
+        if new[0] is None:
+            unmapped.append({"chat_id": chat_id, "title": title})
+    if changes:
+        con.executemany(
+            "update raw.telegram_chats set client_id = ?, mapped_by = ?, updated_at = now() where chat_id = ?", changes
+        )
+    return unmapped
+
+
+def chat_cursor(con: duckdb.DuckDBPyConnection, chat_id: int) -> int:
+    """The last stored message id of a chat (from pulls and imports alike): the next pull starts after it."""
+    return con.execute(
+        "select coalesce(max(message_id), 0) from raw.telegram_messages where chat_id = ?", [chat_id]
+    ).fetchone()[0]
+
+
+def recent_ids(con: duckdb.DuckDBPyConnection, chat_id: int, since) -> list[int]:
+    return [
+        r[0]
+        for r in con.execute(
+            "select message_id from raw.telegram_messages where chat_id = ? and sent_at >= ? and kind = 'message' "
+            "order by message_id",
+            [chat_id, since],
+        ).fetchall()
+    ]
