@@ -32,14 +32,21 @@ def cmd_run(_: argparse.Namespace) -> int:
 
 
 def _report(settings: Settings, day: date, send: bool) -> int:
-    from assets.reports.curator_report import deliver_report, load_day_meetings, render_report, report_key
+    from assets.reports.curator_report import (
+        deliver_report,
+        load_day_chats,
+        load_day_meetings,
+        render_report,
+        report_key,
+    )
     from connectors.factory import build_bot
     from warehouse.appdb import AppDB
     from warehouse.duck import connect
 
     with connect(settings.warehouse_path, read_only=True) as con:
         meetings = load_day_meetings(con, day)
-    html = render_report(day, meetings)
+        chats = load_day_chats(con, day)
+    html = render_report(day, meetings, chats)
     print(html)
     if not send:
         return 0
@@ -61,6 +68,95 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings = get_settings()
     day = args.date or (datetime.now(settings.tz).date() - timedelta(days=1))
     return _report(settings, day, args.send)
+
+
+def cmd_import_telegram(args: argparse.Namespace) -> int:
+    """Import through the same Dagster job the sensor launches, so the run shows up in the UI."""
+    from orchestration.definitions import defs
+    from orchestration.instance import get_instance
+    from orchestration.run_once import QUIET_CONSOLE, failure_text
+    from orchestration.sensors import export_run_request
+
+    settings = get_settings()
+    instance = get_instance(settings)
+    code = 0
+    for path in args.paths:
+        path = path.resolve()
+        if not path.is_file():
+            print(f"Файл не найден: {path}", file=sys.stderr)
+            code = 1
+            continue
+        request = export_run_request(path, path.stat().st_size, path.stat().st_mtime)
+        result = defs.resolve_job_def(request.job_name).execute_in_process(
+            run_config={**request.run_config, **QUIET_CONSOLE},
+            instance=instance,
+            tags=request.tags,
+            raise_on_error=False,
+        )
+        if not result.success:
+            print(f"Ошибка импорта: {failure_text(result)}", file=sys.stderr)
+            code = 1
+            continue
+        [mat] = result.asset_materializations_for_node("telegram_exports")
+        meta = {k: v.value for k, v in mat.metadata.items()}
+        print(
+            f"{path}: чатов {meta['чатов в файле']}, сообщений {meta['сообщений в файле']}, "
+            f"добавлено {meta['добавлено']}, обновлено {meta['обновлено (правки)']}, уже были {meta['уже были']}, "
+            f"чатов без клиента {meta['чатов без клиента']}"
+        )
+    return code
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    import json
+
+    from warehouse.duck import connect
+    from warehouse.timeline import client_timeline
+
+    settings = get_settings()
+    with connect(settings.warehouse_path, read_only=True) as con:
+        events = client_timeline(con, args.client_id, settings.tz, source=args.source, since=args.since)
+    if args.json:
+        print(json.dumps(events, ensure_ascii=False, default=str, indent=1))
+        return 0
+    if not events:
+        print(f"По клиенту {args.client_id} событий нет.")
+    for e in events:
+        text = " ".join(e["text"].split())
+        print(f"{e['at']:%Y-%m-%d %H:%M}  {e['kind']:<18} {e['who']}: {text[:300]}  [{e['ref']}]")
+    return 0
+
+
+def cmd_telegram_login(_: argparse.Namespace) -> int:
+    """Interactive: phone, code, 2FA password → a StringSession line for .env."""
+    import asyncio
+    import getpass
+
+    from telethon import TelegramClient
+    from telethon.sessions import StringSession
+
+    settings = get_settings()
+    print("Вход в Telegram для загрузки переписки. Ключи приложения: https://my.telegram.org → API development tools.")
+    api_id = settings.telegram_api_id or int(input("api_id: ").strip())
+    api_hash = settings.telegram_api_hash or input("api_hash: ").strip()
+
+    async def login() -> str:
+        client = TelegramClient(StringSession(), api_id, api_hash)
+        await client.start(
+            phone=lambda: input("Телефон (в формате +7…): ").strip(),
+            code_callback=lambda: input("Код из Telegram: ").strip(),
+            password=lambda: getpass.getpass("Пароль двухэтапной проверки (если есть): "),
+        )
+        me = await client.get_me()
+        session = client.session.save()
+        await client.disconnect()
+        print(f"Вошли как {me.first_name or ''} {me.last_name or ''} (id {me.id}).")
+        return session
+
+    session = asyncio.run(login())
+    print("\nДобавьте в .env (строка — это доступ к аккаунту, храните её как пароль):\n")
+    print(f"TELEGRAM_API_ID={api_id}\nTELEGRAM_API_HASH={api_hash}\nTELEGRAM_SESSION={session}")
+    return 0
 
 
 def cmd_demo(_: argparse.Namespace) -> int:
@@ -118,6 +214,20 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--send", action="store_true", help="отправить в Telegram-группу (один раз)")
     report.set_defaults(func=cmd_report)
     sub.add_parser("demo", help="офлайн-демо: синтетическая компания и полный прогон").set_defaults(func=cmd_demo)
+    imp = sub.add_parser("import-telegram", help="импорт экспорта Telegram Desktop (result.json)")
+    imp.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    imp.set_defaults(func=cmd_import_telegram)
+    tg = sub.add_parser("telegram", help="Telegram: вход в аккаунт для загрузки переписки")
+    tg_sub = tg.add_subparsers(dest="telegram_command", required=True)
+    tg_sub.add_parser("login", help="создать TELEGRAM_SESSION (телефон, код, пароль)").set_defaults(
+        func=cmd_telegram_login
+    )
+    tl = sub.add_parser("timeline", help="все события клиента по времени")
+    tl.add_argument("client_id")
+    tl.add_argument("--source", choices=["meetings", "telegram"])
+    tl.add_argument("--since", type=date.fromisoformat, help="с даты YYYY-MM-DD")
+    tl.add_argument("--json", action="store_true")
+    tl.set_defaults(func=cmd_timeline)
     ui = sub.add_parser("ui", help="открыть интерфейс Dagster (dagster dev)")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)

@@ -31,7 +31,7 @@ def _cursor_file(settings: Settings):
     return settings.state_dir / "sensor_cursors.json"
 
 
-def _failure_text(result: dg.ExecuteInProcessResult) -> str:
+def failure_text(result: dg.ExecuteInProcessResult) -> str:
     reasons = []
     for event in result.all_events:
         if event.is_step_failure:
@@ -94,7 +94,7 @@ def run_once(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Setti
                 report.succeeded.append(what)
                 log(f"✓ {request.job_name} {request.partition_key or ''}".rstrip())
             else:
-                reason = _failure_text(result)
+                reason = failure_text(result)
                 report.failed.append((what, reason))
                 log(f"✗ {request.job_name} {request.partition_key or ''}: {reason}")
         cursors[name] = data.cursor

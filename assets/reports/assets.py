@@ -4,17 +4,19 @@ import dagster as dg
 
 from assets.meetings.assets import meeting_summaries
 from assets.partitions import daily_partitions
-from assets.reports.curator_report import deliver_report, load_day_meetings, render_report, report_key
+from assets.reports.curator_report import deliver_report, load_day_chats, load_day_meetings, render_report, report_key
+from assets.telegram.assets import telegram_daily_summaries
 
 
 @dg.asset(
     partitions_def=daily_partitions,
     group_name="reports",
-    deps=[dg.AssetDep(meeting_summaries, partition_mapping=dg.AllPartitionMapping())],
+    deps=[dg.AssetDep(meeting_summaries, partition_mapping=dg.AllPartitionMapping()), telegram_daily_summaries],
     required_resource_keys={"warehouse", "telegram", "app_db"},
     kinds={"telegram"},
     description=(
-        "Ежедневный отчёт кураторам: все встречи за день по клиентам с резюме. Отправляется в Telegram-группу "
+        "Ежедневный отчёт кураторам: все встречи за день по клиентам с резюме и короткая сводка переписки в чатах. "
+        "Отправляется в Telegram-группу "
         "C360_REPORT_CHAT_ID один раз (журнал отправок в базе приложения), длинный отчёт делится на сообщения."
     ),
 )
@@ -22,11 +24,13 @@ def daily_curator_report(context: dg.AssetExecutionContext) -> dg.MaterializeRes
     day = context.partition_time_window.start.date()
     with context.resources.warehouse.connect(read_only=True) as con:
         meetings = load_day_meetings(con, day)
-    html = render_report(day, meetings)
+        chats = load_day_chats(con, day)
+    html = render_report(day, meetings, chats)
     metadata = {
         "день": day.isoformat(),
         "встреч": len(meetings),
-        "клиентов": len({m["client_id"] for m in meetings}),
+        "клиентов": len({m["client_id"] for m in meetings} | {c["client_id"] for c in chats}),
+        "клиентов с перепиской": len(chats),
         "отчёт": dg.MetadataValue.md(html),
     }
     telegram = context.resources.telegram

@@ -8,6 +8,7 @@ from datetime import date
 
 import duckdb
 
+from connectors.llm.chats import ChatDaySummary
 from connectors.llm.offline import OFFLINE_LABEL
 from connectors.llm.summaries import MeetingSummary, format_action
 from connectors.telegram_bot import TelegramBot, escape, split_html
@@ -32,6 +33,14 @@ def load_day_meetings(con: duckdb.DuckDBPyConnection, day: date) -> list[dict]:
     )
 
 
+def load_day_chats(con: duckdb.DuckDBPyConnection, day: date) -> list[dict]:
+    return fetch_dicts(
+        con,
+        "select client_id, messages, summary from raw.telegram_daily_summaries where day = ? order by client_id",
+        [day],
+    )
+
+
 def _bullets(title: str, items: list[str]) -> list[str]:
     return [f"<b>{escape(title)}:</b>", *(f"• {escape(x)}" for x in items)] if items else []
 
@@ -51,16 +60,30 @@ def render_meeting(meeting: dict) -> str:
     return "\n".join(lines)
 
 
-def render_report(day: date, meetings: list[dict]) -> str:
+def render_chat(chat: dict) -> str:
+    s = ChatDaySummary.model_validate(json.loads(chat["summary"]))
+    lines = [f"💬 <b>В чатах</b> ({chat['messages']} сообщ., тон: {escape(s.tone)}): {escape(s.summary)}"]
+    if s.complaints:
+        lines.append("⚠️ " + escape("; ".join(s.complaints[:3])))
+    if s.promises:
+        lines.append("Мы обещали: " + escape("; ".join(s.promises[:3])))
+    return "\n".join(lines)
+
+
+def render_report(day: date, meetings: list[dict], chats: list[dict] = ()) -> str:
     header = f"<b>Отчёт кураторам за {day:%d.%m.%Y} ({WEEKDAYS[day.weekday()]})</b>"
-    if not meetings:
+    if not meetings and not chats:
         return f"{header}\nВстреч с клиентами за этот день не было."
-    clients = list(dict.fromkeys(m["client_id"] for m in meetings))
+    clients = sorted({m["client_id"] for m in meetings} | {c["client_id"] for c in chats}, key=lambda c: (len(c), c))
     lines = [header, f"Встреч: {len(meetings)}, клиентов: {len(clients)}"]
+    if chats:
+        lines.append(f"Клиентов с перепиской в чатах: {len(chats)}")
     for client in clients:
         lines += ["", f"👤 <b>Клиент: лид {escape(client)}</b>"]
         for m in (m for m in meetings if m["client_id"] == client):
             lines += [render_meeting(m), ""]
+        for c in (c for c in chats if c["client_id"] == client):
+            lines += [render_chat(c), ""]
     return "\n".join(lines).rstrip()
 
 
