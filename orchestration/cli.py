@@ -107,6 +107,27 @@ def cmd_import_telegram(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_map_telegram(args: argparse.Namespace) -> int:
+    from assets.telegram.storage import refresh_chat_mapping
+    from warehouse.aliases import load_aliases, save_alias
+    from warehouse.duck import connect
+
+    settings = get_settings()
+    save_alias(settings.resolved_aliases_file, "telegram_chat", str(args.chat_id), args.client_id, args.note or "")
+    with connect(settings.warehouse_path) as con:
+        refresh_chat_mapping(con, load_aliases(settings.resolved_aliases_file), settings.room_prefix)
+        title, count = con.execute(
+            "select any_value(c.title), count(m.message_id) from raw.telegram_chats c "
+            "left join raw.telegram_messages m using (chat_id) where c.chat_id = ?",
+            [args.chat_id],
+        ).fetchone()
+    print(
+        f"Чат {args.chat_id} «{title or '?'}» привязан к лиду {args.client_id}: сообщений в истории {count}. "
+        f"Запись добавлена в {settings.resolved_aliases_file}."
+    )
+    return 0
+
+
 def cmd_timeline(args: argparse.Namespace) -> int:
     import json
 
@@ -222,6 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     tg_sub.add_parser("login", help="создать TELEGRAM_SESSION (телефон, код, пароль)").set_defaults(
         func=cmd_telegram_login
     )
+    mp = sub.add_parser("map-telegram", help="привязать Telegram-чат к клиенту (ID лида)")
+    mp.add_argument("chat_id", type=int)
+    mp.add_argument("client_id")
+    mp.add_argument("--note")
+    mp.set_defaults(func=cmd_map_telegram)
     tl = sub.add_parser("timeline", help="все события клиента по времени")
     tl.add_argument("client_id")
     tl.add_argument("--source", choices=["meetings", "telegram"])

@@ -107,18 +107,22 @@ def telegram_exports_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
     if not root.is_dir():
         return dg.SensorResult(skip_reason=f"Папка экспортов {root} не найдена", cursor=context.cursor)
     state = json.loads(context.cursor) if context.cursor else {}
+    done: dict[str, list[float]] = state.get("done", {})  # export files are few: remember each one requested
     pending, requests = {}, []
     for path in sorted(root.rglob("*.json")):
         if path.name != "result.json" and path.parent != root:
             continue  # exports are result.json; loose *.json files are accepted only at the top level
         stat = path.stat()
         rel = path.relative_to(root).as_posix()
+        if done.get(rel) == [stat.st_size, stat.st_mtime]:
+            continue
         if is_settled(state.get("pending", {}), rel, stat, time.time(), settings.file_quiet_seconds):
             requests.append(export_run_request(path.resolve(), stat.st_size, stat.st_mtime))
+            done[rel] = [stat.st_size, stat.st_mtime]
         else:
             pending[rel] = [stat.st_size, stat.st_mtime]
     return dg.SensorResult(
         run_requests=requests,
-        cursor=json.dumps({"pending": pending}, sort_keys=True),
+        cursor=json.dumps({"pending": pending, "done": done}, sort_keys=True),
         skip_reason=None if requests else f"Новых экспортов нет (ещё пишутся: {len(pending)})",
     )

@@ -177,7 +177,9 @@ def load_day_messages(con, day, tz) -> list[dict]:
 def telegram_daily_summaries(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = get_settings()
     day = context.partition_time_window.start.date()
-    with context.resources.warehouse.connect(read_only=True) as con:
+    with context.resources.warehouse.connect() as con:
+        # an alias added to the file by hand since the last pull takes effect here too
+        refresh_chat_mapping(con, load_aliases(settings.resolved_aliases_file), settings.room_prefix)
         messages = load_day_messages(con, day, settings.tz)
     llm = context.resources.llm.client()
     clients = list(dict.fromkeys(m["client_id"] for m in messages))
