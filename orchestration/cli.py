@@ -181,16 +181,34 @@ def cmd_telegram_login(_: argparse.Namespace) -> int:
 
 
 def cmd_demo(_: argparse.Namespace) -> int:
-    from orchestration.demo import build_demo_company
+    from orchestration.definitions import defs
+    from orchestration.demo import build_demo_company, build_demo_telegram_export
+    from orchestration.instance import get_instance
+    from orchestration.run_once import QUIET_CONSOLE
 
     base = get_settings()
     recordings = (base.data_dir / "demo_recordings").resolve()
+    exports = (base.data_dir / "demo_telegram_exports").resolve()
     # the demo is offline by construction, whatever the environment says
-    os.environ.update(C360_RECORDINGS_DIR=str(recordings), C360_STT_PROVIDER="sidecar", C360_LLM_PROVIDER="offline")
+    os.environ.update(
+        C360_RECORDINGS_DIR=str(recordings),
+        C360_TELEGRAM_EXPORT_DIR=str(exports),
+        C360_STT_PROVIDER="sidecar",
+        C360_LLM_PROVIDER="offline",
+    )
     settings = get_settings()
     days = build_demo_company(recordings, datetime.now(settings.tz).date(), settings.tz)
-    print(f"Демо-записи встреч (формат Jibri): {recordings}")
+    build_demo_telegram_export(exports, days, settings.tz)
+    print(f"Демо-записи встреч (формат Jibri): {recordings}\nДемо-экспорт Telegram: {exports}")
     code = cmd_run(argparse.Namespace())
+    summaries = defs.resolve_job_def("telegram_summary_job")
+    instance = get_instance(settings)
+    for day in days:
+        ok = summaries.execute_in_process(
+            run_config=QUIET_CONSOLE, instance=instance, partition_key=day.isoformat(), raise_on_error=False
+        ).success
+        print(f"{'✓' if ok else '✗'} telegram_summary_job {day.isoformat()}")
+        code = code or (0 if ok else 1)
     print()
     _report(settings, days[-1], send=False)
     data_dir = settings.data_dir.resolve()
@@ -199,6 +217,7 @@ def cmd_demo(_: argparse.Namespace) -> int:
         "\nГотово. Где смотреть:\n"
         f"  хранилище DuckDB:     {settings.warehouse_path.resolve()}\n"
         f"  отчёт за другой день: {exe} report --date {days[0].isoformat()}\n"
+        f"  история клиента:      {exe} timeline 10234\n"
         f"  интерфейс Dagster:    make ui  (затем http://127.0.0.1:3000)\n"
         f"  данные Dagster:       {Path(os.environ['DAGSTER_HOME'])}\n"
         f"  папка данных:         {data_dir}"

@@ -157,3 +157,61 @@ def build_demo_company(root: Path, today: date, tz: ZoneInfo, *, days: int = 3, 
     for p in (dropped, dropped.with_suffix(".txt")):
         os.utime(p, (stamp, stamp))
     return meeting_days
+
+
+CHAT_LINES = [
+    ("client", "Добрый день! Когда примете поставку на склад?"),
+    ("staff", "Здравствуйте! Приёмка завтра до обеда, пришлём акт вечером."),
+    ("client", "Опять пересорт в отгрузке на Wildberries, нам выставили штраф."),
+    ("staff", "Проверим по видеозаписи упаковки и вернёмся с ответом до пятницы."),
+    ("client", "Можно ускорить отгрузку FBS? Растут заказы."),
+    ("staff", "Да, добавим вторую смену сборки с понедельника."),
+    ("client", "Спасибо, всё получили."),
+]
+
+
+def build_demo_telegram_export(folder: Path, days: list[date], tz: ZoneInfo, *, seed: int = 7) -> Path:
+    """A full-account Telegram Desktop export of a curator with client group chats on the demo days."""
+    rng = random.Random(seed)
+    curator_id, chats = 900001, []
+    for n, (lead, company, person, _mp) in enumerate(CLIENTS[:5]):
+        messages, mid = [], 0
+        for day in days:
+            for who, text in rng.sample(CHAT_LINES, k=rng.randint(2, 5)):
+                mid += 1
+                at = datetime.combine(day, time(rng.randint(9, 19), rng.randint(0, 59)), tzinfo=tz)
+                sender = (curator_id, rng.choice(CURATORS)) if who == "staff" else (800000 + n, person)
+                messages.append(
+                    {
+                        "id": mid,
+                        "type": "message",
+                        "date": at.strftime("%Y-%m-%dT%H:%M:%S"),
+                        "date_unixtime": str(int(at.timestamp())),
+                        "from": sender[1],
+                        "from_id": f"user{sender[0]}",
+                        "text": text,
+                        "text_entities": [{"type": "plain", "text": text}],
+                    }
+                )
+        messages.sort(key=lambda m: int(m["date_unixtime"]))
+        for i, m in enumerate(messages, 1):
+            m["id"] = i
+        chats.append(
+            {
+                "name": f"client-{lead} {company} / фулфилмент",
+                "type": "private_supergroup",
+                "id": 1900000000 + n,
+                "messages": messages,
+            }
+        )
+    export = {
+        "about": "Demo",
+        "personal_information": {"user_id": curator_id, "first_name": "Анна"},
+        "chats": {"about": "", "list": chats},
+    }
+    path = folder / "ChatExport_demo" / "result.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(export, ensure_ascii=False, indent=1), encoding="utf-8")
+    stamp = datetime.combine(days[-1], time(20, 0), tzinfo=tz).timestamp()
+    os.utime(path, (stamp, stamp))  # an export finished yesterday evening
+    return path
