@@ -4,15 +4,35 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 
 class LLMError(RuntimeError):
     """The model could not produce a usable answer; the message says why."""
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_answer(text: str, model: type[M], what: str) -> M:
+    """A JSON answer (possibly fenced in ```json) validated against `model`; clear errors otherwise."""
+    cleaned = re.sub(r"^```(?:json)?\s*|\s*```$", "", text.strip())
+    start, end = cleaned.find("{"), cleaned.rfind("}")
+    if start < 0 or end < start:
+        raise LLMError(f"модель вернула не JSON: {text[:200]!r}")
+    try:
+        return model.model_validate(json.loads(cleaned[start : end + 1]))
+    except json.JSONDecodeError as exc:
+        raise LLMError(f"модель вернула испорченный JSON ({exc}): {text[:200]!r}") from exc
+    except ValidationError as exc:
+        raise LLMError(f"ответ модели не по схеме ({what}): {exc.errors()[:3]}") from exc
 
 
 @dataclass

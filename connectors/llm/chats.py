@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from connectors.llm import offline as ext
 from connectors.llm import prompts
-from connectors.llm.base import LLMClient, LLMError
-from connectors.llm.summaries import chunk_lines, parse_json
+from connectors.llm.base import LLMClient, parse_answer
+from connectors.llm.summaries import chunk_lines
 
 TONES = ("позитивный", "нейтральный", "негативный")
 _REQUEST_RE = re.compile(r"\?|нужн|можно ли|прошу|подскажите|просим|пришлите|когда будет", re.I)
@@ -69,10 +69,7 @@ def summarize_chat_day(
     answer = llm.complete(
         prompts.CHAT_DAY_SYSTEM, prompts.CHAT_DAY_USER.format(client=client, day=day, messages=text), json_mode=True
     )
-    try:
-        summary = ChatDaySummary.model_validate(parse_json(answer))
-    except ValidationError as exc:
-        raise LLMError(f"ответ модели не по схеме сводки чата: {exc.errors()[:3]}") from exc
+    summary = parse_answer(answer, ChatDaySummary, "сводка чата")
     summary.generated_by = f"{llm.name}:{llm.model}"
     return summary
 

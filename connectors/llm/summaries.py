@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import re
-
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from connectors.llm import offline as ext
 from connectors.llm import prompts
-from connectors.llm.base import LLMClient, LLMError
+from connectors.llm.base import LLMClient, parse_answer
 from connectors.stt import Segment
 
 
@@ -62,22 +59,8 @@ def format_action(action: Action) -> str:
     return f"{action.what} ({extra})" if extra else action.what
 
 
-def parse_json(text: str) -> dict:
-    cleaned = re.sub(r"^```(?:json)?\s*|\s*```$", "", text.strip())
-    start, end = cleaned.find("{"), cleaned.rfind("}")
-    if start < 0 or end < start:
-        raise LLMError(f"модель вернула не JSON: {text[:200]!r}")
-    try:
-        return json.loads(cleaned[start : end + 1])
-    except json.JSONDecodeError as exc:
-        raise LLMError(f"модель вернула испорченный JSON ({exc}): {text[:200]!r}") from exc
-
-
 def _summary_from(text: str) -> MeetingSummary:
-    try:
-        return MeetingSummary.model_validate(parse_json(text))
-    except ValidationError as exc:
-        raise LLMError(f"ответ модели не по схеме резюме: {exc.errors()[:3]}") from exc
+    return parse_answer(text, MeetingSummary, "резюме")
 
 
 def chunk_lines(lines: list[str], max_chars: int) -> list[str]:
