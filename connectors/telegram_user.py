@@ -134,10 +134,15 @@ class TelegramUserClient:
         self._entities: dict[int, object] = {}
 
     async def start(self) -> None:
+        # connect() rather than start(): start() would ask for a phone number on a headless server
+        await self.client.connect()
         if not await self.client.is_user_authorized():
             raise TelegramUserError("сессия Telegram недействительна: выполните `client360 telegram login`")
         me = await self.client.get_me()
         self.staff_ids.add(me.id)
+
+    async def close(self) -> None:
+        await self.client.disconnect()
 
     async def dialogs(self) -> list[dict]:
         """Every chat of the account; also fills the entity cache a StringSession does not keep."""

@@ -102,6 +102,7 @@ def test_pull_maps_chats_and_normalizes_real_messages(env, instance, group):
     assert (meta["чатов в аккаунте"], meta["чатов загружено"], meta["новых сообщений"]) == (2, 1, 6)
     assert meta["чатов без клиента"] == 1 and "Незнакомец" in meta["чаты без клиента"]
     assert [c for c, _ in stand_in.history_calls] == [group.chat_id], "unmapped chats are not read"
+    assert not stand_in.connected, "disconnected after the pull"
 
     rows = stored(env)
     assert set(rows) == {1, 2, 3, 4, 5, 6} and {r["chat_id"] for r in rows.values()} == {-1001730156619}

@@ -83,7 +83,7 @@ def telegram_exports(context: dg.AssetExecutionContext, config: TelegramExportCo
 
 async def _pull(tg: TelegramUserClient, warehouse, settings, log) -> dict:
     totals, chats_pulled = StoreResult(), 0
-    async with tg.client:
+    try:
         await tg.start()
         dialogs = await tg.dialogs()
         with warehouse.connect() as con:
@@ -111,6 +111,8 @@ async def _pull(tg: TelegramUserClient, warehouse, settings, log) -> dict:
             store(await tg.reread(chat_id, window))
             chats_pulled += 1
             log.info(f"чат {chat_id} (лид {client_id}): новых сообщений {new}, после #{cursor}")
+    finally:
+        await tg.close()
     return {"totals": totals, "chats": chats_pulled, "unmapped": unmapped, "dialogs": len(dialogs)}
 
 

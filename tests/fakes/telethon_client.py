@@ -71,14 +71,16 @@ class StandInTelegramClient:
         self.crash_after: int | None = None  # total messages handed out before "the connection drops"
         self.history_calls: list[tuple[int, int]] = []  # (chat_id, min_id)
         self.handed_out = 0
+        self.connected = False
 
-    async def __aenter__(self):
-        return self
+    async def connect(self):
+        self.connected = True
 
-    async def __aexit__(self, *exc):
-        return False
+    async def disconnect(self):
+        self.connected = False
 
     async def is_user_authorized(self) -> bool:
+        assert self.connected, "connect() first"
         return self.authorized
 
     async def get_me(self):
