@@ -34,6 +34,7 @@ def cmd_run(_: argparse.Namespace) -> int:
 def _report(settings: Settings, day: date, send: bool) -> int:
     from assets.reports.curator_report import (
         deliver_report,
+        load_day_activities,
         load_day_chats,
         load_day_meetings,
         render_report,
@@ -46,7 +47,8 @@ def _report(settings: Settings, day: date, send: bool) -> int:
     with connect(settings.warehouse_path, read_only=True) as con:
         meetings = load_day_meetings(con, day)
         chats = load_day_chats(con, day)
-    html = render_report(day, meetings, chats)
+        activities = load_day_activities(con, day)
+    html = render_report(day, meetings, chats, activities)
     print(html)
     if not send:
         return 0

@@ -2,10 +2,13 @@
 
 import dagster as dg
 
+from assets.bitrix24.assets import bitrix_assets
 from assets.meetings.assets import meeting_assets
 from assets.reports.assets import daily_curator_report
 from assets.telegram.assets import telegram_assets
 from orchestration.jobs import (
+    bitrix_pull_job,
+    bitrix_summary_job,
     daily_report_job,
     meeting_pipeline_job,
     telegram_export_job,
@@ -14,12 +17,20 @@ from orchestration.jobs import (
     unmatched_recordings_job,
 )
 from orchestration.resources import all_resources
-from orchestration.schedules import daily_report_schedule, telegram_pull_schedule, telegram_summary_schedule
+from orchestration.schedules import (
+    bitrix_pull_schedule,
+    bitrix_summary_schedule,
+    daily_report_schedule,
+    telegram_pull_schedule,
+    telegram_summary_schedule,
+)
 from orchestration.sensors import new_recordings_sensor, telegram_exports_sensor
 
 defs = dg.Definitions(
-    assets=[*meeting_assets, *telegram_assets, daily_curator_report],
+    assets=[*meeting_assets, *telegram_assets, *bitrix_assets, daily_curator_report],
     jobs=[
+        bitrix_pull_job,
+        bitrix_summary_job,
         meeting_pipeline_job,
         unmatched_recordings_job,
         daily_report_job,
@@ -28,6 +39,12 @@ defs = dg.Definitions(
         telegram_summary_job,
     ],
     sensors=[new_recordings_sensor, telegram_exports_sensor],
-    schedules=[daily_report_schedule, telegram_pull_schedule, telegram_summary_schedule],
+    schedules=[
+        daily_report_schedule,
+        telegram_pull_schedule,
+        telegram_summary_schedule,
+        bitrix_pull_schedule,
+        bitrix_summary_schedule,
+    ],
     resources=all_resources(),
 )

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.bitrix24.assets import bitrix_activities, bitrix_activity_summaries, bitrix_call_transcripts, bitrix_clients
 from assets.meetings.assets import (
     meeting_recordings,
     meeting_summaries,
@@ -50,4 +51,17 @@ telegram_summary_job = dg.define_asset_job(
     selection=[telegram_daily_summaries],
     partitions_def=daily_partitions,
     description="Сводки переписки с клиентами за день.",
+)
+
+bitrix_pull_job = dg.define_asset_job(
+    "bitrix_pull_job",
+    selection=[bitrix_clients, bitrix_activities, bitrix_call_transcripts],
+    description="Клиенты, звонки и письма из Битрикс24 (только изменения) и расшифровки записей звонков.",
+)
+
+bitrix_summary_job = dg.define_asset_job(
+    "bitrix_summary_job",
+    selection=[bitrix_activity_summaries],
+    partitions_def=daily_partitions,
+    description="Резюме звонков и переписки по почте за день.",
 )

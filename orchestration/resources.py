@@ -8,6 +8,7 @@ import dagster as dg
 import duckdb
 
 from assets.meetings.discovery import RecordingsFolder
+from connectors.bitrix import BitrixClient
 from connectors.factory import build_bot, build_llm, build_stt
 from connectors.llm import LLMClient
 from connectors.stt import SttProvider
@@ -83,6 +84,14 @@ class TelegramUserResource(dg.ConfigurableResource):
         )
 
 
+class BitrixResource(dg.ConfigurableResource):
+    """Bitrix24 REST via the incoming webhook (BITRIX_WEBHOOK_URL), rate-limited (C360_BITRIX_RATE)."""
+
+    def client(self) -> BitrixClient:
+        s = get_settings()
+        return BitrixClient(s.bitrix_webhook_url or "", rate_per_second=s.bitrix_rate_per_second)
+
+
 def all_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(),
@@ -92,4 +101,5 @@ def all_resources() -> dict[str, dg.ConfigurableResource]:
         "telegram": TelegramBotResource(),
         "app_db": AppDBResource(),
         "telegram_user": TelegramUserResource(),
+        "bitrix": BitrixResource(),
     }

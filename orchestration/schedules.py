@@ -2,7 +2,13 @@
 
 import dagster as dg
 
-from orchestration.jobs import daily_report_job, telegram_pull_job, telegram_summary_job
+from orchestration.jobs import (
+    bitrix_pull_job,
+    bitrix_summary_job,
+    daily_report_job,
+    telegram_pull_job,
+    telegram_summary_job,
+)
 from warehouse.settings import get_settings
 
 _settings = get_settings()
@@ -25,6 +31,26 @@ telegram_summary_schedule = dg.build_schedule_from_partitioned_job(
     minute_of_hour=30,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Сводки переписки с клиентами за вчерашний день, до утреннего отчёта.",
+)
+
+bitrix_pull_schedule = dg.ScheduleDefinition(
+    name="bitrix_pull_schedule",
+    job=bitrix_pull_job,
+    cron_schedule=_settings.bitrix_cron,
+    execution_timezone=_settings.timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING
+    if _settings.bitrix_webhook_url
+    else dg.DefaultScheduleStatus.STOPPED,
+    description="Каждый час забирает из Битрикс24 изменения клиентов, звонков и писем (C360_BITRIX_CRON).",
+)
+
+bitrix_summary_schedule = dg.build_schedule_from_partitioned_job(
+    bitrix_summary_job,
+    name="bitrix_summary_schedule",
+    hour_of_day=max(_settings.report_hour - 1, 0),
+    minute_of_hour=40,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Резюме вчерашних звонков и писем, до утреннего отчёта.",
 )
 
 daily_report_schedule = dg.build_schedule_from_partitioned_job(

@@ -107,6 +107,125 @@ create table if not exists raw.telegram_unparsed (
     primary key (source_file, chat_id, position)
 );
 
+create table if not exists raw.bitrix_leads (
+    lead_id          bigint primary key,
+    title            varchar,
+    name             varchar,
+    status_id        varchar,
+    source_id        varchar,
+    assigned_by_id   bigint,
+    assigned_by_name varchar,
+    date_create      timestamp,                 -- UTC
+    date_modify      timestamp,                 -- UTC
+    contact_id       bigint,
+    company_id       bigint,
+    phones           json,
+    emails           json,
+    messengers       json,
+    uf               json,                      -- custom UF_* fields as they are
+    raw              json,
+    pulled_at        timestamp default current_timestamp
+);
+
+create table if not exists raw.bitrix_contacts (
+    contact_id       bigint primary key,
+    name             varchar,
+    company_id       bigint,
+    assigned_by_id   bigint,
+    phones           json,
+    emails           json,
+    messengers       json,
+    raw              json,
+    pulled_at        timestamp default current_timestamp
+);
+
+create table if not exists raw.bitrix_companies (
+    company_id       bigint primary key,
+    title            varchar,
+    phones           json,
+    emails           json,
+    raw              json,
+    pulled_at        timestamp default current_timestamp
+);
+
+create table if not exists raw.bitrix_deals (
+    deal_id          bigint primary key,
+    title            varchar,
+    stage_id         varchar,
+    lead_id          bigint,
+    contact_id       bigint,
+    company_id       bigint,
+    opportunity      double,
+    raw              json,
+    pulled_at        timestamp default current_timestamp
+);
+
+create table if not exists raw.bitrix_users (
+    user_id          bigint primary key,
+    name             varchar,
+    email            varchar,
+    active           boolean,
+    pulled_at        timestamp default current_timestamp
+);
+
+create table if not exists raw.bitrix_owner_sync (
+    owner_type       varchar not null,          -- Bitrix OWNER_TYPE_ID: 1 lead, 2 deal, 3 contact, 4 company
+    owner_id         bigint not null,
+    client_id        varchar not null,
+    first_synced_at  timestamp default current_timestamp,
+    primary key (owner_type, owner_id)
+);
+
+create table if not exists raw.bitrix_activities (
+    activity_id      bigint primary key,
+    client_id        varchar,
+    owner_type       varchar,
+    owner_id         bigint,
+    kind             varchar not null,          -- call | email | other
+    type_id          varchar,
+    provider_id      varchar,
+    direction        varchar,
+    subject          varchar,
+    started_at       timestamp,                 -- UTC
+    ended_at         timestamp,
+    duration_s       integer,
+    responsible_id   bigint,
+    completed        boolean,
+    email_from       varchar,
+    email_to         varchar,
+    body_text        varchar,
+    recording_url    varchar,
+    last_updated     timestamp,
+    status           varchar not null,          -- ok | comma-separated reasons
+    raw              json,
+    pulled_at        timestamp default current_timestamp
+);
+
+create table if not exists raw.bitrix_call_transcripts (
+    activity_id      bigint primary key,
+    status           varchar not null,          -- ok | recording_unavailable | transcription_failed
+    reason           varchar,
+    provider         varchar,
+    text             varchar,
+    segments         json,
+    transcribed_at   timestamp default current_timestamp
+);
+
+create table if not exists raw.bitrix_activity_summaries (
+    summary_key       varchar not null,         -- call:<id> | email:<client>:<thread>
+    day               date not null,
+    client_id         varchar,
+    kind              varchar not null,         -- call | email_thread
+    activity_ids      json,
+    title             varchar,
+    summary           json not null,
+    summary_text      varchar not null,
+    generated_by      varchar,
+    extractive        boolean,
+    summarized_at     timestamp default current_timestamp,
+    primary key (summary_key, day)
+);
+
 create table if not exists raw.telegram_daily_summaries (
     client_id         varchar not null,
     day               date not null,

@@ -2,16 +2,28 @@
 
 import dagster as dg
 
+from assets.bitrix24.assets import bitrix_activity_summaries
 from assets.meetings.assets import meeting_summaries
 from assets.partitions import daily_partitions
-from assets.reports.curator_report import deliver_report, load_day_chats, load_day_meetings, render_report, report_key
+from assets.reports.curator_report import (
+    deliver_report,
+    load_day_activities,
+    load_day_chats,
+    load_day_meetings,
+    render_report,
+    report_key,
+)
 from assets.telegram.assets import telegram_daily_summaries
 
 
 @dg.asset(
     partitions_def=daily_partitions,
     group_name="reports",
-    deps=[dg.AssetDep(meeting_summaries, partition_mapping=dg.AllPartitionMapping()), telegram_daily_summaries],
+    deps=[
+        dg.AssetDep(meeting_summaries, partition_mapping=dg.AllPartitionMapping()),
+        telegram_daily_summaries,
+        bitrix_activity_summaries,
+    ],
     required_resource_keys={"warehouse", "telegram", "app_db"},
     kinds={"telegram"},
     description=(
@@ -25,12 +37,14 @@ def daily_curator_report(context: dg.AssetExecutionContext) -> dg.MaterializeRes
     with context.resources.warehouse.connect(read_only=True) as con:
         meetings = load_day_meetings(con, day)
         chats = load_day_chats(con, day)
-    html = render_report(day, meetings, chats)
+        activities = load_day_activities(con, day)
+    html = render_report(day, meetings, chats, activities)
     metadata = {
         "день": day.isoformat(),
         "встреч": len(meetings),
-        "клиентов": len({m["client_id"] for m in meetings} | {c["client_id"] for c in chats}),
+        "клиентов": len({x["client_id"] for x in [*meetings, *chats, *activities]}),
         "клиентов с перепиской": len(chats),
+        "звонков и цепочек писем": len(activities),
         "отчёт": dg.MetadataValue.md(html),
     }
     telegram = context.resources.telegram

@@ -41,6 +41,21 @@ def load_day_chats(con: duckdb.DuckDBPyConnection, day: date) -> list[dict]:
     )
 
 
+def load_day_activities(con: duckdb.DuckDBPyConnection, day: date) -> list[dict]:
+    return fetch_dicts(
+        con,
+        """
+        select s.client_id, s.kind, s.title, s.summary, s.activity_ids, a.started_at, a.direction, a.duration_s
+        from raw.bitrix_activity_summaries s
+        left join raw.bitrix_activities a
+          on s.kind = 'call' and a.activity_id = cast(json_extract(s.activity_ids, '$[0]') as bigint)
+        where s.day = ?
+        order by s.client_id, s.kind, s.summary_key
+        """,
+        [day],
+    )
+
+
 def _bullets(title: str, items: list[str]) -> list[str]:
     return [f"<b>{escape(title)}:</b>", *(f"• {escape(x)}" for x in items)] if items else []
 
@@ -70,20 +85,46 @@ def render_chat(chat: dict) -> str:
     return "\n".join(lines)
 
 
-def render_report(day: date, meetings: list[dict], chats: list[dict] = ()) -> str:
+def render_activity(item: dict) -> str:
+    s = MeetingSummary.model_validate(json.loads(item["summary"]))
+    gist = s.topic or (s.key_points[0] if s.key_points else "")
+    if item["kind"] == "call":
+        arrow = {"incoming": "входящий", "outgoing": "исходящий"}.get(item.get("direction"), "")
+        minutes = f", {round((item.get('duration_s') or 0) / 60)} мин" if item.get("duration_s") else ""
+        head = f"📞 Звонок {arrow}{minutes}".replace("  ", " ")
+    else:
+        head = f"✉️ Письма «{escape(item.get('title') or 'без темы')}»"
+    lines = [f"{head}: {escape(gist)}"]
+    if s.next_steps or s.agreements:
+        lines.append("Договорились: " + escape("; ".join(format_action(a) for a in (s.agreements + s.next_steps)[:3])))
+    if s.risks:
+        lines.append("⚠️ " + escape("; ".join(s.risks[:2])))
+    return "\n".join(lines)
+
+
+def render_report(day: date, meetings: list[dict], chats: list[dict] = (), activities: list[dict] = ()) -> str:
     header = f"<b>Отчёт кураторам за {day:%d.%m.%Y} ({WEEKDAYS[day.weekday()]})</b>"
-    if not meetings and not chats:
+    if not meetings and not chats and not activities:
         return f"{header}\nВстреч с клиентами за этот день не было."
-    clients = sorted({m["client_id"] for m in meetings} | {c["client_id"] for c in chats}, key=lambda c: (len(c), c))
+    clients = sorted(
+        {m["client_id"] for m in meetings} | {c["client_id"] for c in chats} | {a["client_id"] for a in activities},
+        key=lambda c: (len(c), c),
+    )
     lines = [header, f"Встреч: {len(meetings)}, клиентов: {len(clients)}"]
     if chats:
         lines.append(f"Клиентов с перепиской в чатах: {len(chats)}")
+    if activities:
+        calls = sum(a["kind"] == "call" for a in activities)
+        lines.append(f"Звонков: {calls}, цепочек писем: {len(activities) - calls}")
     for client in clients:
         lines += ["", f"👤 <b>Клиент: лид {escape(client)}</b>"]
         for m in (m for m in meetings if m["client_id"] == client):
             lines += [render_meeting(m), ""]
         for c in (c for c in chats if c["client_id"] == client):
             lines += [render_chat(c), ""]
+        own = [a for a in activities if a["client_id"] == client]
+        if own:
+            lines += ["<b>Звонки и почта:</b>", *(render_activity(a) for a in own), ""]
     return "\n".join(lines).rstrip()
 
 

@@ -92,7 +92,9 @@ def summarize_meeting(
     when: str = "",
     participants: list[str] | None = None,
     max_chars: int = 60000,
+    what: str = "Встреча",
 ) -> MeetingSummary:
+    """A conversation (meeting, phone call, e-mail thread: `what`) → a structured Russian summary."""
     participants = participants or []
     if llm.offline:
         return extractive_summary(segments, participants)
@@ -100,7 +102,9 @@ def summarize_meeting(
     known = ", ".join(participants) or "неизвестны"
     chunks = chunk_lines([_line(s) for s in segments], max_chars)
     if len(chunks) == 1:
-        user = prompts.MEETING_USER.format(client=client, when=when_part, participants=known, transcript=chunks[0])
+        user = prompts.MEETING_USER.format(
+            what=what, client=client, when=when_part, participants=known, transcript=chunks[0]
+        )
         summary = _summary_from(llm.complete(prompts.MEETING_SYSTEM, user, json_mode=True))
     else:
         partials = [
@@ -108,20 +112,26 @@ def summarize_meeting(
                 llm.complete(
                     prompts.MEETING_SYSTEM,
                     prompts.MEETING_PART_USER.format(
-                        client=client, when=when_part, part=i, parts=len(chunks), participants=known, transcript=chunk
+                        what=what,
+                        client=client,
+                        when=when_part,
+                        part=i,
+                        parts=len(chunks),
+                        participants=known,
+                        transcript=chunk,
                     ),
                     json_mode=True,
                 )
             )
             for i, chunk in enumerate(chunks, 1)
         ]
-        summary = _reduce(llm, partials, client=client, when=when_part, max_chars=max_chars)
+        summary = _reduce(llm, partials, client=client, when=when_part, max_chars=max_chars, what=what)
     summary.generated_by = f"{llm.name}:{llm.model}"
     return summary
 
 
 def _reduce(
-    llm: LLMClient, partials: list[MeetingSummary], *, client: str, when: str, max_chars: int
+    llm: LLMClient, partials: list[MeetingSummary], *, client: str, when: str, max_chars: int, what: str
 ) -> MeetingSummary:
     docs = [p.model_dump_json(include=set(SUMMARY_FIELDS)) for p in partials]
     groups = chunk_lines(docs, max_chars)
@@ -129,13 +139,15 @@ def _reduce(
         _summary_from(
             llm.complete(
                 prompts.MEETING_SYSTEM,
-                prompts.MEETING_REDUCE_USER.format(client=client, when=when, parts_json=group),
+                prompts.MEETING_REDUCE_USER.format(what=what.lower(), client=client, when=when, parts_json=group),
                 json_mode=True,
             )
         )
         for group in groups
     ]
-    return reduced[0] if len(reduced) == 1 else _reduce(llm, reduced, client=client, when=when, max_chars=max_chars)
+    if len(reduced) == 1:
+        return reduced[0]
+    return _reduce(llm, reduced, client=client, when=when, max_chars=max_chars, what=what)
 
 
 SUMMARY_FIELDS = ("topic", "participants", "key_points", "agreements", "next_steps", "risks")

@@ -1,0 +1,404 @@
+"""Bitrix24 assets: clients (leads and what is linked to them), activities, call transcripts, summaries."""
+
+import json
+import re
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+from pydantic import Field
+
+from assets.bitrix24.crm import (
+    LEAD_SELECT,
+    chunks,
+    company_row,
+    contact_row,
+    deal_row,
+    fetch_by_ids,
+    fetch_users,
+    ids_of,
+    lead_row,
+    owner_clients,
+)
+from assets.partitions import daily_partitions
+from connectors.bitrix import BitrixError
+from connectors.bitrix_activity import normalize_activity
+from connectors.http import ExternalServiceError
+from connectors.llm import LLMError, summarize_meeting
+from connectors.stt import Segment, TranscriptionError
+from warehouse.aliases import load_aliases
+from warehouse.duck import fetch_dicts, upsert
+from warehouse.settings import get_settings
+
+GROUP = "bitrix24"
+ACTIVITY_SELECT = ["*", "COMMUNICATIONS", "FILES"]
+
+
+def _failure(exc: Exception) -> dg.Failure:
+    return dg.Failure(description=f"Bitrix24: {exc}")
+
+
+@dg.asset(
+    group_name=GROUP,
+    required_resource_keys={"warehouse", "bitrix"},
+    kinds={"duckdb", "bitrix24"},
+    description=(
+        "Клиенты из Битрикс24: лиды (ID лида = ID клиента) со статусом, источником, ответственным куратором, "
+        "датой создания, телефонами, почтой, мессенджерами и пользовательскими полями UF_, а также связанные "
+        "контакты, компании и сделки."
+    ),
+)
+def bitrix_clients(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = get_settings()
+    client = context.resources.bitrix.client()
+    try:
+        with context.resources.warehouse.connect(read_only=True) as con:
+            since = con.execute("select max(date_modify) from raw.bitrix_leads").fetchone()[0]
+        flt = {}
+        if since:  # incremental by modification time, with an overlap so nothing slips between runs
+            since -= timedelta(minutes=settings.bitrix_overlap_minutes)
+            flt = {">=DATE_MODIFY": since.replace(tzinfo=UTC).isoformat()}
+        leads = list(client.list_all("crm.lead.list", {"filter": flt, "select": LEAD_SELECT, "order": {"ID": "ASC"}}))
+        contacts = fetch_by_ids(client, "crm.contact.list", ids_of(leads, "CONTACT_ID"), ["*", "PHONE", "EMAIL", "IM"])
+        companies = fetch_by_ids(client, "crm.company.list", ids_of(leads, "COMPANY_ID"), ["*", "PHONE", "EMAIL"])
+        deal_calls = {
+            f"d{i}": ("crm.deal.list", {"filter": {"@LEAD_ID": chunk}, "select": ["*"]})
+            for i, chunk in enumerate(chunks(ids_of(leads, "ID")))
+        }
+        deals_by_call, _failed = client.batch_list_all(deal_calls) if deal_calls else ({}, {})
+        deals = [d for rows in deals_by_call.values() for d in rows]
+        users = fetch_users(client, ids_of(leads, "ASSIGNED_BY_ID"))
+    except (BitrixError, ExternalServiceError) as exc:
+        raise _failure(exc) from exc
+    finally:
+        client.close()
+    names = {uid: u["name"] for uid, u in users.items()}
+    with context.resources.warehouse.connect() as con:
+        upsert(con, "raw.bitrix_leads", [lead_row(lead, names) for lead in leads])
+        upsert(con, "raw.bitrix_contacts", [contact_row(c) for c in contacts])
+        upsert(con, "raw.bitrix_companies", [company_row(c) for c in companies])
+        upsert(con, "raw.bitrix_deals", [deal_row(d) for d in deals])
+        upsert(
+            con,
+            "raw.bitrix_users",
+            [
+                {"user_id": uid, "name": u["name"], "email": u["email"], "active": u["active"]}
+                for uid, u in users.items()
+            ],
+        )
+        total = con.execute("select count(*) from raw.bitrix_leads").fetchone()[0]
+    return dg.MaterializeResult(
+        metadata={
+            "лидов получено": len(leads),
+            "лидов всего": total,
+            "контактов": len(contacts),
+            "компаний": len(companies),
+            "сделок": len(deals),
+            "кураторов": len(users),
+            "запросов к Битрикс24": client.requests_made,
+            "загрузка": "изменения с " + since.isoformat(sep=" ") if since else "полная",
+        }
+    )
+
+
+class ActivitiesConfig(dg.Config):
+    backfill_from: str | None = Field(None, description="Перезагрузить дела, изменённые с этой даты (YYYY-MM-DD)")
+    backfill_to: str | None = Field(None, description="…и до этой даты (не включая)")
+
+
+def _iso(day: str) -> str:
+    return datetime.fromisoformat(day).replace(tzinfo=UTC).isoformat()
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=[bitrix_clients],
+    required_resource_keys={"warehouse", "bitrix"},
+    kinds={"duckdb", "bitrix24"},
+    description=(
+        "Звонки и письма (и прочие дела) по лидам, контактам, компаниям и сделкам клиентов из Битрикс24. "
+        "Загружаются только изменённые с прошлого раза (с небольшим перекрытием); новый клиент — вся история. "
+        "Дела неизвестного вида, без владельца или с битым текстом сохраняются со статусом и причиной."
+    ),
+)
+def bitrix_activities(context: dg.AssetExecutionContext, config: ActivitiesConfig) -> dg.MaterializeResult:
+    settings = get_settings()
+    aliases = load_aliases(settings.resolved_aliases_file)
+    with context.resources.warehouse.connect(read_only=True) as con:
+        owners = owner_clients(con, aliases)
+        synced = {
+            (t, str(i)) for t, i in con.execute("select owner_type, owner_id from raw.bitrix_owner_sync").fetchall()
+        }
+        since = con.execute("select max(last_updated) from raw.bitrix_activities").fetchone()[0]
+    window: dict[str, str] = {}
+    if config.backfill_from:
+        window[">=LAST_UPDATED"] = _iso(config.backfill_from)
+        if config.backfill_to:
+            window["<LAST_UPDATED"] = _iso(config.backfill_to)
+    elif since:
+        window[">=LAST_UPDATED"] = (
+            (since - timedelta(minutes=settings.bitrix_overlap_minutes)).replace(tzinfo=UTC).isoformat()
+        )
+    calls = {}
+    for new in (True, False):
+        group = [o for o in owners if (o in synced) != new]
+        for owner_type in sorted({t for t, _ in group}):
+            ids = [int(i) for t, i in group if t == owner_type]
+            for n, chunk in enumerate(chunks(ids)):
+                flt = {"OWNER_TYPE_ID": owner_type, "@OWNER_ID": chunk}
+                if not new or config.backfill_from:
+                    if not window:
+                        continue  # known owners, nothing stored yet: their history came with them
+                    flt |= window
+                calls[f"{'n' if new else 'k'}{owner_type}_{n}"] = (
+                    "crm.activity.list",
+                    {"filter": flt, "select": ACTIVITY_SELECT, "order": {"ID": "ASC"}},
+                )
+    client = context.resources.bitrix.client()
+    try:
+        pages, failed = client.batch_list_all(calls) if calls else ({}, {})
+    except (BitrixError, ExternalServiceError) as exc:
+        raise _failure(exc) from exc
+    finally:
+        client.close()
+    raw_rows = {int(r["ID"]): r for rows in pages.values() for r in rows if str(r.get("ID") or "").isdigit()}
+    rows = [normalize_activity(r, owners) for r in raw_rows.values()]
+    with context.resources.warehouse.connect() as con:
+        known = dict(
+            con.execute(
+                "select activity_id, last_updated from raw.bitrix_activities where activity_id in (select unnest(?))",
+                [[r["activity_id"] for r in rows] or [-1]],
+            ).fetchall()
+        )
+        upsert(con, "raw.bitrix_activities", rows)
+        new_owners = [(t, int(i), c) for (t, i), c in owners.items() if (t, i) not in synced]
+        if new_owners:
+            con.executemany(
+                "insert or ignore into raw.bitrix_owner_sync (owner_type, owner_id, client_id) values (?, ?, ?)",
+                new_owners,
+            )
+    added = sum(1 for r in rows if r["activity_id"] not in known)
+    changed = sum(1 for r in rows if r["activity_id"] in known and known[r["activity_id"]] != r["last_updated"])
+    statuses = Counter(s for r in rows for s in r["status"].split(",") if s != "ok")
+    kinds = Counter(r["kind"] for r in rows)
+    return dg.MaterializeResult(
+        metadata={
+            "дел получено": len(rows),
+            "новых": added,
+            "изменённых": changed,
+            "звонков": kinds["call"],
+            "писем": kinds["email"],
+            "других дел": kinds["other"],
+            "без клиента (владелец неизвестен)": statuses["owner_unknown"],
+            "проблемы (статусы)": dg.MetadataValue.json(dict(statuses)),
+            "новых владельцев (вся история)": len(new_owners),
+            "ошибки запросов": dg.MetadataValue.json({k: str(v) for k, v in failed.items()}),
+            "запросов к Битрикс24": client.requests_made,
+            "окно": json.dumps(window, ensure_ascii=False) if window else "полная загрузка",
+        }
+    )
+
+
+def _recording_suffix(url: str) -> str:
+    m = re.search(r"\.(mp3|wav|ogg|oga|opus|m4a|mp4)(?:$|[?#])", url, re.I)
+    return f".{m.group(1).lower()}" if m else ".mp3"
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=[bitrix_activities],
+    required_resource_keys={"warehouse", "bitrix", "stt"},
+    kinds={"duckdb"},
+    description=(
+        "Расшифровки записей звонков из Битрикс24 — тем же распознаванием, что и встречи. Недоступная запись или "
+        "ошибка распознавания сохраняются со статусом и причиной; такой звонок резюмируется по описанию."
+    ),
+)
+def bitrix_call_transcripts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = get_settings()
+    with context.resources.warehouse.connect(read_only=True) as con:
+        calls = fetch_dicts(
+            con,
+            """
+            select a.activity_id, a.recording_url from raw.bitrix_activities a
+            left join raw.bitrix_call_transcripts t using (activity_id)
+            where a.kind = 'call' and a.recording_url is not null and t.activity_id is null
+            order by a.activity_id
+            """,
+        )
+    folder = settings.data_dir / "bitrix_recordings"
+    folder.mkdir(parents=True, exist_ok=True)
+    client, stt = context.resources.bitrix.client(), context.resources.stt.provider()
+    rows = []
+    try:
+        for call in calls:
+            row = {
+                "activity_id": call["activity_id"],
+                "status": "ok",
+                "reason": None,
+                "provider": stt.name,
+                "text": None,
+                "segments": None,
+            }
+            media = folder / f"{call['activity_id']}{_recording_suffix(call['recording_url'])}"
+            try:
+                if not media.exists():
+                    media.write_bytes(client.download(call["recording_url"]))
+                transcript = stt.transcribe(media)
+                row.update(text=transcript.text, segments=transcript.segments_json())
+            except ExternalServiceError as exc:
+                row.update(status="recording_unavailable", reason=str(exc))
+            except TranscriptionError as exc:
+                row.update(status="transcription_failed", reason=str(exc))
+            rows.append(row)
+    finally:
+        client.close()
+        getattr(stt, "close", lambda: None)()
+    with context.resources.warehouse.connect() as con:
+        upsert(con, "raw.bitrix_call_transcripts", rows)
+    statuses = Counter(r["status"] for r in rows)
+    return dg.MaterializeResult(
+        metadata={
+            "звонков с записью (новых)": len(calls),
+            "расшифровано": statuses["ok"],
+            "запись недоступна": statuses["recording_unavailable"],
+            "ошибка распознавания": statuses["transcription_failed"],
+        }
+    )
+
+
+def thread_subject(subject: str | None) -> str:
+    """`Re: Fwd: Акт сверки` → `акт сверки`: mails of one thread share it."""
+    return re.sub(r"^\s*((re|fw|fwd|ответ|пересл)\s*(\[\d+\])?\s*:\s*)+", "", subject or "", flags=re.I).strip().lower()
+
+
+def load_day_activities(con, day, tz) -> list[dict]:
+    start = datetime.combine(day, datetime.min.time(), tz).astimezone(UTC).replace(tzinfo=None)
+    return fetch_dicts(
+        con,
+        """
+        select a.*, t.text as transcript, t.segments as transcript_segments, t.status as transcript_status
+        from raw.bitrix_activities a left join raw.bitrix_call_transcripts t using (activity_id)
+        where a.client_id is not null and a.kind in ('call', 'email') and a.started_at >= ? and a.started_at < ?
+        order by a.client_id, a.started_at, a.activity_id
+        """,
+        [start, start + timedelta(days=1)],
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name=GROUP,
+    deps=[bitrix_call_transcripts],
+    required_resource_keys={"warehouse", "llm"},
+    kinds={"duckdb"},
+    description=(
+        "Резюме звонков (по расшифровке или описанию) и переписки по почте (по цепочке писем) за день — "
+        "для раздела «Звонки и почта» в отчёте кураторам. Раздел = день."
+    ),
+)
+def bitrix_activity_summaries(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = get_settings()
+    day = context.partition_time_window.start.date()
+    with context.resources.warehouse.connect(read_only=True) as con:
+        items = load_day_activities(con, day, settings.tz)
+        threads: dict[tuple[str, str], list[dict]] = {}
+        for mail in (i for i in items if i["kind"] == "email"):
+            key = (mail["client_id"], thread_subject(mail["subject"]))
+            if key not in threads:  # the whole thread up to this day, oldest first
+                threads[key] = [
+                    m
+                    for m in fetch_dicts(
+                        con,
+                        "select * from raw.bitrix_activities where client_id = ? and kind = 'email' "
+                        "and started_at < ? order by started_at, activity_id",
+                        [
+                            key[0],
+                            datetime.combine(day + timedelta(days=1), datetime.min.time(), settings.tz)
+                            .astimezone(UTC)
+                            .replace(tzinfo=None),
+                        ],
+                    )
+                    if thread_subject(m["subject"]) == key[1]
+                ]
+    llm = context.resources.llm.client()
+    rows, failed = [], []
+
+    def summarize(key, kind, client, title, segments, ids, what):
+        try:
+            summary = summarize_meeting(
+                llm,
+                segments,
+                client=f"лид {client}",
+                when=f"{day:%d.%m.%Y}",
+                max_chars=settings.llm_max_input_chars,
+                what=what,
+            )
+        except LLMError as exc:
+            failed.append(f"{key}: {exc}")
+            return
+        rows.append(
+            {
+                "summary_key": key,
+                "day": day,
+                "client_id": client,
+                "kind": kind,
+                "activity_ids": json.dumps(ids),
+                "title": title,
+                "summary": summary.model_dump_json(),
+                "summary_text": summary.as_text(),
+                "generated_by": summary.generated_by,
+                "extractive": summary.extractive,
+            }
+        )
+
+    for call in (i for i in items if i["kind"] == "call"):
+        if call["transcript_segments"]:
+            segments = [Segment(**s) for s in json.loads(call["transcript_segments"])]
+        else:
+            segments = [Segment(None, None, None, call["body_text"] or call["subject"] or "Звонок без описания")]
+        direction = {"incoming": "Входящий звонок", "outgoing": "Исходящий звонок"}.get(call["direction"], "Звонок")
+        summarize(
+            f"call:{call['activity_id']}",
+            "call",
+            call["client_id"],
+            call["subject"] or direction,
+            segments,
+            [call["activity_id"]],
+            direction,
+        )
+    for (client, subject), mails in threads.items():
+        segments = [
+            Segment(
+                None,
+                None,
+                m["email_from"] or ("клиент" if m["direction"] == "incoming" else "мы"),
+                f"{m['subject'] or ''}. {m['body_text'] or ''}",
+            )
+            for m in mails
+        ]
+        summarize(
+            f"email:{client}:{subject}",
+            "email_thread",
+            client,
+            mails[-1]["subject"],
+            segments,
+            [m["activity_id"] for m in mails],
+            "Переписка по почте",
+        )
+    with context.resources.warehouse.connect() as con:
+        upsert(con, "raw.bitrix_activity_summaries", rows)
+    usage = llm.usage.snapshot()
+    metadata = {
+        "день": day.isoformat(),
+        "звонков": sum(1 for r in rows if r["kind"] == "call"),
+        "цепочек писем": sum(1 for r in rows if r["kind"] == "email_thread"),
+        "токенов всего": usage["total_tokens"],
+        "ответов из кэша": usage["cache_hits"],
+    }
+    if failed:
+        raise dg.Failure(description="Не удалось составить резюме: " + "; ".join(failed), metadata=metadata)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+bitrix_assets = [bitrix_clients, bitrix_activities, bitrix_call_transcripts, bitrix_activity_summaries]

@@ -1,0 +1,143 @@
+"""Pulling Bitrix24 CRM entities and resolving which client an activity owner belongs to."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import duckdb
+
+from connectors.bitrix import BitrixClient
+from connectors.bitrix_activity import parse_time
+
+LEAD_SELECT = ["*", "UF_*", "PHONE", "EMAIL", "IM"]
+CHUNK = 50  # ids per `@ID` filter
+
+
+def chunks(ids: Iterable[int], size: int = CHUNK) -> list[list[int]]:
+    ids = sorted(set(ids))
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def _multi(values) -> str:
+    """PHONE/EMAIL/IM multi-fields → JSON list of {type, value}."""
+    out = [{"type": v.get("VALUE_TYPE"), "value": v.get("VALUE")} for v in values or [] if isinstance(v, dict)]
+    return json.dumps(out, ensure_ascii=False)
+
+
+def _int(value) -> int | None:
+    return int(value) if str(value or "").isdigit() and int(value) > 0 else None
+
+
+def lead_row(raw: dict, users: dict[int, str]) -> dict:
+    name = " ".join(x for x in (raw.get("NAME"), raw.get("SECOND_NAME"), raw.get("LAST_NAME")) if x) or None
+    assigned = _int(raw.get("ASSIGNED_BY_ID"))
+    return {
+        "lead_id": int(raw["ID"]),
+        "title": raw.get("TITLE"),
+        "name": name,
+        "status_id": raw.get("STATUS_ID"),
+        "source_id": raw.get("SOURCE_ID"),
+        "assigned_by_id": assigned,
+        "assigned_by_name": users.get(assigned) if assigned else None,
+        "date_create": parse_time(raw.get("DATE_CREATE")),
+        "date_modify": parse_time(raw.get("DATE_MODIFY")),
+        "contact_id": _int(raw.get("CONTACT_ID")),
+        "company_id": _int(raw.get("COMPANY_ID")),
+        "phones": _multi(raw.get("PHONE")),
+        "emails": _multi(raw.get("EMAIL")),
+        "messengers": _multi(raw.get("IM")),
+        "uf": json.dumps({k: v for k, v in raw.items() if k.startswith("UF_")}, ensure_ascii=False),
+        "raw": json.dumps(raw, ensure_ascii=False),
+    }
+
+
+def fetch_by_ids(client: BitrixClient, method: str, ids: Iterable[int], select: list[str]) -> list[dict]:
+    calls = {f"c{i}": (method, {"filter": {"@ID": chunk}, "select": select}) for i, chunk in enumerate(chunks(ids))}
+    if not calls:
+        return []
+    rows, failed = client.batch_list_all(calls)
+    if failed:
+        raise RuntimeError(f"Bitrix24 {method}: {failed}")
+    return [r for page in rows.values() for r in page]
+
+
+def fetch_users(client: BitrixClient, ids: Iterable[int]) -> dict[int, dict]:
+    calls = {f"u{uid}": ("user.get", {"ID": uid}) for uid in sorted(set(ids))}
+    if not calls:
+        return {}
+    results, _errors, _next = client.batch(calls)
+    users = {}
+    for rows in results.values():
+        for u in rows or []:
+            name = " ".join(x for x in (u.get("NAME"), u.get("LAST_NAME")) if x) or u.get("EMAIL") or str(u["ID"])
+            users[int(u["ID"])] = {"name": name, "email": u.get("EMAIL"), "active": bool(u.get("ACTIVE", True))}
+    return users
+
+
+def owner_clients(con: duckdb.DuckDBPyConnection, aliases: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:
+    """(OWNER_TYPE_ID, OWNER_ID) as Bitrix strings → client_id, for leads, their contacts, companies and deals."""
+    owners: dict[tuple[str, str], str] = {}
+    for lead_id, contact_id, company_id in con.execute(
+        "select lead_id, contact_id, company_id from raw.bitrix_leads order by lead_id"
+    ).fetchall():
+        client = str(lead_id)
+        owners[("1", client)] = client
+        if contact_id:
+            owners.setdefault(("3", str(contact_id)), client)
+        if company_id:
+            owners.setdefault(("4", str(company_id)), client)
+    for system, type_id in (("bitrix_contact", "3"), ("bitrix_company", "4")):
+        for (sys_name, external), client in aliases.items():
+            if sys_name == system:
+                owners[(type_id, external)] = client
+    for deal_id, lead_id, contact_id, company_id in con.execute(
+        "select deal_id, lead_id, contact_id, company_id from raw.bitrix_deals order by deal_id"
+    ).fetchall():
+        client = (
+            owners.get(("1", str(lead_id))) or owners.get(("3", str(contact_id))) or owners.get(("4", str(company_id)))
+        )
+        if client:
+            owners[("2", str(deal_id))] = client
+    return owners
+
+
+def ids_of(rows: list[dict], field: str) -> list[int]:
+    return sorted({i for i in (_int(r.get(field)) for r in rows) if i})
+
+
+def contact_row(c: dict) -> dict:
+    return {
+        "contact_id": int(c["ID"]),
+        "name": " ".join(x for x in (c.get("NAME"), c.get("LAST_NAME")) if x) or None,
+        "company_id": _int(c.get("COMPANY_ID")),
+        "assigned_by_id": _int(c.get("ASSIGNED_BY_ID")),
+        "phones": _multi(c.get("PHONE")),
+        "emails": _multi(c.get("EMAIL")),
+        "messengers": _multi(c.get("IM")),
+        "raw": json.dumps(c, ensure_ascii=False),
+    }
+
+
+def company_row(c: dict) -> dict:
+    return {
+        "company_id": int(c["ID"]),
+        "title": c.get("TITLE"),
+        "phones": _multi(c.get("PHONE")),
+        "emails": _multi(c.get("EMAIL")),
+        "raw": json.dumps(c, ensure_ascii=False),
+    }
+
+
+def deal_row(d: dict) -> dict:
+    amount = d.get("OPPORTUNITY")
+    return {
+        "deal_id": int(d["ID"]),
+        "title": d.get("TITLE"),
+        "stage_id": d.get("STAGE_ID"),
+        "lead_id": _int(d.get("LEAD_ID")),
+        "contact_id": _int(d.get("CONTACT_ID")),
+        "company_id": _int(d.get("COMPANY_ID")),
+        "opportunity": float(amount) if amount not in (None, "") else None,
+        "raw": json.dumps(d, ensure_ascii=False),
+    }
