@@ -130,6 +130,17 @@ def normalize_activity(raw: dict, owner_clients: dict[tuple[str, str], str]) -> 
     )
     owner_type, owner_id = str(raw.get("OWNER_TYPE_ID") or ""), str(raw.get("OWNER_ID") or "")
     client_id = owner_clients.get((owner_type, owner_id))
+    if client_id is None:  # the primary owner is not ours (e.g. a deal we do not know): try its other bindings
+        bindings = raw.get("BINDINGS") if isinstance(raw.get("BINDINGS"), list) else []
+        client_id = next(
+            (
+                c
+                for b in bindings
+                if isinstance(b, dict)
+                and (c := owner_clients.get((str(b.get("OWNER_TYPE_ID")), str(b.get("OWNER_ID")))))
+            ),
+            None,
+        )
     if client_id is None:
         statuses.append("owner_unknown")
     if kind == "other":

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 RAW_DDL = """
 create schema if not exists raw;
@@ -269,15 +270,20 @@ def connect(path: Path, *, read_only: bool = False, wait_seconds: float = 60.0) 
 
 
 def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict]) -> int:
-    """Insert or replace rows by the table's primary key; returns the number of rows written."""
+    """Insert or replace rows by the table's primary key; returns the number of rows written.
+
+    Rows go in as one Arrow table: DuckDB's executemany costs milliseconds per row.
+    """
     if not rows:
         return 0
     columns = list(rows[0])
-    placeholders = ", ".join("?" for _ in columns)
-    con.executemany(
-        f"insert or replace into {table} ({', '.join(columns)}) values ({placeholders})",
-        [[row[c] for c in columns] for row in rows],
-    )
+    incoming = pa.Table.from_pylist(list(rows))
+    con.register("upsert_rows", incoming)
+    try:
+        names = ", ".join(columns)
+        con.execute(f"insert or replace into {table} ({names}) select {names} from upsert_rows")
+    finally:
+        con.unregister("upsert_rows")
     return len(rows)
 
 

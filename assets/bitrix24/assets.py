@@ -31,7 +31,7 @@ from warehouse.duck import fetch_dicts, upsert
 from warehouse.settings import get_settings
 
 GROUP = "bitrix24"
-ACTIVITY_SELECT = ["*", "COMMUNICATIONS", "FILES"]
+ACTIVITY_SELECT = ["*", "COMMUNICATIONS", "FILES", "BINDINGS"]
 
 
 def _failure(exc: Exception) -> dg.Failure:
