@@ -17,6 +17,7 @@ from orchestration.demo import write_tone
 from orchestration.resources import all_resources
 from tests.fakes.bitrix import FakeBitrix24
 from tests.fixtures import bitrix_data as bd
+from tests.test_cli import cli
 from warehouse.duck import connect, fetch_dicts
 
 
@@ -257,6 +258,11 @@ def test_call_recordings_summaries_and_report(bitrix, env, instance, speechkit, 
     assert "Звонков: 2, цепочек писем: 1" in text and "Звонки и почта:" in text
     assert "📞 Звонок исходящий, 4 мин" in text and "✉️ Письма «Re: Акт сверки»" in text
     assert "недоволен тарифом" in text
+
+    events = json.loads(cli("timeline", "7", "--source", "bitrix", "--json", cwd=tmp_path).stdout)
+    assert [e["ref"] for e in events] == ["bitrix:1", "bitrix:2", "bitrix:3", "bitrix:4"]
+    assert events[0]["kind"] == "звонок исходящий" and "Договорились отгрузить партию" in events[0]["text"]
+    assert events[3]["kind"] == "письмо исходящий" and events[3]["at"] == "2026-11-19 13:00:00"
 
 
 def test_5000_activities_over_500_clients_then_incremental(bitrix, env, instance):

@@ -9,7 +9,11 @@ import duckdb
 
 from warehouse.duck import fetch_dicts
 
-SOURCES = ("meetings", "telegram")
+SOURCES = ("meetings", "telegram", "bitrix")
+
+
+def since_utc(since: date | None, tz: ZoneInfo) -> datetime | None:
+    return datetime.combine(since, datetime.min.time(), tz).astimezone(UTC).replace(tzinfo=None) if since else None
 
 
 def client_timeline(
@@ -43,9 +47,6 @@ def client_timeline(
                 }
             )
     if source in (None, "telegram"):
-        since_utc = (
-            datetime.combine(since, datetime.min.time(), tz).astimezone(UTC).replace(tzinfo=None) if since else None
-        )
         for r in fetch_dicts(
             con,
             """
@@ -54,7 +55,7 @@ def client_timeline(
             from raw.telegram_messages m join raw.telegram_chats c using (chat_id)
             where c.client_id = ? and (? is null or m.sent_at >= ?)
             """,
-            [client_id, since_utc, since_utc],
+            [client_id, since_utc(since, tz), since_utc(since, tz)],
         ):
             text = r["text"] or ""
             if r["media_kind"]:
@@ -71,6 +72,30 @@ def client_timeline(
                     "who": r["sender_name"] or "?",
                     "text": text + (" (изменено)" if r["edited_at"] else ""),
                     "ref": f"telegram:{r['chat_id']}:{r['message_id']}",
+                }
+            )
+    if source in (None, "bitrix"):
+        for r in fetch_dicts(
+            con,
+            """
+            select a.activity_id, a.kind, a.direction, a.subject, a.body_text, a.started_at, a.duration_s,
+                   t.text as transcript
+            from raw.bitrix_activities a left join raw.bitrix_call_transcripts t using (activity_id)
+            where a.client_id = ? and a.started_at is not null and (? is null or a.started_at >= ?)
+            """,
+            [client_id, since_utc(since, tz), since_utc(since, tz)],
+        ):
+            arrow = {"incoming": "входящий", "outgoing": "исходящий"}.get(r["direction"], "")
+            kind = {"call": f"звонок {arrow}", "email": f"письмо {arrow}"}.get(r["kind"], "дело в CRM").strip()
+            duration = f" ({round(r['duration_s'] / 60)} мин)" if r["duration_s"] else ""
+            events.append(
+                {
+                    "at": r["started_at"].replace(tzinfo=UTC).astimezone(tz).replace(tzinfo=None),
+                    "source": "bitrix",
+                    "kind": kind,
+                    "who": (r["subject"] or "") + duration,
+                    "text": r["transcript"] or r["body_text"] or "",
+                    "ref": f"bitrix:{r['activity_id']}",
                 }
             )
     events.sort(key=lambda e: (e["at"] or datetime.min, e["ref"]))
