@@ -5,6 +5,7 @@ from __future__ import annotations
 from connectors.llm import GLMClient, LLMClient, OfflineLLM, ResponseCache
 from connectors.stt import SidecarStt, SpeechKitStt, SttProvider
 from connectors.telegram_bot import TelegramBot
+from connectors.wms import WmsAdapter, adapter_class
 from warehouse.settings import Settings
 
 
@@ -41,3 +42,7 @@ def build_stt(settings: Settings) -> SttProvider:
 
 def build_bot(settings: Settings) -> TelegramBot:
     return TelegramBot(settings.telegram_bot_token or "", base_url=settings.telegram_bot_api_url)
+
+
+def build_wms(settings: Settings) -> WmsAdapter:
+    return adapter_class(settings.wms_adapter)(settings.wms_base_url or "", settings.wms_token or "")

@@ -227,6 +227,30 @@ def cmd_demo(_: argparse.Namespace) -> int:
     return code
 
 
+def cmd_wms_sim(args: argparse.Namespace) -> int:
+    import time
+
+    from orchestration.wms_sim import WmsSimulator, WmsWorld, write_truth
+
+    world = WmsWorld(clients=args.clients, days=args.days, seed=args.seed)
+    with WmsSimulator(world, token=args.token, port=args.port) as sim:
+        if args.truth:
+            write_truth(world, args.truth)
+        print(
+            f"Симулятор WMS: {sim.url} — {args.clients} клиентов, {args.days} дней "
+            f"(по {world.start.isoformat()}…{world.end.isoformat()}).\n"
+            f"Для client360: C360_WMS_BASE_URL={sim.url} C360_WMS_TOKEN={args.token}\n"
+            + (f"Правильные ответы (кто уходит и с какого дня): {args.truth}\n" if args.truth else "")
+            + "Остановить: Ctrl+C",
+            flush=True,
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from orchestration.instance import ensure_dagster_home
 
@@ -275,6 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     tl.add_argument("--since", type=date.fromisoformat, help="с даты YYYY-MM-DD")
     tl.add_argument("--json", action="store_true")
     tl.set_defaults(func=cmd_timeline)
+    sim = sub.add_parser("wms-sim", help="симулятор WMS (эталонный API) для демо и проверок")
+    sim.add_argument("--clients", type=int, default=30)
+    sim.add_argument("--days", type=int, default=365)
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--token", default="sim-token")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--truth", type=Path, help="куда записать правильные ответы (JSON)")
+    sim.set_defaults(func=cmd_wms_sim)
     ui = sub.add_parser("ui", help="открыть интерфейс Dagster (dagster dev)")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)

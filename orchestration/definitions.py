@@ -6,6 +6,7 @@ from assets.bitrix24.assets import bitrix_assets
 from assets.meetings.assets import meeting_assets
 from assets.reports.assets import daily_curator_report
 from assets.telegram.assets import telegram_assets
+from assets.wms.assets import wms_assets
 from orchestration.jobs import (
     bitrix_pull_job,
     bitrix_summary_job,
@@ -15,6 +16,7 @@ from orchestration.jobs import (
     telegram_pull_job,
     telegram_summary_job,
     unmatched_recordings_job,
+    wms_pull_job,
 )
 from orchestration.resources import all_resources
 from orchestration.schedules import (
@@ -23,16 +25,18 @@ from orchestration.schedules import (
     daily_report_schedule,
     telegram_pull_schedule,
     telegram_summary_schedule,
+    wms_pull_schedule,
 )
 from orchestration.sensors import new_recordings_sensor, telegram_exports_sensor
 
 defs = dg.Definitions(
-    assets=[*meeting_assets, *telegram_assets, *bitrix_assets, daily_curator_report],
+    assets=[*meeting_assets, *telegram_assets, *bitrix_assets, *wms_assets, daily_curator_report],
     jobs=[
         bitrix_pull_job,
         bitrix_summary_job,
         meeting_pipeline_job,
         unmatched_recordings_job,
+        wms_pull_job,
         daily_report_job,
         telegram_export_job,
         telegram_pull_job,
@@ -45,6 +49,7 @@ defs = dg.Definitions(
         telegram_summary_schedule,
         bitrix_pull_schedule,
         bitrix_summary_schedule,
+        wms_pull_schedule,
     ],
     resources=all_resources(),
 )

@@ -13,6 +13,7 @@ from assets.meetings.assets import (
 from assets.partitions import daily_partitions
 from assets.reports.assets import daily_curator_report
 from assets.telegram.assets import telegram_daily_summaries, telegram_exports, telegram_messages
+from assets.wms.assets import wms_assets
 
 meeting_pipeline_job = dg.define_asset_job(
     "meeting_pipeline_job",
@@ -64,4 +65,10 @@ bitrix_summary_job = dg.define_asset_job(
     selection=[bitrix_activity_summaries],
     partitions_def=daily_partitions,
     description="Резюме звонков и переписки по почте за день.",
+)
+
+wms_pull_job = dg.define_asset_job(
+    "wms_pull_job",
+    selection=wms_assets,
+    description="Клиенты, остатки, отгрузки, поставки и резервы из WMS (только новое и изменённое).",
 )

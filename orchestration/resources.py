@@ -9,11 +9,12 @@ import duckdb
 
 from assets.meetings.discovery import RecordingsFolder
 from connectors.bitrix import BitrixClient
-from connectors.factory import build_bot, build_llm, build_stt
+from connectors.factory import build_bot, build_llm, build_stt, build_wms
 from connectors.llm import LLMClient
 from connectors.stt import SttProvider
 from connectors.telegram_bot import TelegramBot
 from connectors.telegram_user import TelegramUserClient, connect_client
+from connectors.wms import WmsAdapter
 from warehouse import duck
 from warehouse.appdb import AppDB
 from warehouse.settings import get_settings
@@ -92,6 +93,13 @@ class BitrixResource(dg.ConfigurableResource):
         return BitrixClient(s.bitrix_webhook_url or "", rate_per_second=s.bitrix_rate_per_second)
 
 
+class WmsResource(dg.ConfigurableResource):
+    """The warehouse system's API (C360_WMS_BASE_URL, C360_WMS_TOKEN) through the adapter in C360_WMS_ADAPTER."""
+
+    def adapter(self) -> WmsAdapter:
+        return build_wms(get_settings())
+
+
 def all_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(),
@@ -102,4 +110,5 @@ def all_resources() -> dict[str, dg.ConfigurableResource]:
         "app_db": AppDBResource(),
         "telegram_user": TelegramUserResource(),
         "bitrix": BitrixResource(),
+        "wms": WmsResource(),
     }

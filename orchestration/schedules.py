@@ -8,6 +8,7 @@ from orchestration.jobs import (
     daily_report_job,
     telegram_pull_job,
     telegram_summary_job,
+    wms_pull_job,
 )
 from warehouse.settings import get_settings
 
@@ -51,6 +52,15 @@ bitrix_summary_schedule = dg.build_schedule_from_partitioned_job(
     minute_of_hour=40,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Резюме вчерашних звонков и писем, до утреннего отчёта.",
+)
+
+wms_pull_schedule = dg.ScheduleDefinition(
+    name="wms_pull_schedule",
+    job=wms_pull_job,
+    cron_schedule=_settings.wms_cron,
+    execution_timezone=_settings.timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING if _settings.wms_base_url else dg.DefaultScheduleStatus.STOPPED,
+    description="Каждый час забирает из WMS остатки и новые отгрузки, поставки и резервы (C360_WMS_CRON).",
 )
 
 daily_report_schedule = dg.build_schedule_from_partitioned_job(

@@ -227,6 +227,64 @@ create table if not exists raw.bitrix_activity_summaries (
     primary key (summary_key, day)
 );
 
+create table if not exists raw.wms_clients (
+    wms_client_id    varchar primary key,
+    name             varchar,
+    inn              varchar,
+    client_id        varchar,                   -- via the alias file (system wms_client); null = unmapped
+    updated_at       timestamp default current_timestamp
+);
+
+create table if not exists raw.wms_stock (
+    wms_client_id    varchar not null,
+    sku              varchar not null,
+    snapshot_date    date not null,             -- the day the snapshot describes (C360_TIMEZONE)
+    name             varchar,
+    on_hand          bigint,
+    reserved         bigint,
+    as_of            timestamp,                 -- UTC, as the WMS stated it
+    record_status    varchar not null,          -- ok | reason(s)
+    pulled_at        timestamp default current_timestamp,
+    primary key (wms_client_id, sku, snapshot_date)
+);
+
+create table if not exists raw.wms_orders (
+    wms_client_id    varchar not null,
+    order_id         varchar not null,
+    kind             varchar,                   -- marketplace | withdrawal | fbs (as sent, even if unknown)
+    marketplace      varchar,
+    created_at       timestamp,                 -- UTC
+    status           varchar,
+    units            bigint,
+    record_status    varchar not null,
+    raw              json,
+    pulled_at        timestamp default current_timestamp,
+    primary key (wms_client_id, order_id)
+);
+
+create table if not exists raw.wms_receipts (
+    wms_client_id    varchar not null,
+    receipt_id       varchar not null,
+    created_at       timestamp,
+    units            bigint,
+    record_status    varchar not null,
+    raw              json,
+    pulled_at        timestamp default current_timestamp,
+    primary key (wms_client_id, receipt_id)
+);
+
+create table if not exists raw.wms_reservations (
+    wms_client_id    varchar not null,
+    reservation_id   varchar not null,
+    created_at       timestamp,
+    units            bigint,
+    status           varchar,
+    record_status    varchar not null,
+    raw              json,
+    pulled_at        timestamp default current_timestamp,
+    primary key (wms_client_id, reservation_id)
+);
+
 create table if not exists raw.telegram_daily_summaries (
     client_id         varchar not null,
     day               date not null,

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     bitrix_cron: str = _env("C360_BITRIX_CRON", "0 * * * *")
     wms_base_url: str | None = _env("C360_WMS_BASE_URL")
     wms_token: str | None = _env("C360_WMS_TOKEN")
+    # adapter by name ("reference") or "package.module:Class" for another WMS API shape
+    wms_adapter: str = _env("C360_WMS_ADAPTER", "reference")
+    wms_overlap_days: int = _env("C360_WMS_OVERLAP_DAYS", 3)  # statuses change after creation: re-read a window
+    wms_history_days: int = _env("C360_WMS_HISTORY_DAYS", 365)  # how far back the first ingest goes
+    wms_cron: str = _env("C360_WMS_CRON", "15 * * * *")
 
     @property
     def tz(self) -> ZoneInfo:

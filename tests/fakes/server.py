@@ -31,6 +31,7 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go in separate writes: avoid 40 ms delayed ACKs
 
             def log_message(self, *args):
                 pass

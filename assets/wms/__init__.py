@@ -1,0 +1,1 @@
+"""WMS: per-client stock snapshots, orders, receipts and reservations."""

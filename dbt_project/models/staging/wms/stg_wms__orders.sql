@@ -1,0 +1,32 @@
+with
+
+source as (
+    select * from {{ source('wms', 'wms_orders') }}
+),
+
+clients as (
+    select wms_client_id, client_id from {{ source('wms', 'wms_clients') }}
+),
+
+renamed as (
+    select
+        ---------- ids
+        c.client_id,
+        o.wms_client_id,
+        o.order_id,
+        ---------- attributes
+        o.kind,
+        o.marketplace,
+        o.status,
+        ---------- numerics
+        o.units,
+        ---------- timestamps
+        o.created_at,
+        date_trunc('week', o.created_at) as week,
+        ---------- quality
+        o.record_status
+    from source as o
+    left join clients as c using (wms_client_id)
+)
+
+select * from renamed

@@ -1,0 +1,24 @@
+with
+
+source as (
+    select * from {{ source('wms', 'wms_receipts') }}
+),
+
+clients as (
+    select wms_client_id, client_id from {{ source('wms', 'wms_clients') }}
+),
+
+renamed as (
+    select
+        c.client_id,
+        r.wms_client_id,
+        r.receipt_id,
+        r.units,
+        r.created_at,
+        date_trunc('week', r.created_at) as week,
+        r.record_status
+    from source as r
+    left join clients as c using (wms_client_id)
+)
+
+select * from renamed

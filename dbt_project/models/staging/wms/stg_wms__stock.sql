@@ -1,0 +1,29 @@
+with
+
+source as (
+    select * from {{ source('wms', 'wms_stock') }}
+),
+
+clients as (
+    select wms_client_id, client_id from {{ source('wms', 'wms_clients') }}
+),
+
+renamed as (
+    select
+        ---------- ids
+        c.client_id,
+        s.wms_client_id,
+        s.sku,
+        ---------- numerics
+        s.on_hand,
+        s.reserved,
+        ---------- timestamps
+        s.snapshot_date,
+        date_trunc('week', s.snapshot_date) as week,
+        ---------- quality
+        s.record_status
+    from source as s
+    left join clients as c using (wms_client_id)
+)
+
+select * from renamed

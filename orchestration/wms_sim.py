@@ -1,0 +1,289 @@
+"""A WMS simulator speaking the reference contract (design.md), over a generated year of a 3PL warehouse.
+
+Planted behaviours with known dates (written to a ground-truth file) let the churn signals be evaluated:
+withdrawal of most stock, a reservation spike, inbound stopping while stock drains (churners) — and two traps
+that are not churn: a seasonal client after the New-Year peak, and a client shipping a large FBO supply.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+MARKETPLACES = ("wildberries", "ozon", "yandex_market")
+PLANTED = ("withdraws_stock", "reservation_spike", "inbound_stops", "seasonal_trap", "fbo_supply_trap")
+CHURN = {"withdraws_stock", "reservation_spike", "inbound_stops"}
+
+
+@dataclass
+class SimClient:
+    wms_id: str
+    name: str
+    inn: str
+    lead_id: str
+    behaviour: str
+    event_day: date | None
+    skus: list[tuple[str, str, float]]
+    daily_stock: list[int] = field(default_factory=list)
+    orders: list[dict] = field(default_factory=list)
+    receipts: list[dict] = field(default_factory=list)
+    reservations: list[dict] = field(default_factory=list)
+
+
+def _at(day: date, hour: int, minute: int = 0) -> str:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC).isoformat()
+
+
+class WmsWorld:
+    def __init__(self, clients: int = 30, days: int = 365, end: date | None = None, seed: int = 1):
+        self.rng = random.Random(seed)
+        self.end = end or datetime.now(UTC).date()
+        self.start = self.end - timedelta(days=days - 1)
+        self.days = days
+        self.clients = [self._client(i) for i in range(1, clients + 1)]
+        self.by_id = {c.wms_id: c for c in self.clients}
+
+    def day(self, index: int) -> date:
+        return self.start + timedelta(days=index)
+
+    def _season(self, d: date, strength: float, after_peak: float) -> float:
+        peak = date(d.year if d.month >= 6 else d.year - 1, 12, 20)
+        bump = strength * math.exp(-((((d - peak).days) / 18) ** 2))
+        dip = after_peak if date(peak.year + 1, 1, 1) <= d <= date(peak.year + 1, 3, 1) else 1.0
+        return (1 + bump) * dip
+
+    def _client(self, n: int) -> SimClient:
+        rng = self.rng
+        behaviour = PLANTED[n - 1] if n <= len(PLANTED) else "healthy"
+        event_day = (
+            self.end
+            - timedelta(
+                days={"withdraws_stock": 45, "reservation_spike": 30, "inbound_stops": 75, "fbo_supply_trap": 50}.get(
+                    behaviour, 0
+                )
+            )
+            if behaviour in ("withdraws_stock", "reservation_spike", "inbound_stops", "fbo_supply_trap")
+            else None
+        )
+        skus = [
+            (f"SKU-{n:04d}-{k:03d}", f"Товар {k} клиента {n}", rng.uniform(0.2, 1.0))
+            for k in range(1, rng.randint(5, 40) + 1)
+        ]
+        total = sum(w for *_, w in skus)
+        skus = [(s, name, w / total) for s, name, w in skus]
+        c = SimClient(f"W{n:05d}", f"Селлер {n}", f"77{n:08d}", str(10000 + n), behaviour, event_day, skus)
+        self._simulate(c, rng)
+        return c
+
+    def _simulate(self, c: SimClient, rng: random.Random) -> None:
+        base = rng.uniform(20, 300)
+        mix = [rng.random() + 0.1 for _ in MARKETPLACES]
+        fbs_share = rng.uniform(0.05, 0.3)
+        strength, after_peak = (2.5, 0.35) if c.behaviour == "seasonal_trap" else (rng.uniform(0.3, 0.9), 0.85)
+        receipt_weekday = rng.randrange(7)
+        stock = int(base * 30)
+        inbound_open, withdrawn_target = True, 0
+        for i in range(self.days):
+            d = self.day(i)
+            event = c.event_day is not None and d >= c.event_day
+            if c.behaviour in ("withdraws_stock", "inbound_stops") and event:
+                inbound_open = False
+            season = self._season(d, strength, after_peak)
+            out = min(stock, max(0, int(rng.gauss(base * season, base * season * 0.15))))
+            if c.behaviour == "withdraws_stock" and event:
+                out = min(stock, int(out * 0.3))
+            stock -= out
+            fbs = int(out * fbs_share)
+            for k, mp in enumerate(MARKETPLACES):
+                units = int((out - fbs) * mix[k] / sum(mix))
+                if units:
+                    c.orders.append(
+                        {
+                            "id": f"O{c.wms_id}-{i}-{k}",
+                            "kind": "marketplace",
+                            "marketplace": mp,
+                            "created_at": _at(d, 10 + k),
+                            "status": "shipped",
+                            "units": units,
+                        }
+                    )
+            if fbs:
+                c.orders.append(
+                    {
+                        "id": f"O{c.wms_id}-{i}-f",
+                        "kind": "fbs",
+                        "marketplace": MARKETPLACES[0],
+                        "created_at": _at(d, 16),
+                        "status": "shipped",
+                        "units": fbs,
+                    }
+                )
+            if c.behaviour == "withdraws_stock" and event and (d - c.event_day).days < 10:
+                if (d - c.event_day).days == 0:
+                    withdrawn_target = int(stock * 0.85)
+                units = min(stock, withdrawn_target // 10 + 1)
+                stock -= units
+                c.orders.append(
+                    {
+                        "id": f"O{c.wms_id}-{i}-w",
+                        "kind": "withdrawal",
+                        "marketplace": None,
+                        "created_at": _at(d, 12),
+                        "status": "shipped",
+                        "units": units,
+                    }
+                )
+            if c.behaviour == "fbo_supply_trap" and d == c.event_day:
+                units = int(stock * 0.6)
+                stock -= units
+                c.orders.append(
+                    {
+                        "id": f"O{c.wms_id}-{i}-fbo",
+                        "kind": "marketplace",
+                        "marketplace": "ozon",
+                        "created_at": _at(d, 13),
+                        "status": "shipped",
+                        "units": units,
+                    }
+                )
+            if inbound_open and d.weekday() == receipt_weekday:
+                units = max(0, int(base * season * 30) - stock)
+                if units:
+                    stock += units
+                    c.receipts.append({"id": f"R{c.wms_id}-{i}", "created_at": _at(d, 8), "units": units})
+            spike = c.behaviour == "reservation_spike" and event
+            if spike or rng.random() < 0.3:
+                units = max(1, int(stock * (rng.uniform(0.1, 0.2) if spike else rng.uniform(0.005, 0.03))))
+                status = "active" if (self.end - d).days < 7 or spike else "released"
+                c.reservations.append(
+                    {"id": f"S{c.wms_id}-{i}", "created_at": _at(d, 9), "units": units, "status": status}
+                )
+            c.daily_stock.append(stock)
+        for events in (c.orders, c.receipts, c.reservations):
+            events.sort(key=lambda e: (e["created_at"], e["id"]))
+
+    def stock(self, c: SimClient, as_of: date) -> list[dict]:
+        index = min(max((as_of - self.start).days, 0), self.days - 1)
+        total = c.daily_stock[index]
+        active = sum(
+            r["units"] for r in c.reservations if r["status"] == "active" and r["created_at"][:10] <= as_of.isoformat()
+        )
+        rows = []
+        for k, (sku, name, weight) in enumerate(c.skus):
+            rows.append(
+                {
+                    "sku": sku,
+                    "name": name,
+                    "on_hand": int(total * weight),
+                    "reserved": min(int(total * weight), active) if k == 0 else 0,
+                    "as_of": _at(self.day(index), 23, 59),
+                }
+            )
+        return rows
+
+    def truth(self) -> dict:
+        return {
+            c.wms_id: {
+                "lead_id": c.lead_id,
+                "behaviour": c.behaviour,
+                "churn": c.behaviour in CHURN,
+                "from": c.event_day.isoformat() if c.event_day else None,
+            }
+            for c in self.clients
+        }
+
+
+class WmsSimulator:
+    """HTTP server on 127.0.0.1 for a WmsWorld; fault injection for tests (5xx, malformed page, bad records)."""
+
+    def __init__(self, world: WmsWorld, *, token: str = "sim-token", host: str = "127.0.0.1", port: int = 0):
+        self.world = world
+        self.token = token
+        self.fail_next = 0
+        self.malformed_next = 0
+        self.requests = 0
+        self.items_served = 0
+        sim = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go in separate writes: avoid 40 ms delayed ACKs
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                status, body = sim.handle(self.path, self.headers.get("Authorization"))
+                payload = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def handle(self, raw_path: str, auth: str | None):
+        self.requests += 1
+        if auth != f"Bearer {self.token}":
+            return 401, {"error": "unauthorized", "message": "invalid or missing bearer token"}
+        if self.fail_next:
+            self.fail_next -= 1
+            return 502, {"error": "bad gateway"}
+        url = urlparse(raw_path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        parts = url.path.strip("/").split("/")
+        world = self.world
+        if parts == ["clients"]:
+            items = [{"id": c.wms_id, "name": c.name, "inn": c.inn} for c in world.clients]
+        elif len(parts) == 3 and parts[0] == "clients" and parts[1] in world.by_id:
+            c = world.by_id[parts[1]]
+            if parts[2] == "stock":
+                items = world.stock(c, date.fromisoformat(query["as_of"]) if "as_of" in query else world.end)
+            elif parts[2] in ("orders", "receipts", "reservations"):
+                items = getattr(c, parts[2])
+                if "since" in query:
+                    since = datetime.fromisoformat(query["since"]).astimezone(UTC).isoformat()
+                    items = items[bisect.bisect_left([x["created_at"] for x in items], since) :]
+            else:
+                return 404, {"error": "not found"}
+        else:
+            return 404, {"error": "not found"}
+        if self.malformed_next:
+            self.malformed_next -= 1
+            return 200, b'{"items": [{"id": "broken"'
+        offset, limit = int(query.get("cursor") or 0), int(query.get("limit") or 100)
+        page = items[offset : offset + limit]
+        self.items_served += len(page)
+        return 200, {"items": page, "next_cursor": str(offset + limit) if offset + limit < len(items) else None}
+
+
+def write_truth(world: WmsWorld, path) -> None:
+    path.write_text(json.dumps(world.truth(), ensure_ascii=False, indent=1), encoding="utf-8")
