@@ -203,8 +203,9 @@ def cmd_demo(_: argparse.Namespace) -> int:
     build_demo_telegram_export(exports, days, settings.tz)
     print(f"Демо-записи встреч (формат Jibri): {recordings}\nДемо-экспорт Telegram: {exports}")
     code = cmd_run(argparse.Namespace())
-    summaries = defs.resolve_job_def("telegram_summary_job")
     instance = get_instance(settings)
+    code = _demo_wms(defs, instance, settings) or code
+    summaries = defs.resolve_job_def("telegram_summary_job")
     for day in days:
         ok = summaries.execute_in_process(
             run_config=QUIET_CONSOLE, instance=instance, partition_key=day.isoformat(), raise_on_error=False
@@ -249,6 +250,31 @@ def cmd_wms_sim(args: argparse.Namespace) -> int:
                 time.sleep(3600)
         except KeyboardInterrupt:
             return 0
+
+
+def _demo_wms(defs, instance, settings) -> int:
+    """The WMS simulator, in-process, for the demo: 30 clients over a year, the first ten mapped to demo leads."""
+    from orchestration.demo import CLIENTS
+    from orchestration.run_once import QUIET_CONSOLE
+    from orchestration.wms_sim import WmsSimulator, WmsWorld, write_truth
+    from warehouse.aliases import load_aliases, save_alias
+
+    world = WmsWorld(clients=30, days=365, end=datetime.now(settings.tz).date())
+    aliases = load_aliases(settings.resolved_aliases_file)
+    for (lead, *_), client in zip(CLIENTS, world.clients, strict=False):
+        if ("wms_client", client.wms_id) not in aliases:
+            save_alias(settings.resolved_aliases_file, "wms_client", client.wms_id, lead, client.name)
+    truth = settings.data_dir.resolve() / "demo_wms_truth.json"
+    with WmsSimulator(world) as sim:
+        os.environ.update(C360_WMS_BASE_URL=sim.url, C360_WMS_TOKEN=sim.token)
+        ok = (
+            defs.resolve_job_def("wms_pull_job")
+            .execute_in_process(run_config=QUIET_CONSOLE, instance=instance, raise_on_error=False)
+            .success
+        )
+    write_truth(world, truth)
+    print(f"{'✓' if ok else '✗'} wms_pull_job (симулятор WMS: 30 клиентов за год; ответы — {truth})")
+    return 0 if ok else 1
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
