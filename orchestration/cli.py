@@ -212,6 +212,15 @@ def cmd_demo(_: argparse.Namespace) -> int:
         ).success
         print(f"{'✓' if ok else '✗'} telegram_summary_job {day.isoformat()}")
         code = code or (0 if ok else 1)
+    import dagster as dg
+
+    from orchestration.dbt import dbt_resource, warehouse_models
+
+    ok = dg.materialize(
+        [warehouse_models], resources={"dbt": dbt_resource()}, instance=instance, raise_on_error=False
+    ).success
+    print(f"{'✓' if ok else '✗'} warehouse_models (dbt: история клиента, активность по дням, справочник клиентов)")
+    code = code or (0 if ok else 1)
     print()
     _report(settings, days[-1], send=False)
     data_dir = settings.data_dir.resolve()

@@ -7,6 +7,7 @@ from assets.meetings.assets import meeting_assets
 from assets.reports.assets import daily_curator_report
 from assets.telegram.assets import telegram_assets
 from assets.wms.assets import wms_assets
+from orchestration.dbt import dbt_resource, side_tables, warehouse_models
 from orchestration.jobs import (
     bitrix_pull_job,
     bitrix_summary_job,
@@ -30,7 +31,15 @@ from orchestration.schedules import (
 from orchestration.sensors import new_recordings_sensor, telegram_exports_sensor
 
 defs = dg.Definitions(
-    assets=[*meeting_assets, *telegram_assets, *bitrix_assets, *wms_assets, daily_curator_report],
+    assets=[
+        *meeting_assets,
+        *telegram_assets,
+        *bitrix_assets,
+        *wms_assets,
+        warehouse_models,
+        *side_tables,
+        daily_curator_report,
+    ],
     jobs=[
         bitrix_pull_job,
         bitrix_summary_job,
@@ -51,5 +60,5 @@ defs = dg.Definitions(
         bitrix_summary_schedule,
         wms_pull_schedule,
     ],
-    resources=all_resources(),
+    resources={**all_resources(), "dbt": dbt_resource()},
 )

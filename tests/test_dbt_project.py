@@ -1,42 +1,96 @@
-"""The dbt project is valid and builds on the warehouse the meeting assets wrote."""
+"""The dbt models, run as Dagster assets, over data from every source: timeline, daily activity, client dimension."""
 
-import os
-import subprocess
-import sys
 from datetime import datetime
-from pathlib import Path
 
+import dagster as dg
+import pytest
+
+from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.definitions import defs
 from orchestration.run_once import run_once
+from orchestration.wms_sim import WmsSimulator, WmsWorld
 from tests.conftest import jibri
-from warehouse.duck import connect
+from tests.fakes.bitrix import FakeBitrix24
+from tests.fixtures import bitrix_data as bd
+from tests.fixtures import telegram_exports as fx
+from tests.test_telegram_export import import_file, tg_env, write  # noqa: F401  (fixture)
+from warehouse.aliases import save_alias
+from warehouse.duck import connect, fetch_dicts
 
-DBT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+RAW_BY_PREFIX = {
+    "meeting": ("raw.meeting_recordings", "recording_id"),
+    "bitrix": ("raw.bitrix_activities", "cast(activity_id as varchar)"),
+}
 
 
-def test_dbt_build_on_the_warehouse(env, recordings, instance, tmp_path):
-    jibri(recordings, "d1", "31415", datetime(2026, 11, 24, 10, 0, 0))
-    assert run_once(defs, instance, env, log=lambda *_: None).failed == []
-    dbt = Path(sys.executable).parent / "dbt"
-    result = subprocess.run(
-        [
-            str(dbt),
-            "build",
-            "--project-dir",
-            str(DBT_DIR),
-            "--profiles-dir",
-            str(DBT_DIR),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "C360_DATA_DIR": str(env.data_dir)},
-        timeout=300,
+def build(instance):
+    return dg.materialize([warehouse_models], resources={"dbt": dbt_resource()}, instance=instance)
+
+
+def query(settings, sql, params=None):
+    with connect(settings.warehouse_path, read_only=True) as con:
+        return fetch_dicts(con, sql, params)
+
+
+def test_models_build_on_an_empty_warehouse(env, instance):
+    result = build(instance)
+    assert result.success
+    keys = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"fct_client_timeline", "dim_clients", "client_daily_activity", "int_client_events"} <= keys
+
+
+@pytest.fixture
+def all_sources(tg_env, recordings, instance, tmp_path, monkeypatch):  # noqa: F811
+    """Client 12345 in every source: a meeting, a Telegram chat, Bitrix24 calls/mail, a WMS account."""
+    jibri(recordings, "m1", "12345", datetime(2026, 11, 24, 10, 30, 0))
+    assert run_once(defs, instance, tg_env, log=lambda *_: None).failed == []
+    import_file(instance, write(tmp_path / "e" / "result.json", fx.single_chat_export()))
+    from assets.bitrix24.assets import bitrix_activities, bitrix_clients
+    from assets.wms.assets import wms_assets
+    from orchestration.resources import all_resources
+
+    with FakeBitrix24() as bitrix:
+        monkeypatch.setenv("BITRIX_WEBHOOK_URL", bitrix.webhook_url)
+        monkeypatch.setenv("C360_BITRIX_RATE", "100")
+        bitrix.users = {1: {"ID": "1", "NAME": "Анна", "LAST_NAME": "Соколова"}}
+        bd.add_lead(bitrix, 12345)
+        when = datetime(2026, 11, 24, 15, 0, tzinfo=bd.MSK)
+        bitrix.activities = {1: bd.call(1, 1, 12345, when), 2: bd.email(2, 1, 12345, when)}
+        assert dg.materialize([bitrix_clients, bitrix_activities], resources=all_resources(), instance=instance).success
+    world = WmsWorld(clients=3, days=60, seed=5)
+    save_alias(tg_env.resolved_aliases_file, "wms_client", world.clients[0].wms_id, "12345")
+    with WmsSimulator(world) as sim:
+        monkeypatch.setenv("C360_WMS_BASE_URL", sim.url)
+        monkeypatch.setenv("C360_WMS_TOKEN", sim.token)
+        assert dg.materialize(wms_assets, resources=all_resources(), instance=instance).success
+    assert build(instance).success
+    return world, tg_env
+
+
+def test_timeline_has_every_source_with_refs_that_exist(all_sources):
+    _, settings = all_sources
+    events = query(settings, "select * from marts.fct_client_timeline where client_id = '12345' order by occurred_at")
+    assert {e["source"] for e in events} == {"meetings", "bitrix", "wms"}, "chat days come once summarized"
+    for e in events:
+        prefix, _, key = e["ref"].partition(":")
+        if prefix in RAW_BY_PREFIX:
+            table, column = RAW_BY_PREFIX[prefix]
+            assert query(settings, f"select 1 from {table} where {column} = ?", [key]), e["ref"]
+    meeting = next(e for e in events if e["source"] == "meetings")
+    assert meeting["occurred_at"] == datetime(2026, 11, 24, 10, 30) and "пересорт" in meeting["summary"]
+    call = next(e for e in events if e["kind"] == "звонок")
+    assert call["occurred_at"] == datetime(2026, 11, 24, 15, 0), "Bitrix UTC shown in Moscow time"
+
+
+def test_daily_activity_and_client_dimension(all_sources):
+    world, settings = all_sources
+    [day] = query(
+        settings, "select * from marts.client_daily_activity where client_id = '12345' and day = '2026-11-24'"
     )
-    assert result.returncode == 0, result.stdout[-3000:]
-    with connect(env.warehouse_path, read_only=True) as con:
-        rows = con.execute("select client_id, room from staging.stg_meetings__summaries").fetchall()
-    assert rows == [("31415", "client-31415")]
+    assert (day["messages_in"], day["messages_out"], day["meetings"], day["calls"], day["emails"]) == (7, 1, 1, 1, 1)
+    outbound = sum(o["units"] for o in world.clients[0].orders if o["kind"] in ("marketplace", "fbs"))
+    total = query(settings, "select sum(outbound_units) n from marts.client_daily_activity where client_id = '12345'")
+    assert total[0]["n"] == outbound
+    [client] = query(settings, "select * from marts.dim_clients where client_id = '12345'")
+    assert client["curator_name"] == "Анна Соколова" and client["telegram_chats"] == 1
+    assert client["wms_client_ids"] == world.clients[0].wms_id and "ozon" in client["marketplaces"]

@@ -1,0 +1,61 @@
+-- every touchpoint with a client as one event grain; times are local (the team's timezone)
+with
+
+meetings as (
+    select
+        client_id,
+        started_at as occurred_at,
+        'meetings' as source,
+        'встреча' as kind,
+        coalesce(json_extract_string(summary, '$.topic'), room) as title,
+        summary_text as summary,
+        'meeting:' || recording_id as ref
+    from {{ ref('stg_meetings__summaries') }}
+),
+
+chat_days as (
+    select
+        client_id,
+        cast(day as timestamp) + interval 23 hour + interval 59 minute as occurred_at,
+        'telegram' as source,
+        'переписка за день' as kind,
+        'Telegram: ' || messages || ' сообщ.' as title,
+        summary_text as summary,
+        ref
+    from {{ ref('stg_telegram__daily_summaries') }}
+),
+
+activities as (
+    select
+        a.client_id,
+        {{ local_time('a.started_at') }} as occurred_at,
+        'bitrix' as source,
+        case a.kind when 'call' then 'звонок' when 'email' then 'письмо' else 'дело в CRM' end as kind,
+        coalesce(a.subject, a.kind) as title,
+        coalesce(s.summary_text, a.body_text) as summary,
+        a.ref
+    from {{ ref('stg_bitrix24__activities') }} as a
+    left join {{ ref('stg_bitrix24__activity_summaries') }} as s
+        on s.kind = 'call' and s.summary_key = 'call:' || a.activity_id
+    where a.client_id is not null and a.started_at is not null
+),
+
+wms_weeks as (
+    select
+        client_id,
+        week + interval 6 day + interval 23 hour as occurred_at,
+        'wms' as source,
+        'склад за неделю' as kind,
+        'Склад: отгружено ' || sum(units) filter (where kind in ('marketplace', 'fbs'))
+            || ', вывезено ' || coalesce(sum(units) filter (where kind = 'withdrawal'), 0) as title,
+        null as summary,
+        'wms_week:' || wms_client_id || ':' || strftime(week, '%Y-%m-%d') as ref
+    from {{ ref('stg_wms__orders') }}
+    where client_id is not null and record_status = 'ok'
+    group by client_id, wms_client_id, week
+)
+
+select * from meetings
+union all select * from chat_days
+union all select * from activities
+union all select * from wms_weeks

@@ -1,0 +1,55 @@
+-- the client dimension: Bitrix24 lead master data, curator, tenure, marketplaces seen in the WMS, linked ids
+with
+
+leads as (
+    select * from {{ ref('stg_bitrix24__leads') }}
+),
+
+known as (  -- clients seen anywhere, even before their lead was pulled
+    select distinct client_id from {{ ref('int_client_events') }} where client_id is not null
+    union
+    select client_id from leads
+),
+
+marketplaces as (
+    select client_id, string_agg(distinct marketplace, ', ' order by marketplace) as marketplaces
+    from {{ ref('stg_wms__orders') }}
+    where client_id is not null and marketplace is not null and kind in ('marketplace', 'fbs')
+    group by client_id
+),
+
+chats as (
+    select client_id, count(*) as telegram_chats
+    from {{ source('telegram', 'telegram_chats') }}
+    where client_id is not null
+    group by client_id
+),
+
+wms as (
+    select client_id, string_agg(wms_client_id, ', ') as wms_client_ids
+    from {{ source('wms', 'wms_clients') }}
+    where client_id is not null
+    group by client_id
+)
+
+select
+    k.client_id,
+    l.title,
+    l.contact_name,
+    l.status_id,
+    l.curator_id,
+    l.curator_name,
+    l.created_at as client_since,
+    date_diff('day', l.created_at, current_date) as tenure_days,
+    m.marketplaces,
+    coalesce(c.telegram_chats, 0) as telegram_chats,
+    w.wms_client_ids,
+    l.phones,
+    l.emails,
+    l.messengers,
+    l.uf
+from known as k
+left join leads as l using (client_id)
+left join marketplaces as m using (client_id)
+left join chats as c using (client_id)
+left join wms as w using (client_id)

@@ -1,0 +1,14 @@
+with source as (
+    select * from {{ source('bitrix24', 'bitrix_activity_summaries') }}
+)
+
+select
+    summary_key,
+    day,
+    client_id,
+    kind,
+    title,
+    summary_text,
+    json_extract_string(summary, '$.topic') as topic,
+    activity_ids
+from source

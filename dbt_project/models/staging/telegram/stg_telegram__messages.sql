@@ -1,0 +1,32 @@
+with
+
+messages as (
+    select * from {{ source('telegram', 'telegram_messages') }}
+),
+
+chats as (
+    select chat_id, client_id, title from {{ source('telegram', 'telegram_chats') }}
+),
+
+renamed as (
+    select
+        ---------- ids
+        c.client_id,
+        m.chat_id,
+        m.message_id,
+        'telegram:' || m.chat_id || ':' || m.message_id as ref,
+        ---------- attributes
+        c.title as chat_title,
+        m.sender_name,
+        m.direction,
+        m.kind,
+        m.text,
+        m.media_kind,
+        ---------- timestamps (UTC)
+        m.sent_at,
+        m.edited_at
+    from messages as m
+    left join chats as c using (chat_id)
+)
+
+select * from renamed

@@ -1,0 +1,94 @@
+"""dbt (DuckDB) wired into Dagster: every model an asset; raw tables map to the Python assets that write them."""
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from warehouse import duck
+from warehouse.settings import get_settings
+
+DBT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+
+# raw table → the asset that writes it (so lineage runs from the sources through dbt in the UI);
+# tables written as a side product of another asset stay external sources under raw/
+SOURCE_ASSETS = {
+    "meeting_recordings": "meeting_recordings",
+    "meeting_transcripts": "meeting_transcripts",
+    "meeting_summaries": "meeting_summaries",
+    "telegram_messages": "telegram_messages",
+    "telegram_daily_summaries": "telegram_daily_summaries",
+    "bitrix_leads": "bitrix_clients",
+    "bitrix_activities": "bitrix_activities",
+    "bitrix_activity_summaries": "bitrix_activity_summaries",
+    "wms_clients": "wms_clients",
+    "wms_stock": "wms_stock",
+    "wms_orders": "wms_orders",
+    "wms_receipts": "wms_receipts",
+    "wms_reservations": "wms_reservations",
+}
+
+# raw tables that no single asset owns: declared so the data owner sees what they are
+side_tables = [
+    dg.AssetSpec(
+        ["raw", "telegram_chats"],
+        group_name="telegram",
+        description="Чаты Telegram и их привязка к клиенту; пополняют ассеты telegram_messages и telegram_exports.",
+    ),
+    dg.AssetSpec(
+        ["raw", "bitrix_users"],
+        group_name="bitrix24",
+        description="Кураторы (пользователи Битрикс24) из bitrix_clients.",
+    ),
+]
+
+dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
+
+
+def dbt_resource() -> DbtCliResource:
+    # the dbt next to this Python, so it works without an activated virtualenv
+    return DbtCliResource(
+        project_dir=dbt_project, profiles_dir=str(DBT_DIR), dbt_executable=str(Path(sys.executable).parent / "dbt")
+    )
+
+
+def ensure_manifest(project: DbtProject = dbt_project) -> Path:
+    """`dbt parse` when the manifest is missing or older than any model, macro or config (a fresh clone, an edit)."""
+    manifest = project.manifest_path
+    sources = [p for p in DBT_DIR.rglob("*") if p.suffix in (".sql", ".yml") and "target" not in p.parts]
+    if not manifest.exists() or manifest.stat().st_mtime < max(p.stat().st_mtime for p in sources):
+        os.environ.setdefault("C360_WAREHOUSE_PATH", str(get_settings().warehouse_path.resolve()))
+        dbt_resource().cli(["parse", "--quiet"], target_path=project.target_path).wait()
+    return manifest
+
+
+class Client360DbtTranslator(DagsterDbtTranslator):
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            name = dbt_resource_props["name"]
+            return dg.AssetKey(SOURCE_ASSETS.get(name, ["raw", name]))
+        return dg.AssetKey(dbt_resource_props["name"])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn") or []
+        return f"dbt_{fqn[1]}" if len(fqn) > 2 else "dbt"
+
+
+@dbt_assets(
+    manifest=ensure_manifest(),
+    project=dbt_project,
+    dagster_dbt_translator=Client360DbtTranslator(),
+    pool="duckdb_write",
+)
+def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """Модели хранилища (dbt): staging → intermediate → витрины, с проверками данных."""
+    settings = get_settings()
+    with duck.connect(settings.warehouse_path):
+        pass  # a fresh install: the raw tables dbt reads must exist
+    os.environ["C360_WAREHOUSE_PATH"] = str(settings.warehouse_path.resolve())  # the profile reads it
+    args = ["build", "--vars", f'{{"timezone": "{settings.timezone}"}}']
+    yield from dbt.cli(args, context=context).stream()
