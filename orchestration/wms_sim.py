@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlparse
 MARKETPLACES = ("wildberries", "ozon", "yandex_market")
 PLANTED = ("withdraws_stock", "reservation_spike", "inbound_stops", "seasonal_trap", "fbo_supply_trap")
 CHURN = {"withdraws_stock", "reservation_spike", "inbound_stops"}
+WITHDRAWAL_DAYS = 28
 
 
 @dataclass
@@ -88,7 +89,8 @@ class WmsWorld:
         fbs_share = rng.uniform(0.05, 0.3)
         strength, after_peak = (2.5, 0.35) if c.behaviour == "seasonal_trap" else (rng.uniform(0.3, 0.9), 0.85)
         receipt_weekday = rng.randrange(7)
-        stock = int(base * 30)
+        cover = 45 if c.behaviour == "inbound_stops" else 30  # days of sales kept on the shelf
+        stock = int(base * cover)
         inbound_open, withdrawn_target = True, 0
         for i in range(self.days):
             d = self.day(i)
@@ -101,8 +103,10 @@ class WmsWorld:
                 out = min(stock, int(out * 0.3))
             stock -= out
             fbs = int(out * fbs_share)
+            split = [int((out - fbs) * w / sum(mix)) for w in mix]
+            split[-1] += out - fbs - sum(split)  # orders add up to what left the shelf
             for k, mp in enumerate(MARKETPLACES):
-                units = int((out - fbs) * mix[k] / sum(mix))
+                units = split[k]
                 if units:
                     c.orders.append(
                         {
@@ -125,10 +129,24 @@ class WmsWorld:
                         "units": fbs,
                     }
                 )
-            if c.behaviour == "withdraws_stock" and event and (d - c.event_day).days < 10:
-                if (d - c.event_day).days == 0:
+            if c.behaviour == "withdraws_stock" and event and (d - c.event_day).days < WITHDRAWAL_DAYS and stock:
+                if (d - c.event_day).days == 0:  # takes ~85% of its stock back, batch by batch, over four weeks
                     withdrawn_target = int(stock * 0.85)
-                units = min(stock, withdrawn_target // 10 + 1)
+                units = min(stock, withdrawn_target // WITHDRAWAL_DAYS + 1)
+                stock -= units
+                c.orders.append(
+                    {
+                        "id": f"O{c.wms_id}-{i}-w",
+                        "kind": "withdrawal",
+                        "marketplace": None,
+                        "created_at": _at(d, 12),
+                        "status": "shipped",
+                        "units": units,
+                    }
+                )
+            if c.behaviour == "reservation_spike" and event and (d - c.event_day).days >= 21 and stock:
+                inbound_open = False  # what was reserved leaves: the client takes everything away
+                units = stock if (d - c.event_day).days >= 24 else stock // 3
                 stock -= units
                 c.orders.append(
                     {
@@ -154,7 +172,7 @@ class WmsWorld:
                     }
                 )
             if inbound_open and d.weekday() == receipt_weekday:
-                units = max(0, int(base * season * 30) - stock)
+                units = max(0, int(base * season * cover) - stock)
                 if units:
                     stock += units
                     c.receipts.append({"id": f"R{c.wms_id}-{i}", "created_at": _at(d, 8), "units": units})
@@ -188,16 +206,26 @@ class WmsWorld:
             )
         return rows
 
+    def exit_day(self, c: SimClient) -> date | None:
+        """The day a churner is effectively gone: stock under 5% of what it held before the planted event."""
+        if c.behaviour not in CHURN or c.event_day is None:
+            return None
+        start = (c.event_day - self.start).days
+        before = c.daily_stock[max(start - 1, 0)]
+        return next((self.day(i) for i in range(start, self.days) if c.daily_stock[i] < 0.05 * before), None)
+
     def truth(self) -> dict:
-        return {
-            c.wms_id: {
+        out = {}
+        for c in self.clients:
+            gone = self.exit_day(c)
+            out[c.wms_id] = {
                 "lead_id": c.lead_id,
                 "behaviour": c.behaviour,
                 "churn": c.behaviour in CHURN,
                 "from": c.event_day.isoformat() if c.event_day else None,
+                "exit": gone.isoformat() if gone else None,
             }
-            for c in self.clients
-        }
+        return out
 
 
 class WmsSimulator:

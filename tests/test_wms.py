@@ -64,7 +64,8 @@ def test_full_then_incremental_pull(sim, world, env, instance):
     assert "W00007" in clients["непривязанные"] and "W00008" in clients["непривязанные"]
     orders = meta(first, "wms_orders")
     assert orders["записей получено"] == sum(len(c.orders) for c in world.clients)
-    assert orders["из них вывозов со склада"] == 10, "the withdrawing client's 10 days of withdrawals"
+    withdrawals = sum(o["kind"] == "withdrawal" for c in world.clients for o in c.orders)
+    assert orders["из них вывозов со склада"] == withdrawals > 0
     assert meta(first, "wms_receipts")["новых"] == sum(len(c.receipts) for c in world.clients)
     stock_rows = query(env, "select count(*) n from raw.wms_stock")[0]["n"]
     assert stock_rows == sum(len(c.skus) for c in world.clients)
@@ -77,9 +78,10 @@ def test_full_then_incremental_pull(sim, world, env, instance):
     withdrawing = query(
         env,
         "select distinct c.client_id from raw.wms_orders o join raw.wms_clients c using (wms_client_id) "
-        "where o.kind = 'withdrawal'",
+        "where o.kind = 'withdrawal' order by 1",
     )
-    assert withdrawing == [{"client_id": "10001"}], "WMS client W00001 is lead 10001 through the alias file"
+    # the withdrawing and the reserving clients, as leads through the alias file
+    assert withdrawing == [{"client_id": "10001"}, {"client_id": "10002"}]
 
 
 def test_planted_behaviours_show_in_the_tables(sim, world, env, instance):
@@ -96,7 +98,7 @@ def test_planted_behaviours_show_in_the_tables(sim, world, env, instance):
         return before, min(after)
 
     withdraws, spike, drain, seasonal, fbo = world.clients[:5]
-    before, after = stock_around(withdraws, 1, 14)
+    before, after = stock_around(withdraws, 1, 28)
     assert after <= 0.3 * before, "stock falls by at least 70% within the planted window"
 
     res = query(env, "select created_at, units from raw.wms_reservations where wms_client_id = ?", [spike.wms_id])
