@@ -286,6 +286,14 @@ def _demo_wms(defs, instance, settings) -> int:
     return 0 if ok else 1
 
 
+def cmd_eval_churn(args: argparse.Namespace) -> int:
+    from orchestration.eval_churn import evaluate, render
+
+    result = evaluate(clients=args.clients, days=args.days, seed=args.seed)
+    print(render(result))
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from orchestration.instance import ensure_dagster_home
 
@@ -342,6 +350,11 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--truth", type=Path, help="куда записать правильные ответы (JSON)")
     sim.set_defaults(func=cmd_wms_sim)
+    ev = sub.add_parser("eval-churn", help="проверка сигналов ухода на симуляторе WMS (точность, полнота, упреждение)")
+    ev.add_argument("--clients", type=int, default=100)
+    ev.add_argument("--days", type=int, default=365)
+    ev.add_argument("--seed", type=int, default=7)
+    ev.set_defaults(func=cmd_eval_churn)
     ui = sub.add_parser("ui", help="открыть интерфейс Dagster (dagster dev)")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)

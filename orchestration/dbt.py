@@ -1,5 +1,6 @@
 """dbt (DuckDB) wired into Dagster: every model an asset; raw tables map to the Python assets that write them."""
 
+import json
 import os
 import sys
 from collections.abc import Mapping
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import yaml
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from warehouse import duck
@@ -56,13 +58,22 @@ def dbt_resource() -> DbtCliResource:
     )
 
 
+CHURN_FILE = DBT_DIR / "churn.yml"
+
+
+def dbt_vars(settings) -> dict:
+    """What the models need from outside: the team's timezone and the churn thresholds (churn.yml)."""
+    return {"timezone": settings.timezone, "churn": yaml.safe_load(CHURN_FILE.read_text(encoding="utf-8"))}
+
+
 def ensure_manifest(project: DbtProject = dbt_project) -> Path:
     """`dbt parse` when the manifest is missing or older than any model, macro or config (a fresh clone, an edit)."""
     manifest = project.manifest_path
     sources = [p for p in DBT_DIR.rglob("*") if p.suffix in (".sql", ".yml") and "target" not in p.parts]
     if not manifest.exists() or manifest.stat().st_mtime < max(p.stat().st_mtime for p in sources):
         os.environ.setdefault("C360_WAREHOUSE_PATH", str(get_settings().warehouse_path.resolve()))
-        dbt_resource().cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        args = ["parse", "--quiet", "--vars", json.dumps(dbt_vars(get_settings()), ensure_ascii=False)]
+        dbt_resource().cli(args, target_path=project.target_path).wait()
     return manifest
 
 
@@ -90,5 +101,5 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     with duck.connect(settings.warehouse_path):
         pass  # a fresh install: the raw tables dbt reads must exist
     os.environ["C360_WAREHOUSE_PATH"] = str(settings.warehouse_path.resolve())  # the profile reads it
-    args = ["build", "--vars", f'{{"timezone": "{settings.timezone}"}}']
+    args = ["build", "--vars", json.dumps(dbt_vars(settings), ensure_ascii=False)]
     yield from dbt.cli(args, context=context).stream()

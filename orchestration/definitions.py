@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.alerts.assets import client_alert_delivery
 from assets.bitrix24.assets import bitrix_assets
 from assets.meetings.assets import meeting_assets
 from assets.reports.assets import daily_curator_report
@@ -38,6 +39,7 @@ defs = dg.Definitions(
         *wms_assets,
         warehouse_models,
         *side_tables,
+        client_alert_delivery,
         daily_curator_report,
     ],
     jobs=[

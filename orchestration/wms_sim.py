@@ -21,6 +21,7 @@ MARKETPLACES = ("wildberries", "ozon", "yandex_market")
 PLANTED = ("withdraws_stock", "reservation_spike", "inbound_stops", "seasonal_trap", "fbo_supply_trap")
 CHURN = {"withdraws_stock", "reservation_spike", "inbound_stops"}
 WITHDRAWAL_DAYS = 28
+EVENT_DAYS_BEFORE_END = {"withdraws_stock": 45, "reservation_spike": 30, "inbound_stops": 90, "fbo_supply_trap": 50}
 
 
 @dataclass
@@ -62,17 +63,11 @@ class WmsWorld:
 
     def _client(self, n: int) -> SimClient:
         rng = self.rng
-        behaviour = PLANTED[n - 1] if n <= len(PLANTED) else "healthy"
-        event_day = (
-            self.end
-            - timedelta(
-                days={"withdraws_stock": 45, "reservation_spike": 30, "inbound_stops": 75, "fbo_supply_trap": 50}.get(
-                    behaviour, 0
-                )
-            )
-            if behaviour in ("withdraws_stock", "reservation_spike", "inbound_stops", "fbo_supply_trap")
-            else None
-        )
+        # clients 1–5, 11–15, 21–25, … carry the planted behaviours; the rest are healthy
+        behaviour = PLANTED[(n - 1) % 10] if (n - 1) % 10 < len(PLANTED) else "healthy"
+        offset = EVENT_DAYS_BEFORE_END.get(behaviour)
+        # the first of each kind at its nominal day (tests rely on it), later ones spread over three weeks
+        event_day = self.end - timedelta(days=offset + (rng.randint(0, 21) if n > 10 else 0)) if offset else None
         skus = [
             (f"SKU-{n:04d}-{k:03d}", f"Товар {k} клиента {n}", rng.uniform(0.2, 1.0))
             for k in range(1, rng.randint(5, 40) + 1)
@@ -89,7 +84,8 @@ class WmsWorld:
         fbs_share = rng.uniform(0.05, 0.3)
         strength, after_peak = (2.5, 0.35) if c.behaviour == "seasonal_trap" else (rng.uniform(0.3, 0.9), 0.85)
         receipt_weekday = rng.randrange(7)
-        cover = 45 if c.behaviour == "inbound_stops" else 30  # days of sales kept on the shelf
+        # days of sales kept on the shelf; the client that stops supplying sells off two months of stock
+        cover = 60 if c.behaviour == "inbound_stops" else 30
         stock = int(base * cover)
         inbound_open, withdrawn_target = True, 0
         for i in range(self.days):

@@ -1,0 +1,1 @@
+"""Churn alerts delivered to the team's Telegram group."""

@@ -1,0 +1,80 @@
+"""Churn alerts → the alert chat, each condition once (ledger in the app DB), with evidence and the curator."""
+
+import json
+from datetime import datetime, timedelta
+
+import dagster as dg
+
+from assets.reports.curator_report import deliver_report
+from connectors.telegram_bot import escape
+from warehouse.duck import fetch_dicts
+from warehouse.settings import get_settings
+
+SEVERITY = {"critical": "🔴 критично", "high": "🟠 важно"}
+TYPES = {
+    "withdrawal": "вывоз товара",
+    "reservation_spike": "всплеск резервов",
+    "inbound_stopped": "поставки прекратились",
+}
+
+
+def render_alert(alert: dict) -> str:
+    figures = json.loads(alert["figures"]) if isinstance(alert["figures"], str) else alert["figures"]
+    lines = [
+        f"⚠️ <b>Риск ухода: лид {escape(alert['client_id'])}</b> {escape(alert.get('title') or '')}".rstrip(),
+        f"{SEVERITY.get(alert['severity'], alert['severity'])} · "
+        f"{escape(TYPES.get(alert['alert_type'], alert['alert_type']))} · неделя до {alert['week_end']:%d.%m.%Y}",
+        escape(alert["message"]),
+        "Куратор: " + escape(alert.get("curator_name") or "не назначен"),
+        "Цифры: " + escape(", ".join(f"{k}={v}" for k, v in figures.items())),
+    ]
+    if alert["evidence_refs"]:
+        lines.append("Записи: " + escape(", ".join(alert["evidence_refs"])))
+    return "\n".join(lines)
+
+
+@dg.asset(
+    group_name="alerts",
+    deps=[dg.AssetKey("client_alerts"), dg.AssetKey("dim_clients")],
+    required_resource_keys={"warehouse", "telegram", "app_db"},
+    kinds={"telegram"},
+    description=(
+        "Рассылка тревог об уходе клиентов в Telegram-группу C360_ALERT_CHAT_ID: каждая тревога (одно и то же "
+        "условие) уходит один раз — повторно только когда условие прошло и вернулось или стало серьёзнее; "
+        "в сообщении цифры склада, записи-доказательства и куратор."
+    ),
+)
+def client_alert_delivery(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = get_settings()
+    since = datetime.now(settings.tz).replace(tzinfo=None) - timedelta(days=14)  # only what is current
+    with context.resources.warehouse.connect(read_only=True) as con:
+        alerts = fetch_dicts(
+            con,
+            """
+            select a.*, d.curator_name, d.title
+            from marts.client_alerts as a left join marts.dim_clients as d using (client_id)
+            where a.week_end >= ?
+            qualify row_number() over (partition by a.dedupe_key order by a.week desc) = 1  -- latest figures
+            order by a.week_end, a.client_id, a.alert_type
+            """,
+            [since],
+        )
+    if not (settings.telegram_bot_token and settings.alert_chat_id):
+        return dg.MaterializeResult(
+            metadata={"тревог": len(alerts), "отправлено": "нет: не заданы TELEGRAM_BOT_TOKEN / C360_ALERT_CHAT_ID"}
+        )
+    bot, db = context.resources.telegram.bot(), context.resources.app_db.db()
+    sent, already = 0, 0
+    try:
+        for alert in alerts:
+            delivery = deliver_report(
+                bot, db, settings.alert_chat_id, f"alert:{alert['dedupe_key']}", render_alert(alert)
+            )
+            sent += delivery.parts_sent_now > 0
+            already += delivery.already_sent
+    finally:
+        bot.close()
+        db.dispose()
+    return dg.MaterializeResult(
+        metadata={"текущих тревог": len(alerts), "отправлено новых": sent, "уже были отправлены": already}
+    )

@@ -1,0 +1,72 @@
+-- every week in which a strong churn signal is on, as an alert with evidence; `dedupe_key` is stable for one
+-- episode (consecutive weeks) at one severity, so a repeated condition alerts once and a worse one again
+{% set c = var('churn') %}
+with
+
+fired as (
+    select client_id, week, week_end, 'withdrawal' as alert_type,
+           case when withdrawal_share_2w >= {{ c['critical_withdrawal_share'] }} then 'critical' else 'high' end
+               as severity,
+           'Клиент вывозит товар: ' || withdrawal_2w || ' ед. за 2 недели — ' || round(100 * withdrawal_share_2w)
+               || '% остатка (' || stock_prev_2w || ' → ' || stock_end || ')' as message,
+           json_object('withdrawn_units_2w', withdrawal_2w, 'stock_before', stock_prev_2w, 'stock_now', stock_end,
+                       'share', round(withdrawal_share_2w, 3)) as figures
+    from {{ ref('churn_features') }} where s_withdrawal
+    union all
+    select client_id, week, week_end, 'reservation_spike', 'high',
+           'Всплеск резервов: ' || reserved || ' ед. за неделю — ' || round(100 * reserved_share_1w)
+               || '% остатка, обычно ' || coalesce(round(reserved_baseline), 0) || ' ед.',
+           json_object('reserved_units_1w', reserved, 'baseline_units', reserved_baseline, 'stock', stock_prev_1w)
+    from {{ ref('churn_features') }} where s_reservation_spike
+    union all
+    select client_id, week, week_end, 'inbound_stopped', 'high',
+           'Поставки прекратились: ' || weeks_since_inbound || ' нед. без приёмки (обычно раз в '
+               || round(usual_inbound_gap_weeks, 1) || ' нед.), остаток ' || stock_prev_4w || ' → ' || stock_end,
+           json_object('weeks_since_inbound', weeks_since_inbound, 'usual_gap_weeks', usual_inbound_gap_weeks,
+                       'stock_4w_ago', stock_prev_4w, 'stock_now', stock_end, 'outbound_ratio', outbound_ratio)
+    from {{ ref('churn_features') }} where s_inbound_stopped
+),
+
+episodes as (  -- gaps-and-islands: consecutive weeks of one alert type and severity form one episode
+    select *,
+           week - to_weeks(cast(row_number() over (
+               partition by client_id, alert_type, severity order by week) as integer)) as episode
+    from fired
+),
+
+evidence as (  -- the WMS records behind each alert (at most 3, biggest first)
+    select e.client_id, e.week, e.alert_type,
+           list(o.ref order by o.units desc)[1:3] as evidence_refs
+    from episodes as e
+    join (
+        select client_id, 'wms_order:' || wms_client_id || ':' || order_id as ref, units, kind,
+               date_trunc('week', {{ local_time('created_at') }}) as week
+        from {{ ref('stg_wms__orders') }} where kind = 'withdrawal'
+        union all
+        select client_id, 'wms_reservation:' || wms_client_id || ':' || reservation_id, units, 'reservation',
+               date_trunc('week', {{ local_time('created_at') }})
+        from {{ ref('stg_wms__reservations') }}
+        union all
+        select client_id, 'wms_receipt:' || wms_client_id || ':' || receipt_id, units, 'receipt',
+               date_trunc('week', {{ local_time('created_at') }})
+        from {{ ref('stg_wms__receipts') }}
+    ) as o
+      on o.client_id = e.client_id
+     and ((e.alert_type = 'withdrawal' and o.kind = 'withdrawal' and o.week between e.week - interval 7 day and e.week)
+       or (e.alert_type = 'reservation_spike' and o.kind = 'reservation' and o.week = e.week)
+       or (e.alert_type = 'inbound_stopped' and o.kind = 'receipt'))  -- the last supplies before they stopped
+    group by 1, 2, 3
+)
+
+select
+    e.client_id || '|' || e.alert_type || '|' || strftime(e.episode, '%Y-%m-%d') || '|' || e.severity as dedupe_key,
+    e.client_id,
+    e.week,
+    e.week_end,
+    e.alert_type,
+    e.severity,
+    e.message,
+    e.figures,
+    coalesce(ev.evidence_refs, []) as evidence_refs
+from episodes as e
+left join evidence as ev using (client_id, week, alert_type)

@@ -1,0 +1,56 @@
+-- per client: health 0–100 for the latest week, its band, the trend vs the week before and the reasons in Russian
+{% set c = var('churn') %}
+{% set wt = c['weights'] %}
+with
+
+recent as (  -- a strong signal keeps weighing on health for 4 weeks: a client who has left stays red
+    select
+        *,
+        bool_or(s_withdrawal) over w4 as r_withdrawal,
+        max(withdrawal_share_2w) filter (where s_withdrawal) over w4 as r_withdrawal_share,
+        bool_or(s_reservation_spike) over w4 as r_reservation_spike,
+        max(reserved_share_1w) filter (where s_reservation_spike) over w4 as r_reserved_share,
+        bool_or(s_inbound_stopped) over w4 as r_inbound_stopped
+    from {{ ref('churn_features') }}
+    window w4 as (partition by client_id order by week rows between 3 preceding and current row)
+),
+
+scored as (
+    select
+        client_id,
+        week,
+        week_end,
+        greatest(0, 100
+            - {{ wt['withdrawal'] }} * r_withdrawal::int
+            - {{ wt['reservation_spike'] }} * r_reservation_spike::int
+            - {{ wt['inbound_stopped'] }} * r_inbound_stopped::int
+            - {{ wt['outbound_falling'] }} * s_outbound_falling::int
+            - {{ wt['engagement_drop'] }} * s_engagement_drop::int) as score,
+        concat_ws('; ',
+            case when r_withdrawal then 'вывез до ' || round(100 * r_withdrawal_share) || '% остатков за 2 недели' end,
+            case when r_reservation_spike then 'резервировал до ' || round(100 * r_reserved_share)
+                || '% остатков за неделю' end,
+            case when r_inbound_stopped then 'поставки прекратились, остаток тает (сейчас ' || stock_end || ' ед.)' end,
+            case when s_outbound_falling then 'отгрузки на маркетплейсы упали до '
+                || round(100 * outbound_ratio) || '% от прежних' end,
+            case when s_engagement_drop then 'общение стало реже: ' || contacts_4w || ' контактов за 4 недели' end
+        ) as reasons
+    from recent
+),
+
+latest as (
+    select *, lag(score) over (partition by client_id order by week) as score_prev_week
+    from scored
+    qualify week = max(week) over (partition by client_id)
+)
+
+select
+    client_id,
+    week_end as as_of,
+    score,
+    case when score >= {{ c['bands']['green'] }} then 'зелёный'
+         when score >= {{ c['bands']['yellow'] }} then 'жёлтый'
+         else 'красный' end as band,
+    score - score_prev_week as trend_vs_last_week,
+    nullif(reasons, '') as top_reasons
+from latest

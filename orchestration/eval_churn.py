@@ -1,0 +1,129 @@
+"""Churn evaluation: the WMS simulator's world through the real pipeline, alerts scored against its ground truth."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from warehouse.settings import get_settings
+
+
+@dataclass
+class ChurnEval:
+    clients: int
+    churners: int
+    alerted: int
+    true_positives: int
+    false_positives: int
+    trap_alerts: dict[str, int]
+    lead_days: list[int]
+    table: list[dict]
+
+    @property
+    def precision(self) -> float:
+        return self.true_positives / self.alerted if self.alerted else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.true_positives / self.churners if self.churners else 0.0
+
+    @property
+    def median_lead_days(self) -> float | None:
+        return statistics.median(self.lead_days) if self.lead_days else None
+
+
+def evaluate(clients: int = 60, days: int = 365, seed: int = 7, workdir: Path | None = None) -> ChurnEval:
+    from assets.wms.assets import wms_assets
+    from orchestration.dbt import dbt_resource, warehouse_models
+    from orchestration.resources import all_resources
+    from orchestration.run_once import QUIET_CONSOLE
+    from orchestration.wms_sim import WmsSimulator, WmsWorld
+    from warehouse.aliases import save_alias
+    from warehouse.duck import connect, fetch_dicts
+
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="c360-eval-"))
+    world = WmsWorld(clients=clients, days=days, end=date.today(), seed=seed)
+    truth = world.truth()
+    saved = {
+        k: os.environ.get(k) for k in ("C360_DATA_DIR", "C360_WMS_BASE_URL", "C360_WMS_TOKEN", "C360_ALIASES_FILE")
+    }
+    os.environ["C360_DATA_DIR"] = str(workdir / "data")
+    os.environ.pop("C360_ALIASES_FILE", None)
+    try:
+        settings = get_settings()
+        for c in world.clients:
+            save_alias(settings.resolved_aliases_file, "wms_client", c.wms_id, c.lead_id)
+        with WmsSimulator(world) as sim, dg.instance_for_test(temp_dir=str(workdir)) as instance:
+            os.environ.update(C360_WMS_BASE_URL=sim.url, C360_WMS_TOKEN=sim.token)
+            config = {**QUIET_CONSOLE, "ops": {"wms_stock": {"config": {"history_weeks": 0}}}}
+            dg.materialize(wms_assets, resources=all_resources(), instance=instance, run_config=config)
+            dg.materialize([warehouse_models], resources={"dbt": dbt_resource()}, instance=instance)
+        with connect(settings.warehouse_path, read_only=True) as con:
+            first = {
+                r["client_id"]: r
+                for r in fetch_dicts(
+                    con,
+                    "select client_id, min(week_end) as first_alert, string_agg(distinct alert_type, ', ') as types "
+                    "from marts.client_alerts group by 1",
+                )
+            }
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    table, lead_days = [], []
+    tp = fp = 0
+    traps = {"seasonal_trap": 0, "fbo_supply_trap": 0}
+    for _wms_id, t in truth.items():
+        alert = first.get(t["lead_id"])
+        row = {
+            "client": t["lead_id"],
+            "behaviour": t["behaviour"],
+            "churn": t["churn"],
+            "exit": t["exit"],
+            "first_alert": alert["first_alert"].date().isoformat() if alert else None,
+            "alert_types": alert["types"] if alert else None,
+            "lead_days": None,
+        }
+        if alert and t["churn"]:
+            tp += 1
+            if t["exit"]:
+                row["lead_days"] = (date.fromisoformat(t["exit"]) - alert["first_alert"].date()).days
+                lead_days.append(row["lead_days"])
+        elif alert:
+            fp += 1
+            if t["behaviour"] in traps:
+                traps[t["behaviour"]] += 1
+        if t["behaviour"] != "healthy" or alert:
+            table.append(row)
+    return ChurnEval(len(truth), sum(t["churn"] for t in truth.values()), len(first), tp, fp, traps, lead_days, table)
+
+
+def render(result: ChurnEval) -> str:
+    lines = [
+        "| клиент | поведение | уход | выход | первая тревога | за сколько дней | типы тревог |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in result.table:
+        lines.append(
+            f"| {r['client']} | {r['behaviour']} | {'да' if r['churn'] else 'нет'} | {r['exit'] or '—'} "
+            f"| {r['first_alert'] or '—'} | {r['lead_days'] if r['lead_days'] is not None else '—'} "
+            f"| {r['alert_types'] or '—'} |"
+        )
+    lines += [
+        "",
+        f"Клиентов: {result.clients}, уходящих: {result.churners}, с тревогой: {result.alerted}",
+        f"Точность (precision): {result.precision:.2f}   Полнота (recall): {result.recall:.2f}   "
+        f"Медиана упреждения: {result.median_lead_days} дн.",
+        f"Ложные тревоги на ловушках: сезонный {result.trap_alerts['seasonal_trap']}, "
+        f"FBO {result.trap_alerts['fbo_supply_trap']}; всего ложных: {result.false_positives}",
+    ]
+    return "\n".join(lines)
