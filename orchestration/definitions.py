@@ -18,6 +18,7 @@ from orchestration.jobs import (
     telegram_pull_job,
     telegram_summary_job,
     unmatched_recordings_job,
+    warehouse_job,
     wms_pull_job,
 )
 from orchestration.resources import all_resources
@@ -27,6 +28,7 @@ from orchestration.schedules import (
     daily_report_schedule,
     telegram_pull_schedule,
     telegram_summary_schedule,
+    warehouse_schedule,
     wms_pull_schedule,
 )
 from orchestration.sensors import new_recordings_sensor, telegram_exports_sensor
@@ -47,6 +49,7 @@ defs = dg.Definitions(
         bitrix_summary_job,
         meeting_pipeline_job,
         unmatched_recordings_job,
+        warehouse_job,
         wms_pull_job,
         daily_report_job,
         telegram_export_job,
@@ -61,6 +64,7 @@ defs = dg.Definitions(
         bitrix_pull_schedule,
         bitrix_summary_schedule,
         wms_pull_schedule,
+        warehouse_schedule,
     ],
     resources={**all_resources(), "dbt": dbt_resource()},
 )

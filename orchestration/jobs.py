@@ -72,3 +72,9 @@ wms_pull_job = dg.define_asset_job(
     selection=wms_assets,
     description="Клиенты, остатки, отгрузки, поставки и резервы из WMS (только новое и изменённое).",
 )
+
+warehouse_job = dg.define_asset_job(
+    "warehouse_job",
+    selection=dg.AssetSelection.groups("dbt_staging", "dbt_intermediate", "dbt_marts", "alerts"),
+    description="Модели хранилища (история клиента, здоровье, тревоги) и рассылка новых тревог.",
+)

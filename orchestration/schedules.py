@@ -8,6 +8,7 @@ from orchestration.jobs import (
     daily_report_job,
     telegram_pull_job,
     telegram_summary_job,
+    warehouse_job,
     wms_pull_job,
 )
 from warehouse.settings import get_settings
@@ -61,6 +62,15 @@ wms_pull_schedule = dg.ScheduleDefinition(
     execution_timezone=_settings.timezone,
     default_status=dg.DefaultScheduleStatus.RUNNING if _settings.wms_base_url else dg.DefaultScheduleStatus.STOPPED,
     description="Каждый час забирает из WMS остатки и новые отгрузки, поставки и резервы (C360_WMS_CRON).",
+)
+
+warehouse_schedule = dg.ScheduleDefinition(
+    name="warehouse_schedule",
+    job=warehouse_job,
+    cron_schedule="45 * * * *",  # after the hourly pulls (Bitrix24 at :00, WMS at :15)
+    execution_timezone=_settings.timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Каждый час пересчитывает историю клиентов, здоровье и тревоги и отправляет новые тревоги.",
 )
 
 daily_report_schedule = dg.build_schedule_from_partitioned_job(
