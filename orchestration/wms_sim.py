@@ -88,6 +88,19 @@ class WmsWorld:
         cover = 60 if c.behaviour == "inbound_stops" else 30
         stock = int(base * cover)
         inbound_open, withdrawn_target = True, 0
+
+        def ship(day_index: int, suffix: str, kind: str, marketplace: str | None, hour: int, units: int) -> None:
+            c.orders.append(
+                {
+                    "id": f"O{c.wms_id}-{day_index}-{suffix}",
+                    "kind": kind,
+                    "marketplace": marketplace,
+                    "created_at": _at(self.day(day_index), hour),
+                    "status": "shipped",
+                    "units": units,
+                }
+            )
+
         for i in range(self.days):
             d = self.day(i)
             event = c.event_day is not None and d >= c.event_day
@@ -102,71 +115,25 @@ class WmsWorld:
             split = [int((out - fbs) * w / sum(mix)) for w in mix]
             split[-1] += out - fbs - sum(split)  # orders add up to what left the shelf
             for k, mp in enumerate(MARKETPLACES):
-                units = split[k]
-                if units:
-                    c.orders.append(
-                        {
-                            "id": f"O{c.wms_id}-{i}-{k}",
-                            "kind": "marketplace",
-                            "marketplace": mp,
-                            "created_at": _at(d, 10 + k),
-                            "status": "shipped",
-                            "units": units,
-                        }
-                    )
+                if split[k]:
+                    ship(i, str(k), "marketplace", mp, 10 + k, split[k])
             if fbs:
-                c.orders.append(
-                    {
-                        "id": f"O{c.wms_id}-{i}-f",
-                        "kind": "fbs",
-                        "marketplace": MARKETPLACES[0],
-                        "created_at": _at(d, 16),
-                        "status": "shipped",
-                        "units": fbs,
-                    }
-                )
+                ship(i, "f", "fbs", MARKETPLACES[0], 16, fbs)
             if c.behaviour == "withdraws_stock" and event and (d - c.event_day).days < WITHDRAWAL_DAYS and stock:
                 if (d - c.event_day).days == 0:  # takes ~85% of its stock back, batch by batch, over four weeks
                     withdrawn_target = int(stock * 0.85)
                 units = min(stock, withdrawn_target // WITHDRAWAL_DAYS + 1)
                 stock -= units
-                c.orders.append(
-                    {
-                        "id": f"O{c.wms_id}-{i}-w",
-                        "kind": "withdrawal",
-                        "marketplace": None,
-                        "created_at": _at(d, 12),
-                        "status": "shipped",
-                        "units": units,
-                    }
-                )
+                ship(i, "w", "withdrawal", None, 12, units)
             if c.behaviour == "reservation_spike" and event and (d - c.event_day).days >= 21 and stock:
                 inbound_open = False  # what was reserved leaves: the client takes everything away
                 units = stock if (d - c.event_day).days >= 24 else stock // 3
                 stock -= units
-                c.orders.append(
-                    {
-                        "id": f"O{c.wms_id}-{i}-w",
-                        "kind": "withdrawal",
-                        "marketplace": None,
-                        "created_at": _at(d, 12),
-                        "status": "shipped",
-                        "units": units,
-                    }
-                )
+                ship(i, "w", "withdrawal", None, 12, units)
             if c.behaviour == "fbo_supply_trap" and d == c.event_day:
                 units = int(stock * 0.6)
                 stock -= units
-                c.orders.append(
-                    {
-                        "id": f"O{c.wms_id}-{i}-fbo",
-                        "kind": "marketplace",
-                        "marketplace": "ozon",
-                        "created_at": _at(d, 13),
-                        "status": "shipped",
-                        "units": units,
-                    }
-                )
+                ship(i, "fbo", "marketplace", "ozon", 13, units)
             if inbound_open and d.weekday() == receipt_weekday:
                 units = max(0, int(base * season * cover) - stock)
                 if units:
