@@ -102,4 +102,5 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         pass  # a fresh install: the raw tables dbt reads must exist
     os.environ["C360_WAREHOUSE_PATH"] = str(settings.warehouse_path.resolve())  # the profile reads it
     args = ["build", "--vars", json.dumps(dbt_vars(settings), ensure_ascii=False)]
-    yield from dbt.cli(args, context=context).stream()
+    # one target folder for the runs (they never overlap: pool duckdb_write), not a new one per run
+    yield from dbt.cli(args, context=context, target_path=dbt_project.target_path / "run").stream()
