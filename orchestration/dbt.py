@@ -32,6 +32,7 @@ SOURCE_ASSETS = {
     "wms_orders": "wms_orders",
     "wms_receipts": "wms_receipts",
     "wms_reservations": "wms_reservations",
+    "interaction_signals": "interaction_signals",
 }
 
 # raw tables that no single asset owns: declared so the data owner sees what they are

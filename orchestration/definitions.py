@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.alerts.assets import client_alert_delivery
 from assets.bitrix24.assets import bitrix_assets
+from assets.enrichment.assets import interaction_signals
 from assets.meetings.assets import meeting_assets
 from assets.reports.assets import daily_curator_report
 from assets.telegram.assets import telegram_assets
@@ -41,6 +42,7 @@ defs = dg.Definitions(
         *wms_assets,
         warehouse_models,
         *side_tables,
+        interaction_signals,
         client_alert_delivery,
         daily_curator_report,
     ],

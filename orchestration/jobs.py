@@ -75,6 +75,6 @@ wms_pull_job = dg.define_asset_job(
 
 warehouse_job = dg.define_asset_job(
     "warehouse_job",
-    selection=dg.AssetSelection.groups("dbt_staging", "dbt_intermediate", "dbt_marts", "alerts"),
-    description="Модели хранилища (история клиента, здоровье, тревоги) и рассылка новых тревог.",
+    selection=dg.AssetSelection.groups("enrichment", "dbt_staging", "dbt_intermediate", "dbt_marts", "alerts"),
+    description="Сигналы общения, модели хранилища (история клиента, здоровье, тревоги) и рассылка новых тревог.",
 )

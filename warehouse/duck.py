@@ -285,6 +285,23 @@ create table if not exists raw.wms_reservations (
     primary key (wms_client_id, reservation_id)
 );
 
+create table if not exists raw.interaction_signals (
+    ref              varchar primary key,        -- meeting:<id> | telegram_day:<client>:<day> | bitrix:<id>
+    client_id        varchar,
+    source           varchar not null,
+    occurred_at      timestamp,
+    content_hash     varchar not null,           -- re-analysed only when the text changes
+    sentiment        double,                     -- −1 … 1
+    tone             varchar,
+    complaint        boolean,
+    conflict         boolean,
+    blockers         json,
+    promises         json,
+    generated_by     varchar,
+    extractive       boolean,
+    analyzed_at      timestamp default current_timestamp
+);
+
 create table if not exists raw.telegram_daily_summaries (
     client_id         varchar not null,
     day               date not null,

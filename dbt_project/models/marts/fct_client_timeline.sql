@@ -1,14 +1,17 @@
 -- one row per client event, newest last; `ref` points at the original (meeting, chat day, activity, WMS week)
 select
-    md5(source || '|' || ref) as event_id,
-    client_id,
-    occurred_at,
-    cast(occurred_at as date) as event_date,
-    source,
-    kind,
-    title,
-    summary,
-    cast(null as double) as sentiment,  -- filled by interaction_signals (LLM enrichment)
-    ref
-from {{ ref('int_client_events') }}
-where client_id is not null
+    md5(e.source || '|' || e.ref) as event_id,
+    e.client_id,
+    e.occurred_at,
+    cast(e.occurred_at as date) as event_date,
+    e.source,
+    e.kind,
+    e.title,
+    e.summary,
+    s.sentiment,
+    s.tone,
+    s.complaint,
+    e.ref
+from {{ ref('int_client_events') }} as e
+left join {{ ref('stg_enrichment__interaction_signals') }} as s using (ref)
+where e.client_id is not null
