@@ -24,6 +24,14 @@ w as (
     window win as (partition by client_id order by week)
 ),
 
+signals as (  -- what was said, per week: mean sentiment and conflict/complaint mentions
+    select client_id, date_trunc('week', occurred_at) as week,
+           avg(sentiment) as sentiment, count(*) filter (where conflict or complaint) as conflicts
+    from {{ ref('stg_enrichment__interaction_signals') }}
+    where client_id is not null
+    group by 1, 2
+),
+
 comms as (
     select client_id, date_trunc('week', day) as week,
            sum(messages_in + messages_out + meetings + calls + emails) as contacts
@@ -44,10 +52,17 @@ features as (
         w.stock_end / nullif(w.outbound_4w / 4.0, 0) as cover_weeks,
         sum(coalesce(cm.contacts, 0)) over (
             partition by w.client_id order by w.week rows between 3 preceding and current row) as contacts_4w,
+        avg(sg.sentiment) over (
+            partition by w.client_id order by w.week rows between 3 preceding and current row) as sentiment_4w,
+        avg(sg.sentiment) over (
+            partition by w.client_id order by w.week rows between 12 preceding and 4 preceding) as sentiment_prior_9w,
+        sum(coalesce(sg.conflicts, 0)) over (
+            partition by w.client_id order by w.week rows between 3 preceding and current row) as conflicts_4w,
         sum(coalesce(cm.contacts, 0)) over (
             partition by w.client_id order by w.week rows between 12 preceding and 4 preceding) as contacts_prior_9w
     from w
     left join comms as cm on cm.client_id = w.client_id and cm.week = w.week
+    left join signals as sg on sg.client_id = w.client_id and sg.week = w.week
 )
 
 select
@@ -61,5 +76,7 @@ select
         and cover_weeks < {{ c['cover_weeks'] }}, false) as s_inbound_stopped,
     coalesce(history_weeks >= 8 and outbound_ratio < {{ c['outbound_fall'] }}, false) as s_outbound_falling,
     coalesce(contacts_prior_9w >= 6
-        and contacts_4w * 9.0 / 4 < {{ c['engagement_drop'] }} * contacts_prior_9w, false) as s_engagement_drop
+        and contacts_4w * 9.0 / 4 < {{ c['engagement_drop'] }} * contacts_prior_9w, false) as s_engagement_drop,
+    coalesce(sentiment_prior_9w - sentiment_4w >= {{ c['tone_drop'] }}, false) as s_tone_drop,
+    coalesce(conflicts_4w >= {{ c['conflicts_4w'] }}, false) as s_conflicts
 from features

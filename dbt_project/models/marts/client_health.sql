@@ -25,7 +25,9 @@ scored as (
             - {{ wt['reservation_spike'] }} * r_reservation_spike::int
             - {{ wt['inbound_stopped'] }} * r_inbound_stopped::int
             - {{ wt['outbound_falling'] }} * s_outbound_falling::int
-            - {{ wt['engagement_drop'] }} * s_engagement_drop::int) as score,
+            - {{ wt['engagement_drop'] }} * s_engagement_drop::int
+            - {{ wt['tone_drop'] }} * s_tone_drop::int
+            - {{ wt['conflicts'] }} * s_conflicts::int) as score,
         concat_ws('; ',
             case when r_withdrawal then 'вывез до ' || round(100 * r_withdrawal_share) || '% остатков за 2 недели' end,
             case when r_reservation_spike then 'резервировал до ' || round(100 * r_reserved_share)
@@ -33,7 +35,10 @@ scored as (
             case when r_inbound_stopped then 'поставки прекратились, остаток тает (сейчас ' || stock_end || ' ед.)' end,
             case when s_outbound_falling then 'отгрузки на маркетплейсы упали до '
                 || round(100 * outbound_ratio) || '% от прежних' end,
-            case when s_engagement_drop then 'общение стало реже: ' || contacts_4w || ' контактов за 4 недели' end
+            case when s_engagement_drop then 'общение стало реже: ' || contacts_4w || ' контактов за 4 недели' end,
+            case when s_tone_drop then 'тон общения ухудшился: ' || round(sentiment_prior_9w, 2) || ' → '
+                || round(sentiment_4w, 2) end,
+            case when s_conflicts then 'жалобы или конфликт в ' || conflicts_4w || ' контактах за 4 недели' end
         ) as reasons
     from recent
 ),
