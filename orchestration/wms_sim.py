@@ -11,11 +11,11 @@ import bisect
 import json
 import math
 import random
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+from orchestration.local_http import LocalHttpServer
 
 MARKETPLACES = ("wildberries", "ozon", "yandex_market")
 PLANTED = ("withdraws_stock", "reservation_spike", "inbound_stops", "seasonal_trap", "fbo_supply_trap")
@@ -191,55 +191,21 @@ class WmsWorld:
         return out
 
 
-class WmsSimulator:
+class WmsSimulator(LocalHttpServer):
     """HTTP server on 127.0.0.1 for a WmsWorld; fault injection for tests (5xx, malformed page, bad records)."""
 
     def __init__(self, world: WmsWorld, *, token: str = "sim-token", host: str = "127.0.0.1", port: int = 0):
+        super().__init__(host, port)
         self.world = world
         self.token = token
         self.fail_next = 0
         self.malformed_next = 0
         self.requests = 0
         self.items_served = 0
-        sim = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go in separate writes: avoid 40 ms delayed ACKs
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                status, body = sim.handle(self.path, self.headers.get("Authorization"))
-                payload = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+    def respond(self, method: str, path: str, headers: dict, body: bytes):
+        status, payload = self.handle(path, headers.get("authorization"))
+        return status, {"Content-Type": "application/json"}, payload
 
     def handle(self, raw_path: str, auth: str | None):
         self.requests += 1
