@@ -208,3 +208,21 @@ def test_300_clients_over_a_year_full_and_hourly(env, instance, monkeypatch):
     assert totals["wms_orders"] == sum(len(c.orders) for c in world.clients)
     assert meta(hourly, "wms_orders")["новых"] == 0
     print(f"\nWMS 300×365: full {full_seconds:.1f} s {totals}, hourly {hourly_seconds:.1f} s")
+
+
+def test_a_record_without_id_keeps_one_key_across_runs():
+    import subprocess
+    import sys
+
+    code = "from assets.wms.assets import order_row; print(order_row('W1', {'kind': 'fbs', 'units': 1})['order_id'])"
+    keys = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": seed, "PATH": ""},
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert len(keys) == 1 and next(iter(keys)).startswith("noid-"), "re-ingesting must not duplicate it"

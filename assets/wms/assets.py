@@ -1,5 +1,6 @@
 """WMS assets: clients, daily stock snapshots, and the order/receipt/reservation history, incrementally."""
 
+import hashlib
 import json
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -42,7 +43,9 @@ def _base(item: dict, id_key: str, problems: list[str]) -> dict:
     record_id = item.get("id")
     if record_id in (None, ""):
         problems.append("no_id")
-        record_id = "noid-" + str(abs(hash(json.dumps(item, sort_keys=True, default=str))))
+        # a content digest, stable across runs (Python's hash() is salted per process)
+        digest = hashlib.sha1(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        record_id = f"noid-{digest}"
     created = parse_utc(item.get("created_at"))
     if created is None:
         problems.append("bad_created_at")
