@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.metadata import md_table
 from connectors.llm import LLMError, MeetingSummary, summarize_meeting
 from connectors.stt import Segment, TranscriptionError
 from warehouse.duck import fetch_dicts, upsert
@@ -214,13 +215,12 @@ def meeting_unmatched_files(context: dg.AssetExecutionContext) -> dg.Materialize
             )
         total = con.execute("select count(*) from raw.meeting_unmatched").fetchone()[0]
     new = [r for r in rows if r["path"] not in known]
-    table = "\n".join(f"| {u.rel_path} | {u.reason} |" for u in found)
     return dg.MaterializeResult(
         metadata={
             "без ID лида сейчас": len(found),
             "новых": len(new),
             "всего в таблице": total,
-            "файлы": dg.MetadataValue.md("| файл | причина |\n|---|---|\n" + table if found else "нет"),
+            "файлы": md_table(("файл", "причина"), [(u.rel_path, u.reason) for u in found]),
         }
     )
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from assets.metadata import md_table
 from assets.partitions import daily_partitions
 from assets.telegram.storage import (
     StoreResult,
@@ -30,13 +31,6 @@ GROUP = "telegram"
 
 class TelegramExportConfig(dg.Config):
     path: str = Field(description="Путь к result.json экспорта Telegram Desktop")
-
-
-def _unmapped_md(unmapped: list[dict]) -> dg.MetadataValue:
-    if not unmapped:
-        return dg.MetadataValue.md("нет")
-    rows = "\n".join(f"| {c['chat_id']} | {c['title'] or '—'} |" for c in unmapped[:200])
-    return dg.MetadataValue.md("| chat_id | название |\n|---|---|\n" + rows)
 
 
 @dg.asset(
@@ -76,7 +70,7 @@ def telegram_exports(context: dg.AssetExecutionContext, config: TelegramExportCo
             "служебных": parsed.count("service"),
             "неизвестного вида (сохранены как есть)": parsed.count("unknown") + len(parsed.unparsed),
             "чатов без клиента": len(unmapped),
-            "чаты без клиента": _unmapped_md(unmapped),
+            "чаты без клиента": md_table(("chat_id", "название"), [(c["chat_id"], c["title"]) for c in unmapped]),
         }
     )
 
@@ -142,7 +136,9 @@ def telegram_messages(context: dg.AssetExecutionContext) -> dg.MaterializeResult
             "правок применено": totals.updated,
             "пауз FloodWait": tg.flood_waits,
             "чатов без клиента": len(out["unmapped"]),
-            "чаты без клиента": _unmapped_md(out["unmapped"]),
+            "чаты без клиента": md_table(
+                ("chat_id", "название"), [(c["chat_id"], c["title"]) for c in out["unmapped"]]
+            ),
         }
     )
 

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 from pydantic import Field
 
+from assets.metadata import md_table
 from connectors.http import ExternalServiceError
 from connectors.wms import ORDER_KINDS
 from warehouse.aliases import load_aliases
@@ -91,14 +92,6 @@ def _skip_or_fail(exc: ExternalServiceError, failed: dict, what: str) -> None:
     failed[what] = str(exc)
 
 
-def _unmapped_md(rows: list[tuple]) -> dg.MetadataValue:
-    if not rows:
-        return dg.MetadataValue.md("нет")
-    return dg.MetadataValue.md(
-        "| WMS id | название |\n|---|---|\n" + "\n".join(f"| {i} | {n} |" for i, n in rows[:300])
-    )
-
-
 @dg.asset(
     group_name=GROUP,
     required_resource_keys={"warehouse", "wms"},
@@ -137,7 +130,7 @@ def wms_clients(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         metadata={
             "клиентов WMS": len(rows),
             "без клиента (не привязаны)": len(unmapped),
-            "непривязанные": _unmapped_md(unmapped),
+            "непривязанные": md_table(("WMS id", "название"), unmapped, limit=300),
         }
     )
 
