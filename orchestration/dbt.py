@@ -1,5 +1,6 @@
 """dbt (DuckDB) wired into Dagster: every model an asset; raw tables map to the Python assets that write them."""
 
+import hashlib
 import json
 import os
 import sys
@@ -90,18 +91,51 @@ class Client360DbtTranslator(DagsterDbtTranslator):
         return f"dbt_{fqn[1]}" if len(fqn) > 2 else "dbt"
 
 
+# what, when changed, invalidates rows the incremental models keep: who a chat or WMS account belongs to
+MAPPING_SQL = [
+    "select string_agg(chat_id || '=' || coalesce(client_id, ''), ',' order by chat_id) from raw.telegram_chats",
+    "select string_agg(wms_client_id || '=' || coalesce(client_id, ''), ',' order by wms_client_id)"
+    " from raw.wms_clients",
+]
+
+
+def build_fingerprint(con, settings) -> str:
+    """Models, thresholds and client mappings in one hash: when it changes, the marts are rebuilt in full."""
+    h = hashlib.sha256(json.dumps(dbt_vars(settings), sort_keys=True, ensure_ascii=False).encode())
+    for path in sorted(p for p in DBT_DIR.rglob("*") if p.suffix in (".sql", ".yml") and "target" not in p.parts):
+        h.update(path.relative_to(DBT_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    for sql in MAPPING_SQL:
+        h.update(str(con.execute(sql).fetchone()[0] or "").encode())
+    return h.hexdigest()
+
+
+class WarehouseBuildConfig(dg.Config):
+    full_refresh: bool = False  # rebuild every incremental mart from scratch
+
+
 @dbt_assets(
     manifest=ensure_manifest(),
     project=dbt_project,
     dagster_dbt_translator=Client360DbtTranslator(),
     pool="duckdb_write",
 )
-def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """Модели хранилища (dbt): staging → intermediate → витрины, с проверками данных."""
+def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: WarehouseBuildConfig):
+    """Модели хранилища (dbt): staging → intermediate → витрины, с проверками данных.
+
+    Витрины, растущие со временем, обновляются инкрементально; после смены моделей, порогов churn.yml или
+    привязки чатов/клиентов WMS — полная пересборка.
+    """
     settings = get_settings()
-    with duck.connect(settings.warehouse_path):
-        pass  # a fresh install: the raw tables dbt reads must exist
+    with duck.connect(settings.warehouse_path) as con:  # a fresh install: the raw tables dbt reads must exist
+        fingerprint = build_fingerprint(con, settings)
+        row = con.execute("select value from raw.build_state where key = 'dbt_fingerprint'").fetchone()
+    full = config.full_refresh or row is None or row[0] != fingerprint
     os.environ["C360_WAREHOUSE_PATH"] = str(settings.warehouse_path.resolve())  # the profile reads it
     args = ["build", "--vars", json.dumps(dbt_vars(settings), ensure_ascii=False)]
+    if full:
+        context.log.info("Полная пересборка витрин: изменились модели, пороги или привязка клиентов")
+        args.append("--full-refresh")
     # one target folder for the runs (they never overlap: pool duckdb_write), not a new one per run
     yield from dbt.cli(args, context=context, target_path=dbt_project.target_path / "run").stream()
+    with duck.connect(settings.warehouse_path) as con:
+        duck.upsert(con, "raw.build_state", [{"key": "dbt_fingerprint", "value": fingerprint}])

@@ -69,8 +69,8 @@ def evaluate(clients: int = 60, days: int = 365, seed: int = 7, workdir: Path | 
                 r["client_id"]: r
                 for r in fetch_dicts(
                     con,
-                    "select client_id, min(week_end) as first_alert, string_agg(distinct alert_type, ', ') as types "
-                    "from marts.client_alerts group by 1",
+                    "select client_id, cast(min(week_end) as date) as first_alert, "
+                    "string_agg(distinct alert_type, ', ') as types from marts.client_alerts group by 1",
                 )
             }
     finally:
@@ -89,14 +89,14 @@ def evaluate(clients: int = 60, days: int = 365, seed: int = 7, workdir: Path | 
             "behaviour": t["behaviour"],
             "churn": t["churn"],
             "exit": t["exit"],
-            "first_alert": alert["first_alert"].date().isoformat() if alert else None,
+            "first_alert": alert["first_alert"].isoformat() if alert else None,
             "alert_types": alert["types"] if alert else None,
             "lead_days": None,
         }
         if alert and t["churn"]:
             tp += 1
             if t["exit"]:
-                row["lead_days"] = (date.fromisoformat(t["exit"]) - alert["first_alert"].date()).days
+                row["lead_days"] = (date.fromisoformat(t["exit"]) - alert["first_alert"]).days
                 lead_days.append(row["lead_days"])
         elif alert:
             fp += 1

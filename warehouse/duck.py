@@ -302,6 +302,12 @@ create table if not exists raw.interaction_signals (
     analyzed_at      timestamp default current_timestamp
 );
 
+create table if not exists raw.build_state (   -- bookkeeping of the warehouse build (orchestration/dbt.py)
+    key              varchar primary key,
+    value            varchar,
+    updated_at       timestamp default current_timestamp
+);
+
 create table if not exists raw.telegram_daily_summaries (
     client_id         varchar not null,
     day               date not null,
@@ -344,6 +350,10 @@ def connect(path: Path, *, read_only: bool = False, wait_seconds: float = 60.0) 
         con.close()
 
 
+# columns that say when a row was (re)loaded; dbt's incremental models read them as `loaded_at`
+LOAD_STAMPS = frozenset({"pulled_at", "ingested_at", "summarized_at", "analyzed_at", "transcribed_at", "updated_at"})
+
+
 def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict]) -> int:
     """Insert or replace rows by the table's primary key; returns the number of rows written.
 
@@ -353,10 +363,22 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict]) -> 
         return 0
     columns = list(rows[0])
     incoming = pa.Table.from_pylist(list(rows))
+    # `insert or replace` keeps an omitted column's old value: the load stamp is set explicitly, so the
+    # incremental dbt models see a replaced row as changed
+    schema, _, name = table.rpartition(".")
+    stamps = [
+        c
+        for (c,) in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [schema or "main", name],
+        ).fetchall()
+        if c in LOAD_STAMPS and c not in columns
+    ]
     con.register("upsert_rows", incoming)
     try:
-        names = ", ".join(columns)
-        con.execute(f"insert or replace into {table} ({names}) select {names} from upsert_rows")
+        names = ", ".join(columns + stamps)
+        values = ", ".join(columns + ["current_timestamp"] * len(stamps))
+        con.execute(f"insert or replace into {table} ({names}) select {values} from upsert_rows")
     finally:
         con.unregister("upsert_rows")
     return len(rows)

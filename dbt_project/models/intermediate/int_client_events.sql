@@ -9,7 +9,8 @@ meetings as (
         'встреча' as kind,
         coalesce(json_extract_string(summary, '$.topic'), room) as title,
         summary_text as summary,
-        'meeting:' || recording_id as ref
+        'meeting:' || recording_id as ref,
+        loaded_at
     from {{ ref('stg_meetings__summaries') }}
 ),
 
@@ -21,7 +22,8 @@ chat_days as (
         'переписка за день' as kind,
         'Telegram: ' || messages || ' сообщ.' as title,
         summary_text as summary,
-        ref
+        ref,
+        loaded_at
     from {{ ref('stg_telegram__daily_summaries') }}
 ),
 
@@ -33,7 +35,8 @@ activities as (
         case a.kind when 'call' then 'звонок' when 'email' then 'письмо' else 'дело в CRM' end as kind,
         coalesce(a.subject, a.kind) as title,
         coalesce(s.summary_text, a.body_text) as summary,
-        a.ref
+        a.ref,
+        greatest(a.loaded_at, s.loaded_at) as loaded_at
     from {{ ref('stg_bitrix24__activities') }} as a
     left join {{ ref('stg_bitrix24__activity_summaries') }} as s
         on s.kind = 'call' and s.summary_key = 'call:' || a.activity_id
@@ -46,13 +49,13 @@ wms_weeks as (
         week + interval 6 day + interval 23 hour as occurred_at,
         'wms' as source,
         'склад за неделю' as kind,
-        'Склад: отгружено ' || sum(units) filter (where kind in ('marketplace', 'fbs'))
-            || ', вывезено ' || coalesce(sum(units) filter (where kind = 'withdrawal'), 0) as title,
+        'Склад: отгружено ' || outbound || ', вывезено ' || withdrawal || ', принято ' || inbound
+            || ', остаток ' || coalesce(cast(stock_end as varchar), '?') as title,
         null as summary,
-        'wms_week:' || wms_client_id || ':' || strftime(week, '%Y-%m-%d') as ref
-    from {{ ref('stg_wms__orders') }}
-    where client_id is not null and record_status = 'ok'
-    group by client_id, wms_client_id, week
+        'wms_week:' || client_id || ':' || strftime(week, '%Y-%m-%d') as ref,
+        loaded_at
+    from {{ ref('int_wms_weekly') }}
+    where outbound + withdrawal + inbound + reserved > 0
 )
 
 select * from meetings

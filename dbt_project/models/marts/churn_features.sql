@@ -1,82 +1,186 @@
--- per client and week: the churn signals, each explainable by its figures (thresholds: dbt_project/churn.yml)
+-- per client and week: the churn signals, each explainable by its figures (thresholds: dbt_project/churn.yml).
+-- Every known client has a row per week from its first event to the latest data (26 weeks past its last event
+-- at most), so silence shows up as weeks without contacts. Incremental: weeks from the earliest one touched by
+-- newly loaded rows are rebuilt, reading the 60 weeks before them for the rolling windows.
 {% set c = var('churn') %}
+{{ config(materialized='incremental', unique_key=['client_id', 'week'], incremental_strategy='delete+insert') }}
+{% set lookback = "interval 60 week" %}
 with
+
+{% if is_incremental() %}
+cutoff as (
+    select coalesce(cast(date_trunc('week', min(day)) as date), date '9999-01-04') as day,
+           max(loaded_at) as stamp
+    from (
+        select week as day, loaded_at from {{ ref('int_wms_weekly') }} where loaded_at > {{ watermark() }}
+        union all
+        select day, loaded_at from {{ ref('client_daily_activity') }} where loaded_at > {{ watermark() }}
+        union all
+        select cast({{ local_time('occurred_at') }} as date), loaded_at
+        from {{ ref('stg_enrichment__interaction_signals') }} where loaded_at > {{ watermark() }}
+        union all
+        select promised_on, loaded_at from {{ ref('int_promises') }} where loaded_at > {{ watermark() }}
+        union all  -- a new week began: every client gets its row
+        select max(day), null from {{ ref('client_daily_activity') }}
+        having date_trunc('week', max(day)) > (select max(week) from {{ this }})
+    )
+),
+{% endif %}
+
+as_of as (
+    select cast(date_trunc('week', least(max(day), current_date)) as date) as week
+    from {{ ref('client_daily_activity') }}
+),
+
+span as (
+    select client_id, cast(date_trunc('week', min(day)) as date) as first_week,
+           cast(date_trunc('week', max(day)) as date) as last_week
+    from {{ ref('client_daily_activity') }}
+    group by 1
+),
+
+grid as (
+    select client_id, cast(unnest(generate_series(
+        {% if is_incremental() %}greatest(first_week, (select day from cutoff) - {{ lookback }}){% else %}first_week{% endif %},
+        least(last_week + interval 26 week, (select week from as_of)),
+        interval 7 day)) as date) as week
+    from span
+),
+
+comms as (
+    select client_id, cast(date_trunc('week', day) as date) as week,
+           sum(messages_in + messages_out + meetings + calls + emails) as contacts,
+           count(*) filter (where messages_in + meetings + calls + emails > 0) as contact_days,
+           max(day) filter (where messages_in + meetings + calls + emails > 0) as last_contact_day,
+           max(loaded_at) as loaded_at
+    from {{ ref('client_daily_activity') }}
+    where true {{ from_cutoff('day', slack=lookback) }}
+    group by 1, 2
+),
+
+signals as (  -- what was said, per week: mean sentiment and conflict/complaint mentions
+    select client_id, cast(date_trunc('week', {{ local_time('occurred_at') }}) as date) as week,
+           avg(sentiment) as sentiment, count(*) filter (where conflict or complaint) as conflicts,
+           max(loaded_at) as loaded_at
+    from {{ ref('stg_enrichment__interaction_signals') }}
+    where client_id is not null {{ from_cutoff('occurred_at', slack=lookback) }}
+    group by 1, 2
+),
+
+unkept as (  -- promises that fell due that week without a follow-up from us
+    select client_id, cast(date_trunc('week', deadline) as date) as week, count(*) as unkept_promises,
+           min(what) as unkept_example, max(loaded_at) as loaded_at
+    from {{ ref('int_promises') }}
+    where no_follow_up {{ from_cutoff('deadline', slack=lookback) }}
+    group by 1, 2
+),
+
+joined as (
+    select
+        g.client_id,
+        g.week,
+        cast(g.week + interval 6 day as date) as week_end,
+        w.client_id is not null as has_wms,
+        coalesce(w.outbound, 0) as outbound,
+        coalesce(w.withdrawal, 0) as withdrawal,
+        coalesce(w.inbound, 0) as inbound,
+        coalesce(w.reserved, 0) as reserved,
+        w.stock_end,
+        coalesce(cm.contacts, 0) as contacts,
+        coalesce(cm.contact_days, 0) as contact_days,
+        cm.last_contact_day,
+        sg.sentiment,
+        coalesce(sg.conflicts, 0) as conflicts,
+        coalesce(u.unkept_promises, 0) as unkept_promises,
+        u.unkept_example,
+        {{ batch_loaded_at('greatest(w.loaded_at, cm.loaded_at, sg.loaded_at, u.loaded_at)') }} as loaded_at
+    from grid as g
+    left join {{ ref('int_wms_weekly') }} as w
+        on w.client_id = g.client_id and w.week = g.week
+    left join comms as cm on cm.client_id = g.client_id and cm.week = g.week
+    left join signals as sg on sg.client_id = g.client_id and sg.week = g.week
+    left join unkept as u on u.client_id = g.client_id and u.week = g.week
+),
 
 w as (
     select
         *,
-        week + interval 6 day as week_end,
         lag(stock_end, 1) over win as stock_prev_1w,
         lag(stock_end, 2) over win as stock_prev_2w,
         lag(stock_end, 4) over win as stock_prev_4w,
         withdrawal + coalesce(lag(withdrawal, 1) over win, 0) as withdrawal_2w,
-        median(reserved) over (partition by client_id order by week rows between 12 preceding and 1 preceding)
-            as reserved_baseline,
+        median(reserved) filter (where has_wms) over (
+            partition by client_id order by week rows between 12 preceding and 1 preceding) as reserved_baseline,
         max(case when inbound > 0 then week end) over (
-            partition by client_id order by week rows between unbounded preceding and current row) as last_inbound_week,
+            partition by client_id order by week rows between 52 preceding and current row) as last_inbound_week,
         count(*) filter (where inbound > 0) over (
             partition by client_id order by week rows between 26 preceding and 1 preceding) as inbound_weeks_26,
-        count(*) over (partition by client_id order by week rows between 26 preceding and 1 preceding) as history_weeks,
+        count(*) filter (where has_wms) over (
+            partition by client_id order by week rows between 26 preceding and 1 preceding) as history_weeks,
         sum(outbound) over (partition by client_id order by week rows between 3 preceding and current row) as outbound_4w,
         sum(outbound) over (partition by client_id order by week rows between 11 preceding and 4 preceding)
-            as outbound_prior_8w
-    from {{ ref('int_wms_weekly') }}
+            as outbound_prior_8w,
+        sum(outbound) over (partition by client_id order by week rows between 55 preceding and 52 preceding)
+            as outbound_4w_last_year,
+        count(*) filter (where has_wms) over (
+            partition by client_id order by week rows between 55 preceding and 52 preceding) as last_year_weeks,
+        max(last_contact_day) over (
+            partition by client_id order by week rows between 30 preceding and current row) as last_contact_day_30w,
+        sum(contact_days) over (
+            partition by client_id order by week rows between 29 preceding and 4 preceding) as contact_days_prior_26w,
+        sum(contacts) over (partition by client_id order by week rows between 3 preceding and current row) as contacts_4w,
+        sum(contacts) over (
+            partition by client_id order by week rows between 12 preceding and 4 preceding) as contacts_prior_9w,
+        avg(sentiment) over (partition by client_id order by week rows between 3 preceding and current row)
+            as sentiment_4w,
+        avg(sentiment) over (partition by client_id order by week rows between 12 preceding and 4 preceding)
+            as sentiment_prior_9w,
+        sum(conflicts) over (partition by client_id order by week rows between 3 preceding and current row)
+            as conflicts_4w,
+        sum(unkept_promises) over (partition by client_id order by week rows between 3 preceding and current row)
+            as unkept_promises_4w,
+        max(unkept_example) over (partition by client_id order by week rows between 3 preceding and current row)
+            as unkept_promise_example
+    from joined
     window win as (partition by client_id order by week)
-),
-
-signals as (  -- what was said, per week: mean sentiment and conflict/complaint mentions
-    select client_id, date_trunc('week', occurred_at) as week,
-           avg(sentiment) as sentiment, count(*) filter (where conflict or complaint) as conflicts
-    from {{ ref('stg_enrichment__interaction_signals') }}
-    where client_id is not null
-    group by 1, 2
-),
-
-comms as (
-    select client_id, date_trunc('week', day) as week,
-           sum(messages_in + messages_out + meetings + calls + emails) as contacts
-    from {{ ref('client_daily_activity') }}
-    group by 1, 2
 ),
 
 features as (
     select
-        w.*,
-        w.withdrawal_2w / nullif(w.stock_prev_2w, 0) as withdrawal_share_2w,
-        w.reserved / nullif(w.stock_prev_1w, 0) as reserved_share_1w,
-        w.reserved / nullif(w.reserved_baseline, 0) as reservation_ratio,
-        date_diff('week', coalesce(w.last_inbound_week, w.week - interval 52 week), w.week) as weeks_since_inbound,
-        w.history_weeks / nullif(w.inbound_weeks_26, 0) as usual_inbound_gap_weeks,
-        1 - w.stock_end / nullif(w.stock_prev_4w, 0) as drawdown_4w,
-        w.outbound_4w / nullif(w.outbound_prior_8w / 2.0, 0) as outbound_ratio,
-        w.stock_end / nullif(w.outbound_4w / 4.0, 0) as cover_weeks,
-        sum(coalesce(cm.contacts, 0)) over (
-            partition by w.client_id order by w.week rows between 3 preceding and current row) as contacts_4w,
-        avg(sg.sentiment) over (
-            partition by w.client_id order by w.week rows between 3 preceding and current row) as sentiment_4w,
-        avg(sg.sentiment) over (
-            partition by w.client_id order by w.week rows between 12 preceding and 4 preceding) as sentiment_prior_9w,
-        sum(coalesce(sg.conflicts, 0)) over (
-            partition by w.client_id order by w.week rows between 3 preceding and current row) as conflicts_4w,
-        sum(coalesce(cm.contacts, 0)) over (
-            partition by w.client_id order by w.week rows between 12 preceding and 4 preceding) as contacts_prior_9w
+        *,
+        withdrawal_2w / nullif(stock_prev_2w, 0) as withdrawal_share_2w,
+        reserved / nullif(stock_prev_1w, 0) as reserved_share_1w,
+        reserved / nullif(reserved_baseline, 0) as reservation_ratio,
+        date_diff('week', coalesce(last_inbound_week, week - interval 52 week), week) as weeks_since_inbound,
+        history_weeks / nullif(inbound_weeks_26, 0) as usual_inbound_gap_weeks,
+        1 - stock_end / nullif(stock_prev_4w, 0) as drawdown_4w,
+        outbound_4w / nullif(outbound_prior_8w / 2.0, 0) as outbound_ratio,
+        case when last_year_weeks = 4 then outbound_4w / nullif(outbound_4w_last_year, 0) end as outbound_yoy_ratio,
+        stock_end / nullif(outbound_4w / 4.0, 0) as cover_weeks,
+        date_diff('day', last_contact_day_30w, week_end) as silence_days,
+        26 * 7.0 / nullif(contact_days_prior_26w, 0) as usual_contact_gap_days
     from w
-    left join comms as cm on cm.client_id = w.client_id and cm.week = w.week
-    left join signals as sg on sg.client_id = w.client_id and sg.week = w.week
 )
 
 select
-    *,
-    coalesce(withdrawal_share_2w >= {{ c['withdrawal_share_2w'] }}, false) as s_withdrawal,
-    coalesce(reserved_share_1w >= {{ c['reservation_share_1w'] }}
+    * exclude (unkept_example),
+    coalesce(has_wms and withdrawal_share_2w >= {{ c['withdrawal_share_2w'] }}, false) as s_withdrawal,
+    coalesce(has_wms and reserved_share_1w >= {{ c['reservation_share_1w'] }}
         and reserved >= {{ c['reservation_spike_ratio'] }} * coalesce(reserved_baseline, 0), false) as s_reservation_spike,
     coalesce(history_weeks >= 8
         and weeks_since_inbound >= greatest(3, {{ c['inbound_gap_factor'] }} * usual_inbound_gap_weeks)
         and drawdown_4w >= {{ c['drawdown_4w'] }}
         and cover_weeks < {{ c['cover_weeks'] }}, false) as s_inbound_stopped,
-    coalesce(history_weeks >= 8 and outbound_ratio < {{ c['outbound_fall'] }}, false) as s_outbound_falling,
+    coalesce(history_weeks >= 8 and outbound_ratio < {{ c['outbound_fall'] }}
+        and coalesce(outbound_yoy_ratio < {{ c['outbound_yoy'] }}, true), false) as s_outbound_falling,
     coalesce(contacts_prior_9w >= 6
         and contacts_4w * 9.0 / 4 < {{ c['engagement_drop'] }} * contacts_prior_9w, false) as s_engagement_drop,
     coalesce(sentiment_prior_9w - sentiment_4w >= {{ c['tone_drop'] }}, false) as s_tone_drop,
-    coalesce(conflicts_4w >= {{ c['conflicts_4w'] }}, false) as s_conflicts
+    coalesce(conflicts_4w >= {{ c['conflicts_4w'] }}, false) as s_conflicts,
+    coalesce(contact_days_prior_26w >= {{ c['silence_min_contact_days'] }}
+        and coalesce(silence_days, 999) >= greatest({{ c['silence_min_days'] }},
+                                                    {{ c['silence_factor'] }} * usual_contact_gap_days), false)
+        as s_silence,
+    coalesce(unkept_promises_4w >= {{ c['unkept_promises_4w'] }}, false) as s_unkept_promises
 from features
+{% if is_incremental() %}where week >= (select day from cutoff){% endif %}

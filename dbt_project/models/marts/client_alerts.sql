@@ -36,7 +36,7 @@ episodes as (  -- gaps-and-islands: consecutive weeks of one alert type and seve
 
 evidence as (  -- the WMS records behind each alert (at most 3, biggest first)
     select e.client_id, e.week, e.alert_type,
-           list(o.ref order by o.units desc)[1:3] as evidence_refs
+           list(o.ref order by o.units desc, o.ref)[1:3] as evidence_refs
     from episodes as e
     join (
         select client_id, 'wms_order:' || wms_client_id || ':' || order_id as ref, units, kind,

@@ -27,7 +27,9 @@ scored as (
             - {{ wt['outbound_falling'] }} * s_outbound_falling::int
             - {{ wt['engagement_drop'] }} * s_engagement_drop::int
             - {{ wt['tone_drop'] }} * s_tone_drop::int
-            - {{ wt['conflicts'] }} * s_conflicts::int) as score,
+            - {{ wt['conflicts'] }} * s_conflicts::int
+            - {{ wt['silence'] }} * s_silence::int
+            - {{ wt['unkept_promises'] }} * s_unkept_promises::int) as score,
         concat_ws('; ',
             case when r_withdrawal then 'вывез до ' || round(100 * r_withdrawal_share) || '% остатков за 2 недели' end,
             case when r_reservation_spike then 'резервировал до ' || round(100 * r_reserved_share)
@@ -38,7 +40,11 @@ scored as (
             case when s_engagement_drop then 'общение стало реже: ' || contacts_4w || ' контактов за 4 недели' end,
             case when s_tone_drop then 'тон общения ухудшился: ' || round(sentiment_prior_9w, 2) || ' → '
                 || round(sentiment_4w, 2) end,
-            case when s_conflicts then 'жалобы или конфликт в ' || conflicts_4w || ' контактах за 4 недели' end
+            case when s_conflicts then 'жалобы или конфликт в ' || conflicts_4w || ' контактах за 4 недели' end,
+            case when s_silence then 'клиент молчит ' || silence_days || ' дн. (обычно на связи раз в '
+                || round(usual_contact_gap_days) || ' дн.)' end,
+            case when s_unkept_promises then 'не выполнено обещаний: ' || unkept_promises_4w
+                || ' («' || left(unkept_promise_example, 80) || '»)' end
         ) as reasons
     from recent
 ),

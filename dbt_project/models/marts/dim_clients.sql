@@ -6,7 +6,7 @@ leads as (
 ),
 
 known as (  -- clients seen anywhere, even before their lead was pulled
-    select distinct client_id from {{ ref('int_client_events') }} where client_id is not null
+    select distinct client_id from {{ ref('fct_client_timeline') }}
     union
     select client_id from leads
 ),

@@ -1,4 +1,18 @@
--- one row per client event, newest last; `ref` points at the original (meeting, chat day, activity, WMS week)
+-- one row per client event, newest last; `ref` points at the original (meeting, chat day, activity, WMS week).
+-- Incremental: events loaded since the last build, and events whose interaction signals changed, are rewritten.
+{{ config(materialized='incremental', unique_key='event_id', incremental_strategy='delete+insert') }}
+with
+
+events as (
+    select * from {{ ref('int_client_events') }}
+    where client_id is not null
+    {% if is_incremental() %}
+      and (loaded_at > {{ watermark() }}
+           or ref in (select ref from {{ ref('stg_enrichment__interaction_signals') }}
+                      where loaded_at > {{ watermark() }}))
+    {% endif %}
+)
+
 select
     md5(e.source || '|' || e.ref) as event_id,
     e.client_id,
@@ -11,7 +25,7 @@ select
     s.sentiment,
     s.tone,
     s.complaint,
-    e.ref
-from {{ ref('int_client_events') }} as e
+    e.ref,
+    greatest(e.loaded_at, s.loaded_at) as loaded_at
+from events as e
 left join {{ ref('stg_enrichment__interaction_signals') }} as s using (ref)
-where e.client_id is not null

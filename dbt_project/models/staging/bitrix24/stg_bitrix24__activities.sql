@@ -12,5 +12,6 @@ select
     body_text,
     started_at,
     duration_s,
-    status
+    status,
+    pulled_at as loaded_at
 from source

@@ -10,5 +10,6 @@ select
     title,
     summary_text,
     json_extract_string(summary, '$.topic') as topic,
-    activity_ids
+    activity_ids,
+    summarized_at as loaded_at
 from source

@@ -27,7 +27,8 @@ renamed as (
         ---------- timestamps
         s.started_at,
         s.meeting_date,
-        s.summarized_at
+        s.summarized_at,
+        s.summarized_at as loaded_at
     from source as s
     left join recordings as r using (recording_id)
 )

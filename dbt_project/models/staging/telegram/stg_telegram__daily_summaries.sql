@@ -11,5 +11,6 @@ select
     summary_text,
     json_extract_string(summary, '$.tone') as tone,
     json_extract_string(summary, '$.summary') as gist,
-    'telegram_day:' || client_id || ':' || day as ref
+    'telegram_day:' || client_id || ':' || day as ref,
+    summarized_at as loaded_at
 from source

@@ -24,7 +24,8 @@ renamed as (
         m.media_kind,
         ---------- timestamps (UTC)
         m.sent_at,
-        m.edited_at
+        m.edited_at,
+        m.ingested_at as loaded_at
     from messages as m
     left join chats as c using (chat_id)
 )

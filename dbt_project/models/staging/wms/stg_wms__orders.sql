@@ -24,7 +24,8 @@ renamed as (
         o.created_at,
         date_trunc('week', o.created_at) as week,
         ---------- quality
-        o.record_status
+        o.record_status,
+        o.pulled_at as loaded_at
     from source as o
     left join clients as c using (wms_client_id)
 )

@@ -17,7 +17,8 @@ renamed as (
         r.units,
         r.created_at,
         date_trunc('week', r.created_at) as week,
-        r.record_status
+        r.record_status,
+        r.pulled_at as loaded_at
     from source as r
     left join clients as c using (wms_client_id)
 )

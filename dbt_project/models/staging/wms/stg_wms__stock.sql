@@ -21,7 +21,8 @@ renamed as (
         s.snapshot_date,
         date_trunc('week', s.snapshot_date) as week,
         ---------- quality
-        s.record_status
+        s.record_status,
+        s.pulled_at as loaded_at
     from source as s
     left join clients as c using (wms_client_id)
 )

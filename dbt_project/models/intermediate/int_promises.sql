@@ -1,0 +1,42 @@
+-- promises our side made in a meeting, chat, call or e-mail (from interaction_signals), each with its deadline
+-- and whether we got back to the client before it: no message, call, e-mail or meeting from our side between the
+-- promise and its deadline = unkept
+{% set c = var('churn') %}
+{{ config(materialized='table') }}
+with
+
+promises as (
+    select
+        s.ref,
+        s.client_id,
+        s.source,
+        cast(s.occurred_at as date) as promised_on,
+        p.what,
+        p.due as due_text,
+        coalesce(try_cast(p.due as date), cast(s.occurred_at as date) + {{ c['promise_default_days'] }})
+            + {{ c['promise_grace_days'] }} as deadline,
+        s.loaded_at
+    from {{ ref('stg_enrichment__interaction_signals') }} as s,
+         unnest(from_json(s.promises, '[{"what": "VARCHAR", "due": "VARCHAR"}]')) as t(p)
+    where s.client_id is not null and s.promises is not null and cast(s.promises as varchar) not in ('[]', 'null')
+),
+
+touch_days as (  -- days our side was in touch with the client
+    select client_id, day
+    from {{ ref('client_daily_activity') }}
+    where messages_out + meetings + activities_out > 0
+),
+
+followed_up as (
+    select distinct p.ref, p.what
+    from promises as p
+    join touch_days as t
+      on t.client_id = p.client_id and t.day > p.promised_on and t.day <= p.deadline
+)
+
+select
+    p.*,
+    p.deadline <= (select max(day) from {{ ref('client_daily_activity') }}) as due_passed,
+    f.ref is null as no_follow_up
+from promises as p
+left join followed_up as f using (ref, what)
