@@ -4,7 +4,9 @@ import dagster as dg
 
 from assets.alerts.assets import client_alert_delivery
 from assets.bitrix24.assets import bitrix_assets
+from assets.checks import source_freshness
 from assets.enrichment.assets import interaction_signals
+from assets.enrichment.profile import client_profile
 from assets.meetings.assets import meeting_assets
 from assets.reports.assets import daily_curator_report
 from assets.telegram.assets import telegram_assets
@@ -43,9 +45,11 @@ defs = dg.Definitions(
         warehouse_models,
         *side_tables,
         interaction_signals,
+        client_profile,
         client_alert_delivery,
         daily_curator_report,
     ],
+    asset_checks=[source_freshness],
     jobs=[
         bitrix_pull_job,
         bitrix_summary_job,

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.bitrix24.assets import bitrix_activities, bitrix_activity_summaries, bitrix_call_transcripts, bitrix_clients
+from assets.checks import source_freshness
 from assets.meetings.assets import (
     meeting_recordings,
     meeting_summaries,
@@ -75,6 +76,10 @@ wms_pull_job = dg.define_asset_job(
 
 warehouse_job = dg.define_asset_job(
     "warehouse_job",
-    selection=dg.AssetSelection.groups("enrichment", "dbt_staging", "dbt_intermediate", "dbt_marts", "alerts"),
-    description="Сигналы общения, модели хранилища (история клиента, здоровье, тревоги) и рассылка новых тревог.",
+    selection=dg.AssetSelection.groups("enrichment", "dbt_staging", "dbt_intermediate", "dbt_marts", "alerts")
+    | dg.AssetSelection.checks(source_freshness),
+    description=(
+        "Сигналы общения и профиль клиента, модели хранилища (история клиента, здоровье, тревоги), рассылка новых "
+        "тревог и проверка свежести источников."
+    ),
 )

@@ -5,6 +5,8 @@ from datetime import datetime
 import dagster as dg
 import pytest
 
+from assets.enrichment.assets import interaction_signals
+from assets.enrichment.profile import client_profile
 from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.definitions import defs
 from orchestration.run_once import run_once
@@ -63,6 +65,8 @@ def all_sources(tg_env, recordings, instance, tmp_path, monkeypatch):  # noqa: F
         monkeypatch.setenv("C360_WMS_BASE_URL", sim.url)
         monkeypatch.setenv("C360_WMS_TOKEN", sim.token)
         assert dg.materialize(wms_assets, resources=all_resources(), instance=instance).success
+    enrichment = [interaction_signals, client_profile]
+    assert dg.materialize(enrichment, resources=all_resources(), instance=instance).success
     assert build(instance).success
     return world, tg_env
 
@@ -93,4 +97,4 @@ def test_daily_activity_and_client_dimension(all_sources):
     assert total[0]["n"] == outbound
     [client] = query(settings, "select * from marts.dim_clients where client_id = '12345'")
     assert client["curator_name"] == "Анна Соколова" and client["telegram_chats"] == 1
-    assert client["wms_client_ids"] == world.clients[0].wms_id and "ozon" in client["marketplaces"]
+    assert client["wms_client_ids"] == world.clients[0].wms_id and "Ozon" in client["marketplaces"]

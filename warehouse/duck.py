@@ -299,7 +299,30 @@ create table if not exists raw.interaction_signals (
     promises         json,
     generated_by     varchar,
     extractive       boolean,
-    analyzed_at      timestamp default current_timestamp
+    analyzed_at      timestamp default current_timestamp,
+    facts            json                        -- what the text says about the client's business (client_profile)
+);
+alter table raw.interaction_signals add column if not exists facts json;
+
+create table if not exists raw.client_profile_facts (
+    client_id        varchar not null,
+    kind             varchar not null,           -- products | brands | marketplaces | schemes | since | volumes | ...
+    fact_key         varchar not null,           -- normalised value: the same fact in other words merges
+    value            varchar not null,           -- as shown (the latest wording)
+    detail           varchar,                    -- figures behind a WMS/CRM fact
+    origin           varchar not null,           -- conversation | wms | bitrix
+    sources          json not null,              -- refs of the meetings/chat days/calls/e-mails (or WMS/CRM) behind it
+    mentions         integer not null,
+    first_seen       timestamp,
+    last_confirmed   timestamp,                  -- time of the newest evidence
+    updated_at       timestamp default current_timestamp,
+    primary key (client_id, kind, fact_key, origin)
+);
+
+create table if not exists raw.client_profile_evidence (   -- texts already read into the profile
+    ref              varchar primary key,
+    content_hash     varchar not null,
+    processed_at     timestamp default current_timestamp
 );
 
 create table if not exists raw.build_state (   -- bookkeeping of the warehouse build (orchestration/dbt.py)

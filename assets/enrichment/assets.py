@@ -55,7 +55,10 @@ where a.kind in ('call', 'email') and a.client_id is not null
 def interaction_signals(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     with context.resources.warehouse.connect(read_only=True) as con:
         items = fetch_dicts(con, ITEMS_SQL)
-        done = dict(con.execute("select ref, content_hash from raw.interaction_signals").fetchall())
+        # rows analysed before profile facts existed are read once more
+        done = dict(
+            con.execute("select ref, content_hash from raw.interaction_signals where facts is not null").fetchall()
+        )
     llm = context.resources.llm.client()
     rows, failed = [], []
     for item in items:
@@ -83,6 +86,7 @@ def interaction_signals(context: dg.AssetExecutionContext) -> dg.MaterializeResu
                 "conflict": s.conflict,
                 "blockers": json.dumps(s.blockers, ensure_ascii=False),
                 "promises": json.dumps([p.model_dump() for p in s.promises], ensure_ascii=False),
+                "facts": s.facts.model_dump_json(),
                 "generated_by": s.generated_by,
                 "extractive": s.extractive,
             }

@@ -10,6 +10,7 @@ from connectors.llm import offline as ext
 from connectors.llm import prompts
 from connectors.llm.base import LLMClient, parse_answer
 from connectors.llm.chats import TONES
+from connectors.llm.profile import ProfileFacts, lexical_facts
 from connectors.llm.summaries import Action
 
 _POSITIVE = re.compile(r"спасибо|благодар|отлично|хорошо|доволен|довольн|супер|рады|удобно|быстро", re.I)
@@ -24,6 +25,7 @@ class InteractionSignals(BaseModel):
     conflict: bool = False
     blockers: list[str] = Field(default_factory=list)
     promises: list[Action] = Field(default_factory=list)
+    facts: ProfileFacts = Field(default_factory=ProfileFacts)  # what the text says about the client's business
     generated_by: str = ""
     extractive: bool = False
 
@@ -45,6 +47,11 @@ class InteractionSignals(BaseModel):
     @classmethod
     def _promises(cls, value):
         return [{"what": v} if isinstance(v, str) else v for v in (value or []) if v]
+
+    @field_validator("facts", mode="before")
+    @classmethod
+    def _facts(cls, value):
+        return value if isinstance(value, dict | ProfileFacts) else {}
 
     @field_validator("blockers", mode="before")
     @classmethod
@@ -78,6 +85,7 @@ def lexical_signals(text: str) -> InteractionSignals:
         conflict=any(_CONFLICT.search(s) for s in sentences),
         blockers=[s for s in sentences if _BLOCKER.search(s)][:5],
         promises=promises,
+        facts=lexical_facts(text),
         generated_by="offline:lexical",
         extractive=True,
     )

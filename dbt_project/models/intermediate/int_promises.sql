@@ -27,11 +27,13 @@ touch_days as (  -- days our side was in touch with the client
     where messages_out + meetings + activities_out > 0
 ),
 
-followed_up as (
+followed_up as (  -- each day from the promise to its deadline, matched to the days we were in touch
     select distinct p.ref, p.what
-    from promises as p
-    join touch_days as t
-      on t.client_id = p.client_id and t.day > p.promised_on and t.day <= p.deadline
+    from (
+        select ref, what, client_id, unnest(generate_series(promised_on + 1, deadline, interval 1 day)) as day
+        from promises
+    ) as p
+    join touch_days as t on t.client_id = p.client_id and t.day = cast(p.day as date)
 )
 
 select

@@ -6,14 +6,6 @@
 {{ config(materialized='incremental', unique_key=['client_id', 'week'], incremental_strategy='delete+insert') }}
 with
 
-snapshots as (
-    select client_id, snapshot_date, cast(date_trunc('week', snapshot_date) as date) as week,
-           sum(on_hand) as stock, max(loaded_at) as loaded_at
-    from {{ ref('stg_wms__stock') }}
-    where client_id is not null
-    group by 1, 2, 3
-),
-
 {% if is_incremental() %}
 changed as (
     select client_id, min(week) as week, max(loaded_at) as stamp from (
@@ -26,7 +18,8 @@ changed as (
         select client_id, cast(date_trunc('week', {{ local_time('created_at') }}) as date), loaded_at
         from {{ ref('stg_wms__reservations') }} where loaded_at > {{ watermark() }}
         union all
-        select client_id, week, loaded_at from snapshots where loaded_at > {{ watermark() }}
+        select client_id, cast(date_trunc('week', snapshot_date) as date), loaded_at
+        from {{ ref('stg_wms__stock') }} where loaded_at > {{ watermark() }}
     )
     where client_id is not null
     group by 1
@@ -34,7 +27,8 @@ changed as (
 
 cutoff as (  -- the week after the client's last snapshot before its earliest change (no snapshot: from the start)
     select coalesce(min(coalesce(
-        (select max(s.week) from snapshots as s where s.client_id = c.client_id and s.week < c.week) + 7,
+        (select max(s.week) from {{ this }} as s where s.client_id = c.client_id and s.week < c.week
+            and s.has_snapshot) + 7,
         date '1900-01-01')), date '9999-01-04') as day,
         max(c.stamp) as stamp
     from changed as c
@@ -74,10 +68,17 @@ reservations as (
     group by 1, 2
 ),
 
+snapshots as (
+    select client_id, snapshot_date, cast(date_trunc('week', snapshot_date) as date) as week,
+           sum(on_hand) as stock, max(loaded_at) as loaded_at
+    from {{ ref('stg_wms__stock') }}
+    where client_id is not null {{ from_cutoff('snapshot_date', slack='interval 0 day') }}
+    group by 1, 2, 3
+),
+
 week_stock as (  -- the last snapshot of each week
     select client_id, week, arg_max(stock, snapshot_date) as snapshot_stock, max(loaded_at) as loaded_at
     from snapshots
-    where true {{ from_cutoff('week', slack='interval 0 day') }}
     group by 1, 2
 ),
 
@@ -134,6 +135,7 @@ select
     f.withdrawal,
     f.inbound,
     f.reserved,
+    f.snapshot_stock is not null as has_snapshot,
     coalesce(
         f.snapshot_stock,
         first_value(f.snapshot_stock + f.net_out ignore nulls) over (

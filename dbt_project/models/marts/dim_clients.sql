@@ -8,13 +8,17 @@ leads as (
 known as (  -- clients seen anywhere, even before their lead was pulled
     select distinct client_id from {{ ref('fct_client_timeline') }}
     union
+    select distinct client_id from {{ ref('client_daily_activity') }}
+    union
+    select distinct client_id from {{ ref('stg_enrichment__client_profile_facts') }}
+    union
     select client_id from leads
 ),
 
-marketplaces as (
-    select client_id, string_agg(distinct marketplace, ', ' order by marketplace) as marketplaces
-    from {{ ref('stg_wms__orders') }}
-    where client_id is not null and marketplace is not null and kind in ('marketplace', 'fbs')
+marketplaces as (  -- from the profile: seen in the WMS or said by the client
+    select client_id, string_agg(distinct value, ', ' order by value) as marketplaces
+    from {{ ref('stg_enrichment__client_profile_facts') }}
+    where kind = 'marketplaces'
     group by client_id
 ),
 

@@ -1,0 +1,65 @@
+"""Freshness of each source, as the data owner sees it in the Dagster UI: how old the newest record is.
+
+Measured on the records' own time (newest message, call, shipment, snapshot, meeting), not on when a pull last
+ran: a pull that runs but brings nothing for days is exactly what should show up here. A source with no data at
+all is reported as not connected yet, not as stale.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+# asset key → (table, time column (UTC unless noted), the age after which it is stale, what it is in Russian)
+SOURCES = {
+    "telegram_messages": ("raw.telegram_messages", "sent_at", timedelta(days=2), "сообщение в Telegram"),
+    "bitrix_activities": ("raw.bitrix_activities", "started_at", timedelta(days=3), "звонок или письмо в Битрикс24"),
+    "wms_orders": ("raw.wms_orders", "created_at", timedelta(days=2), "отгрузка в WMS"),
+    "wms_stock": (
+        "raw.wms_stock",
+        "cast(snapshot_date as timestamp) + interval 1 day",
+        timedelta(days=2),
+        "снимок остатков WMS (местная дата)",
+    ),
+    "meeting_summaries": ("raw.meeting_summaries", "summarized_at", timedelta(days=14), "резюме встречи"),
+}
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec("source_freshness", asset=key, description=f"Самая свежая запись: {what} не старше {age}")
+        for key, (_, _, age, what) in SOURCES.items()
+    ],
+    required_resource_keys={"warehouse"},
+    can_subset=True,  # a pull job runs the check of its own source right after the pull
+)
+def source_freshness(context: dg.AssetCheckExecutionContext):
+    """Свежесть каждого источника: насколько старая самая новая запись."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with context.resources.warehouse.connect(read_only=True) as con:
+        for key, (table, column, max_age, what) in SOURCES.items():
+            if dg.AssetCheckKey(dg.AssetKey(key), "source_freshness") not in context.selected_asset_check_keys:
+                continue
+            newest, rows = con.execute(f"select max({column}), count(*) from {table}").fetchone()
+            if not rows:
+                yield dg.AssetCheckResult(
+                    asset_key=key,
+                    check_name="source_freshness",
+                    passed=True,
+                    description="Источник ещё не подключён: данных нет.",
+                    metadata={"записей": 0},
+                )
+                continue
+            age = now - newest
+            yield dg.AssetCheckResult(
+                asset_key=key,
+                check_name="source_freshness",
+                passed=age <= max_age,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=None if age <= max_age else f"Нет новых данных: последнее — {what} от {newest:%d.%m.%Y}",
+                metadata={
+                    "последняя запись (UTC)": newest.isoformat(sep=" ", timespec="minutes"),
+                    "возраст, ч": round(age.total_seconds() / 3600, 1),
+                    "допустимо, ч": max_age.total_seconds() / 3600,
+                    "записей": rows,
+                },
+            )
