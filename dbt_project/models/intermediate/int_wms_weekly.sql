@@ -7,37 +7,42 @@
 with
 
 {% if is_incremental() %}
-changed as (
+{% set wm = watermark() %}
+{% set cutoff_sql %}
+with changed as (
     select client_id, min(week) as week, max(loaded_at) as stamp from (
         select client_id, cast(date_trunc('week', {{ local_time('created_at') }}) as date) as week, loaded_at
-        from {{ ref('stg_wms__orders') }} where loaded_at > {{ watermark() }}
+        from {{ ref('stg_wms__orders') }} where loaded_at > {{ wm }}
         union all
         select client_id, cast(date_trunc('week', {{ local_time('created_at') }}) as date), loaded_at
-        from {{ ref('stg_wms__receipts') }} where loaded_at > {{ watermark() }}
+        from {{ ref('stg_wms__receipts') }} where loaded_at > {{ wm }}
         union all
         select client_id, cast(date_trunc('week', {{ local_time('created_at') }}) as date), loaded_at
-        from {{ ref('stg_wms__reservations') }} where loaded_at > {{ watermark() }}
+        from {{ ref('stg_wms__reservations') }} where loaded_at > {{ wm }}
         union all
         select client_id, cast(date_trunc('week', snapshot_date) as date), loaded_at
-        from {{ ref('stg_wms__stock') }} where loaded_at > {{ watermark() }}
+        from {{ ref('stg_wms__stock') }} where loaded_at > {{ wm }}
     )
     where client_id is not null
     group by 1
 ),
-
-cutoff as (  -- the week after the client's last snapshot before its earliest change (no snapshot: from the start)
-    select coalesce(min(coalesce(
+-- the week after the client's last snapshot before its earliest change (no snapshot: from the start)
+per_client as (
+    select coalesce(
         (select max(s.week) from {{ this }} as s where s.client_id = c.client_id and s.week < c.week
             and s.has_snapshot) + 7,
-        date '1900-01-01')), date '9999-01-04') as day,
-        max(c.stamp) as stamp
+        date '1900-01-01') as day, c.stamp
     from changed as c
-),
+)
+select min(day), max(stamp) from per_client
+{% endset %}
+{% set row = first_row(cutoff_sql, 2) %}
+{% set cutoff, stamp = date_literal(row[0]), ts_literal(row[1]) %}
 
 earlier as (  -- what the kept part of the table says just before the rebuilt weeks
     select client_id, arg_max(stock_end, week) as stock_end
     from {{ this }}
-    where week < (select day from cutoff)
+    where week < {{ cutoff }}
     group by 1
 ),
 {% endif %}
@@ -48,7 +53,7 @@ orders as (
            sum(units) filter (where kind = 'withdrawal') as withdrawal,
            max(loaded_at) as loaded_at
     from {{ ref('stg_wms__orders') }}
-    where client_id is not null and record_status = 'ok' {{ from_cutoff('created_at') }}
+    where client_id is not null and record_status = 'ok' {{ from_cutoff('created_at', cutoff) }}
     group by 1, 2
 ),
 
@@ -56,7 +61,7 @@ receipts as (
     select client_id, date_trunc('week', {{ local_time('created_at') }}) as week, sum(units) as inbound,
            max(loaded_at) as loaded_at
     from {{ ref('stg_wms__receipts') }}
-    where client_id is not null and record_status = 'ok' {{ from_cutoff('created_at') }}
+    where client_id is not null and record_status = 'ok' {{ from_cutoff('created_at', cutoff) }}
     group by 1, 2
 ),
 
@@ -64,7 +69,7 @@ reservations as (
     select client_id, date_trunc('week', {{ local_time('created_at') }}) as week, sum(units) as reserved,
            max(loaded_at) as loaded_at
     from {{ ref('stg_wms__reservations') }}
-    where client_id is not null and record_status = 'ok' {{ from_cutoff('created_at') }}
+    where client_id is not null and record_status = 'ok' {{ from_cutoff('created_at', cutoff) }}
     group by 1, 2
 ),
 
@@ -72,7 +77,7 @@ snapshots as (
     select client_id, snapshot_date, cast(date_trunc('week', snapshot_date) as date) as week,
            sum(on_hand) as stock, max(loaded_at) as loaded_at
     from {{ ref('stg_wms__stock') }}
-    where client_id is not null {{ from_cutoff('snapshot_date', slack='interval 0 day') }}
+    where client_id is not null {{ from_cutoff('snapshot_date', cutoff, slack='interval 0 day') }}
     group by 1, 2, 3
 ),
 
@@ -90,7 +95,7 @@ bounds as (
         union all select client_id, week from reservations
         union all select client_id, week from week_stock
     )
-    {% if is_incremental() %}where week >= (select day from cutoff){% endif %}
+    {% if is_incremental() %}where week >= {{ cutoff }}{% endif %}
     group by 1
 ),
 
@@ -99,7 +104,7 @@ weeks as (
         b.client_id,
         cast(unnest(generate_series(
             {% if is_incremental() %}
-            case when e.client_id is not null then (select day from cutoff) else b.first_week end,
+            case when e.client_id is not null then {{ cutoff }} else b.first_week end,
             {% else %}
             b.first_week,
             {% endif %}
@@ -144,6 +149,6 @@ select
             partition by f.client_id order by f.week rows between unbounded preceding and current row) - f.net_out
         {% if is_incremental() %}, e.stock_end - f.net_out{% endif %}
     ) as stock_end,
-    {{ batch_loaded_at('f.loaded_at') }} as loaded_at
+    {{ batch_loaded_at('f.loaded_at', stamp) }} as loaded_at
 from flows as f
 {% if is_incremental() %}left join earlier as e using (client_id){% endif %}

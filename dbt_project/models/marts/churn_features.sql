@@ -8,23 +8,26 @@
 with
 
 {% if is_incremental() %}
-cutoff as (
+{% set wm = watermark() %}
+{% set cutoff_sql %}
     select coalesce(cast(date_trunc('week', min(day)) as date), date '9999-01-04') as day,
            max(loaded_at) as stamp
     from (
-        select week as day, loaded_at from {{ ref('int_wms_weekly') }} where loaded_at > {{ watermark() }}
+        select week as day, loaded_at from {{ ref('int_wms_weekly') }} where loaded_at > {{ wm }}
         union all
-        select day, loaded_at from {{ ref('client_daily_activity') }} where loaded_at > {{ watermark() }}
+        select day, loaded_at from {{ ref('client_daily_activity') }} where loaded_at > {{ wm }}
         union all
         select cast({{ local_time('occurred_at') }} as date), loaded_at
-        from {{ ref('stg_enrichment__interaction_signals') }} where loaded_at > {{ watermark() }}
+        from {{ ref('stg_enrichment__interaction_signals') }} where loaded_at > {{ wm }}
         union all
-        select promised_on, loaded_at from {{ ref('int_promises') }} where loaded_at > {{ watermark() }}
+        select promised_on, loaded_at from {{ ref('int_promises') }} where loaded_at > {{ wm }}
         union all  -- a new week began: every client gets its row
         select max(day), null from {{ ref('client_daily_activity') }}
         having date_trunc('week', max(day)) > (select max(week) from {{ this }})
     )
-),
+{% endset %}
+{% set row = first_row(cutoff_sql, 2) %}
+{% set cutoff, stamp = date_literal(row[0]), ts_literal(row[1]) %}
 {% endif %}
 
 as_of as (
@@ -41,7 +44,7 @@ span as (
 
 grid as (
     select client_id, cast(unnest(generate_series(
-        {% if is_incremental() %}greatest(first_week, (select day from cutoff) - {{ lookback }}){% else %}first_week{% endif %},
+        {% if is_incremental() %}greatest(first_week, {{ cutoff }} - {{ lookback }}){% else %}first_week{% endif %},
         least(last_week + interval 26 week, (select week from as_of)),
         interval 7 day)) as date) as week
     from span
@@ -54,7 +57,7 @@ comms as (
            max(day) filter (where messages_in + meetings + calls + emails > 0) as last_contact_day,
            max(loaded_at) as loaded_at
     from {{ ref('client_daily_activity') }}
-    where true {{ from_cutoff('day', slack=lookback) }}
+    where true {{ from_cutoff('day', cutoff, slack=lookback) }}
     group by 1, 2
 ),
 
@@ -63,7 +66,7 @@ signals as (  -- what was said, per week: mean sentiment and conflict/complaint 
            avg(sentiment) as sentiment, count(*) filter (where conflict or complaint) as conflicts,
            max(loaded_at) as loaded_at
     from {{ ref('stg_enrichment__interaction_signals') }}
-    where client_id is not null {{ from_cutoff('occurred_at', slack=lookback) }}
+    where client_id is not null {{ from_cutoff('occurred_at', cutoff, slack=lookback) }}
     group by 1, 2
 ),
 
@@ -71,7 +74,7 @@ unkept as (  -- promises that fell due that week without a follow-up from us
     select client_id, cast(date_trunc('week', deadline) as date) as week, count(*) as unkept_promises,
            min(what) as unkept_example, max(loaded_at) as loaded_at
     from {{ ref('int_promises') }}
-    where no_follow_up {{ from_cutoff('deadline', slack=lookback) }}
+    where no_follow_up {{ from_cutoff('deadline', cutoff, slack=lookback) }}
     group by 1, 2
 ),
 
@@ -93,7 +96,7 @@ joined as (
         coalesce(sg.conflicts, 0) as conflicts,
         coalesce(u.unkept_promises, 0) as unkept_promises,
         u.unkept_example,
-        {{ batch_loaded_at('greatest(w.loaded_at, cm.loaded_at, sg.loaded_at, u.loaded_at)') }} as loaded_at
+        {{ batch_loaded_at('greatest(w.loaded_at, cm.loaded_at, sg.loaded_at, u.loaded_at)', stamp) }} as loaded_at
     from grid as g
     left join {{ ref('int_wms_weekly') }} as w
         on w.client_id = g.client_id and w.week = g.week
@@ -183,4 +186,4 @@ select
         as s_silence,
     coalesce(unkept_promises_4w >= {{ c['unkept_promises_4w'] }}, false) as s_unkept_promises
 from features
-{% if is_incremental() %}where week >= (select day from cutoff){% endif %}
+{% if is_incremental() %}where week >= {{ cutoff }}{% endif %}
