@@ -212,14 +212,12 @@ def cmd_demo(_: argparse.Namespace) -> int:
         ).success
         print(f"{'✓' if ok else '✗'} telegram_summary_job {day.isoformat()}")
         code = code or (0 if ok else 1)
-    import dagster as dg
-
-    from orchestration.dbt import dbt_resource, warehouse_models
-
-    ok = dg.materialize(
-        [warehouse_models], resources={"dbt": dbt_resource()}, instance=instance, raise_on_error=False
-    ).success
-    print(f"{'✓' if ok else '✗'} warehouse_models (dbt: история клиента, активность по дням, справочник клиентов)")
+    ok = (
+        defs.resolve_job_def("warehouse_job")
+        .execute_in_process(run_config=QUIET_CONSOLE, instance=instance, raise_on_error=False)
+        .success
+    )
+    print(f"{'✓' if ok else '✗'} warehouse_job (сигналы, профиль, витрины dbt, тревоги, поисковый индекс)")
     code = code or (0 if ok else 1)
     print()
     _report(settings, days[-1], send=False)
@@ -230,6 +228,7 @@ def cmd_demo(_: argparse.Namespace) -> int:
         f"  хранилище DuckDB:     {settings.warehouse_path.resolve()}\n"
         f"  отчёт за другой день: {exe} report --date {days[0].isoformat()}\n"
         f"  история клиента:      {exe} timeline 10234\n"
+        f'  вопрос по клиенту:    {exe} ask 10234 "что обещали на последней встрече?"\n'
         f"  интерфейс Dagster:    make ui  (затем http://127.0.0.1:3000)\n"
         f"  данные Dagster:       {Path(os.environ['DAGSTER_HOME'])}\n"
         f"  папка данных:         {data_dir}"
@@ -294,6 +293,53 @@ def cmd_eval_churn(args: argparse.Namespace) -> int:
     return 0
 
 
+def qa_engine(settings: Settings):
+    from chat_app.engine import ClientQA
+    from chat_app.tools import WarehouseTools
+    from connectors.factory import build_embedder, build_llm
+    from warehouse.rag import RagIndex
+
+    return ClientQA(
+        RagIndex(settings.rag_path, settings.embed_dim),
+        build_embedder(settings),
+        build_llm(settings),
+        tools=WarehouseTools(settings.warehouse_path),
+    )
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from chat_app.engine import Answer
+    from connectors.llm import LLMError
+
+    settings = get_settings()
+    engine = qa_engine(settings)
+    try:
+        for piece in engine.ask(args.client, args.question):
+            if isinstance(piece, Answer):
+                answer = piece
+            elif not args.json:
+                print(piece, end="", flush=True)
+    except LLMError as exc:
+        print(f"Не удалось получить ответ: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(answer.to_json())
+        return 0
+    print()
+    for c in answer.citations:
+        print(f"[{c.n}] {c.title} · {c.time or '—'} · {c.deep_ref}\n    «{c.quote}»")
+    return 0
+
+
+def cmd_eval_rag(args: argparse.Namespace) -> int:
+    from orchestration.eval_rag import evaluate, render
+
+    settings = get_settings()
+    result = evaluate(qa_engine(settings), settings)
+    print(render(result))
+    return 0 if result.recall_at_5 >= 0.9 else 1
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from orchestration.instance import ensure_dagster_home
 
@@ -355,6 +401,14 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--days", type=int, default=365)
     ev.add_argument("--seed", type=int, default=7)
     ev.set_defaults(func=cmd_eval_churn)
+    ask = sub.add_parser("ask", help="вопрос по клиенту: ответ с цитатами из встреч, переписки, писем и склада")
+    ask.add_argument("client", help="ID лида")
+    ask.add_argument("question", help="вопрос по-русски")
+    ask.add_argument("--json", action="store_true", help="ответ и цитаты в JSON")
+    ask.set_defaults(func=cmd_ask)
+    sub.add_parser("eval-rag", help="качество поиска и ответов на наборе вопросов по демо-данным").set_defaults(
+        func=cmd_eval_rag
+    )
     ui = sub.add_parser("ui", help="открыть интерфейс Dagster (dagster dev)")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)

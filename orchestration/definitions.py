@@ -8,6 +8,7 @@ from assets.checks import source_freshness
 from assets.enrichment.assets import interaction_signals
 from assets.enrichment.profile import client_profile
 from assets.meetings.assets import meeting_assets
+from assets.rag.assets import rag_index
 from assets.reports.assets import daily_curator_report
 from assets.telegram.assets import telegram_assets
 from assets.wms.assets import wms_assets
@@ -46,6 +47,7 @@ defs = dg.Definitions(
         *side_tables,
         interaction_signals,
         client_profile,
+        rag_index,
         client_alert_delivery,
         daily_curator_report,
     ],

@@ -63,7 +63,9 @@ def evaluate(clients: int = 60, days: int = 365, seed: int = 7, workdir: Path | 
             os.environ.update(C360_WMS_BASE_URL=sim.url, C360_WMS_TOKEN=sim.token)
             config = {**QUIET_CONSOLE, "ops": {"wms_stock": {"config": {"history_weeks": 0}}}}
             dg.materialize(wms_assets, resources=all_resources(), instance=instance, run_config=config)
-            dg.materialize([warehouse_models], resources={"dbt": dbt_resource()}, instance=instance)
+            dg.materialize(
+                [warehouse_models], resources={"dbt": dbt_resource()}, instance=instance, run_config=QUIET_CONSOLE
+            )
         with connect(settings.warehouse_path, read_only=True) as con:
             first = {
                 r["client_id"]: r

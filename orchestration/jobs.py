@@ -76,10 +76,10 @@ wms_pull_job = dg.define_asset_job(
 
 warehouse_job = dg.define_asset_job(
     "warehouse_job",
-    selection=dg.AssetSelection.groups("enrichment", "dbt_staging", "dbt_intermediate", "dbt_marts", "alerts")
+    selection=dg.AssetSelection.groups("enrichment", "dbt_staging", "dbt_intermediate", "dbt_marts", "alerts", "rag")
     | dg.AssetSelection.checks(source_freshness),
     description=(
         "Сигналы общения и профиль клиента, модели хранилища (история клиента, здоровье, тревоги), рассылка новых "
-        "тревог и проверка свежести источников."
+        "тревог, поисковый индекс для чата и проверка свежести источников."
     ),
 )

@@ -9,7 +9,8 @@ import duckdb
 
 from assets.meetings.discovery import RecordingsFolder
 from connectors.bitrix import BitrixClient
-from connectors.factory import build_bot, build_llm, build_stt, build_wms
+from connectors.embeddings import Embedder
+from connectors.factory import build_bot, build_embedder, build_llm, build_stt, build_wms
 from connectors.llm import LLMClient
 from connectors.stt import SttProvider
 from connectors.telegram_bot import TelegramBot
@@ -17,6 +18,7 @@ from connectors.telegram_user import TelegramUserClient, connect_client
 from connectors.wms import WmsAdapter
 from warehouse import duck
 from warehouse.appdb import AppDB
+from warehouse.rag import RagIndex
 from warehouse.settings import get_settings
 
 
@@ -100,6 +102,17 @@ class WmsResource(dg.ConfigurableResource):
         return build_wms(get_settings())
 
 
+class RagResource(dg.ConfigurableResource):
+    """The per-client search index (LanceDB in the data dir) and the embeddings provider (C360_EMBED_PROVIDER)."""
+
+    def index(self) -> RagIndex:
+        settings = get_settings()
+        return RagIndex(settings.rag_path, settings.embed_dim)
+
+    def embedder(self) -> Embedder:
+        return build_embedder(get_settings())
+
+
 def all_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(),
@@ -111,4 +124,5 @@ def all_resources() -> dict[str, dg.ConfigurableResource]:
         "telegram_user": TelegramUserResource(),
         "bitrix": BitrixResource(),
         "wms": WmsResource(),
+        "rag": RagResource(),
     }

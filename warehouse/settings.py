@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     glm_timeout_seconds: float = _env("C360_GLM_TIMEOUT_SECONDS", 120.0)
     llm_max_input_chars: int = _env("C360_LLM_MAX_INPUT_CHARS", 60000)
     embed_provider: str = _env("C360_EMBED_PROVIDER", "local")
+    embed_model: str = _env("C360_EMBED_MODEL", "embedding-3")
+    embed_dim: int = _env("C360_EMBED_DIM", 1024)
 
     # speech-to-text
     stt_provider: str = _env("C360_STT_PROVIDER", "sidecar")
@@ -90,6 +92,14 @@ class Settings(BaseSettings):
     @property
     def llm_cache_path(self) -> Path:
         return self.data_dir / "llm_cache.sqlite"
+
+    @property
+    def rag_path(self) -> Path:
+        return self.data_dir / "rag_index"
+
+    @property
+    def embed_cache_path(self) -> Path:
+        return self.data_dir / "embed_cache.sqlite"
 
     @property
     def state_dir(self) -> Path:

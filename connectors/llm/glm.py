@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 from zhipuai import ZhipuAI
 from zhipuai.core import _errors as zerr
@@ -50,8 +52,9 @@ class GLMClient:
         self.temperature = temperature
         self.max_tokens = max_tokens
 
-    def _call(self, messages: list[dict], json_mode: bool):
-        kwargs = {"response_format": {"type": "json_object"}} if json_mode else {}
+    def _call(self, messages: list[dict], json_mode: bool = False, **kwargs):
+        if json_mode:
+            kwargs["response_format"] = {"type": "json_object"}
         try:
             return self._sdk.chat.completions.create(
                 model=self.model,
@@ -90,3 +93,44 @@ class GLMClient:
         if self.cache is not None:
             self.cache.put(key, self.model, text, prompt_tokens, completion_tokens)
         return text
+
+    def chat(self, messages: list[dict], tools: list[dict] | None = None):
+        """One turn with optional function calling; returns the assistant message (content and/or tool_calls)."""
+        kwargs = {"tools": tools, "tool_choice": "auto"} if tools else {}
+        completion = with_retries(
+            lambda: self._call(messages, **kwargs), attempts=self.attempts, base_delay=self.base_delay
+        )
+        usage = completion.usage
+        self.usage.add(getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0)
+        if not completion.choices:
+            raise LLMError(f"{SERVICE}: пустой ответ модели {self.model}")
+        return completion.choices[0].message
+
+    def stream(self, messages: list[dict]) -> Iterator[str]:
+        """The answer as it is written (server-sent events); a repeated identical request comes from the cache."""
+        key = ResponseCache.key(self.model, {"messages": messages, "stream": True, "temperature": self.temperature})
+        if self.cache is not None and (cached := self.cache.get(key)) is not None:
+            self.usage.hit()
+            yield cached
+            return
+        chunks = with_retries(
+            lambda: self._call(messages, stream=True), attempts=self.attempts, base_delay=self.base_delay
+        )
+        parts, prompt_tokens, completion_tokens = [], 0, 0
+        try:
+            for chunk in chunks:
+                if chunk.usage:
+                    prompt_tokens = chunk.usage.prompt_tokens or 0
+                    completion_tokens = chunk.usage.completion_tokens or 0
+                delta = chunk.choices[0].delta.content if chunk.choices else None
+                if delta:
+                    parts.append(delta)
+                    yield delta
+        except (zerr.APIConnectionError, httpx.HTTPError) as exc:
+            raise LLMError(f"{SERVICE}: ответ оборвался ({type(exc).__name__})") from exc
+        self.usage.add(prompt_tokens, completion_tokens)
+        text = "".join(parts).strip()
+        if not text:
+            raise LLMError(f"{SERVICE}: пустой ответ модели {self.model}")
+        if self.cache is not None:
+            self.cache.put(key, self.model, text, prompt_tokens, completion_tokens)

@@ -74,7 +74,7 @@ unkept as (  -- promises that fell due that week without a follow-up from us
     select client_id, cast(date_trunc('week', deadline) as date) as week, count(*) as unkept_promises,
            min(what) as unkept_example, max(loaded_at) as loaded_at
     from {{ ref('int_promises') }}
-    where no_follow_up {{ from_cutoff('deadline', cutoff, slack=lookback) }}
+    where no_follow_up and due_passed {{ from_cutoff('deadline', cutoff, slack=lookback) }}
     group by 1, 2
 ),
 

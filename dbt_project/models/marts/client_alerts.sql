@@ -7,15 +7,15 @@ fired as (
     select client_id, week, week_end, 'withdrawal' as alert_type,
            case when withdrawal_share_2w >= {{ c['critical_withdrawal_share'] }} then 'critical' else 'high' end
                as severity,
-           'Клиент вывозит товар: ' || withdrawal_2w || ' ед. за 2 недели — ' || round(100 * withdrawal_share_2w)
+           'Клиент вывозит товар: ' || withdrawal_2w || ' ед. за 2 недели — ' || cast(round(100 * withdrawal_share_2w) as bigint)
                || '% остатка (' || stock_prev_2w || ' → ' || stock_end || ')' as message,
            json_object('withdrawn_units_2w', withdrawal_2w, 'stock_before', stock_prev_2w, 'stock_now', stock_end,
                        'share', round(withdrawal_share_2w, 3)) as figures
     from {{ ref('churn_features') }} where s_withdrawal
     union all
     select client_id, week, week_end, 'reservation_spike', 'high',
-           'Всплеск резервов: ' || reserved || ' ед. за неделю — ' || round(100 * reserved_share_1w)
-               || '% остатка, обычно ' || coalesce(round(reserved_baseline), 0) || ' ед.',
+           'Всплеск резервов: ' || reserved || ' ед. за неделю — ' || cast(round(100 * reserved_share_1w) as bigint)
+               || '% остатка, обычно ' || coalesce(cast(round(reserved_baseline) as bigint), 0) || ' ед.',
            json_object('reserved_units_1w', reserved, 'baseline_units', reserved_baseline, 'stock', stock_prev_1w)
     from {{ ref('churn_features') }} where s_reservation_spike
     union all

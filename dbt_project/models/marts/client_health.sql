@@ -31,18 +31,18 @@ scored as (
             - {{ wt['silence'] }} * s_silence::int
             - {{ wt['unkept_promises'] }} * s_unkept_promises::int) as score,
         concat_ws('; ',
-            case when r_withdrawal then 'вывез до ' || round(100 * r_withdrawal_share) || '% остатков за 2 недели' end,
-            case when r_reservation_spike then 'резервировал до ' || round(100 * r_reserved_share)
+            case when r_withdrawal then 'вывез до ' || cast(round(100 * r_withdrawal_share) as bigint) || '% остатков за 2 недели' end,
+            case when r_reservation_spike then 'резервировал до ' || cast(round(100 * r_reserved_share) as bigint)
                 || '% остатков за неделю' end,
             case when r_inbound_stopped then 'поставки прекратились, остаток тает (сейчас ' || stock_end || ' ед.)' end,
             case when s_outbound_falling then 'отгрузки на маркетплейсы упали до '
-                || round(100 * outbound_ratio) || '% от прежних' end,
+                || cast(round(100 * outbound_ratio) as bigint) || '% от прежних' end,
             case when s_engagement_drop then 'общение стало реже: ' || contacts_4w || ' контактов за 4 недели' end,
             case when s_tone_drop then 'тон общения ухудшился: ' || round(sentiment_prior_9w, 2) || ' → '
                 || round(sentiment_4w, 2) end,
             case when s_conflicts then 'жалобы или конфликт в ' || conflicts_4w || ' контактах за 4 недели' end,
             case when s_silence then 'клиент молчит ' || silence_days || ' дн. (обычно на связи раз в '
-                || round(usual_contact_gap_days) || ' дн.)' end,
+                || cast(round(usual_contact_gap_days) as bigint) || ' дн.)' end,
             case when s_unkept_promises then 'не выполнено обещаний: ' || unkept_promises_4w
                 || ' («' || left(unkept_promise_example, 80) || '»)' end
         ) as reasons

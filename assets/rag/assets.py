@@ -1,0 +1,54 @@
+"""rag_index: the LanceDB index of every passage, updated incrementally (only new or changed passages are embedded,
+passages whose original is gone are removed)."""
+
+import dagster as dg
+
+from assets.enrichment.assets import interaction_signals
+from assets.enrichment.profile import client_profile
+from assets.rag.chunks import all_chunks
+from orchestration.dbt import warehouse_models
+from warehouse.settings import get_settings
+
+EMBED_BATCH = 256
+
+
+@dg.asset(
+    group_name="rag",
+    deps=[warehouse_models, interaction_signals, client_profile],
+    required_resource_keys={"warehouse", "rag"},
+    kinds={"lancedb"},
+    description=(
+        "Поисковый индекс для чата по клиенту (LanceDB): фрагменты встреч, переписки, писем, звонков, профиль, "
+        "недельные и месячные сводки склада, тон общения — с векторами и полнотекстовым индексом (русская "
+        "морфология). Обновляется по изменениям: векторы считаются только для новых и изменённых фрагментов."
+    ),
+)
+def rag_index(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = get_settings()
+    with context.resources.warehouse.connect(read_only=True) as con:
+        chunks, by_source = all_chunks(con, settings.timezone)
+    index = context.resources.rag.index()
+    embedder = context.resources.rag.embedder()
+    existing = index.existing()
+    todo = [c for c in chunks if existing.get(c["chunk_id"]) != c["content_hash"]]
+    gone = sorted(set(existing) - {c["chunk_id"] for c in chunks})
+    for i in range(0, len(todo), EMBED_BATCH):
+        batch = todo[i : i + EMBED_BATCH]
+        vectors = embedder.embed([f"{c['title']}\n{c['text']}" for c in batch])
+        index.upsert([{**c, "vector": v.tolist()} for c, v in zip(batch, vectors, strict=True)])
+    if gone:
+        index.delete(gone)
+    index.ensure_indices(changed=bool(todo or gone))
+    usage = embedder.usage.snapshot()
+    return dg.MaterializeResult(
+        metadata={
+            "фрагментов в индексе": index.count(),
+            "добавлено или изменено": len(todo),
+            "удалено": len(gone),
+            "без изменений": len(chunks) - len(todo),
+            "по источникам": dg.MetadataValue.json(by_source),
+            "эмбеддинги": f"{embedder.name}, размерность {embedder.dim}",
+            "токенов на эмбеддинги": usage["prompt_tokens"],
+            "из кэша": usage["cache_hits"],
+        }
+    )

@@ -1,0 +1,173 @@
+"""Functions the model may call for trends and numbers; each answers with passages that cite the rows behind them.
+
+They read the warehouse read-only for a moment; while a run holds the file they say so instead of waiting.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from chat_app.engine import Passage
+from warehouse import duck
+from warehouse.duck import fetch_dicts
+
+SCHEMAS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "wms_period",
+            "description": "Цифры склада клиента за период: отгружено на маркетплейсы, вывезено, принято, зарезервировано.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "start": {"type": "string", "description": "начало периода, ГГГГ-ММ-ДД"},
+                    "end": {"type": "string", "description": "конец периода включительно, ГГГГ-ММ-ДД"},
+                },
+                "required": ["start", "end"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "tone_by_month",
+            "description": "Тон общения по месяцам: средняя оценка настроения, жалобы, самые негативные контакты.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "months": {"type": "integer", "description": "сколько последних месяцев, по умолчанию 6"}
+                },
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "open_alerts",
+            "description": "Тревоги об уходе клиента за последние 4 недели с цифрами и записями-доказательствами.",
+            "parameters": {"type": "object", "properties": {}},
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "client_profile",
+            "description": "Профиль: что продаёт, маркетплейсы, схемы, объёмы, боли, конфликты, с какого времени с нами.",
+            "parameters": {"type": "object", "properties": {}},
+        },
+    },
+]
+
+
+class WarehouseTools:
+    def __init__(self, warehouse_path: Path):
+        self.path = warehouse_path
+
+    def schemas(self) -> list[dict]:
+        return SCHEMAS
+
+    def run(self, client_id: str, name: str, arguments: str | dict, first_n: int) -> list[Passage]:
+        try:
+            args = json.loads(arguments) if isinstance(arguments, str) else dict(arguments or {})
+        except ValueError:
+            args = {}
+        handler = getattr(self, f"_{name}", None)
+        if handler is None:
+            return []
+        try:
+            with duck.connect(self.path, read_only=True, wait_seconds=3) as con:
+                rows = handler(con, client_id, **args)
+        except (duckdb.Error, TypeError, ValueError) as exc:
+            rows = [
+                (
+                    "tool_error",
+                    f"tool:{name}",
+                    None,
+                    "Данные недоступны",
+                    f"Данные сейчас недоступны ({type(exc).__name__}); попробуйте через минуту.",
+                )
+            ]
+        return [
+            Passage(first_n + i, src, ref, ref, at, title, text) for i, (src, ref, at, title, text) in enumerate(rows)
+        ]
+
+    @staticmethod
+    def _wms_period(con, client_id: str, start: str, end: str):
+        a, b = date.fromisoformat(start), date.fromisoformat(end)
+        [r] = fetch_dicts(
+            con,
+            """select coalesce(sum(outbound_units), 0) as outbound, coalesce(sum(withdrawal_units), 0) as withdrawal,
+                      coalesce(sum(inbound_units), 0) as inbound, coalesce(sum(reserved_units), 0) as reserved,
+                      count(*) as days
+               from marts.client_daily_activity where client_id = ? and day between ? and ?""",
+            [client_id, a, b],
+        )
+        text = (
+            f"Склад с {a:%d.%m.%Y} по {b:%d.%m.%Y}: отгружено на маркетплейсы {r['outbound']} ед., вывезено "
+            f"{r['withdrawal']} ед., принято {r['inbound']} ед., зарезервировано {r['reserved']} ед. "
+            f"(дней с движением: {r['days']})."
+        )
+        ref = f"wms_period:{client_id}:{a}:{b}"
+        return [("wms", ref, datetime.combine(b, datetime.min.time()), "Склад за период", text)]
+
+    @staticmethod
+    def _tone_by_month(con, client_id: str, months: int = 6):
+        since = date.today().replace(day=1) - timedelta(days=31 * max(1, int(months)))
+        rows = fetch_dicts(
+            con,
+            """select date_trunc('month', occurred_at) as month, avg(sentiment) as sentiment, count(*) as n,
+                      count(*) filter (where complaint or conflict) as complaints,
+                      list(ref order by sentiment)[1:2] as worst
+               from raw.interaction_signals where client_id = ? and occurred_at >= ? group by 1 order by 1""",
+            [client_id, since],
+        )
+        return [
+            (
+                "tone",
+                r["worst"][0] if r["worst"] else f"tone:{client_id}:{r['month']:%Y-%m}",
+                r["month"],
+                f"Тон за {r['month']:%m.%Y}",
+                f"{r['month']:%m.%Y}: средняя оценка настроения {r['sentiment']:+.2f} по {r['n']} контактам, "
+                f"с жалобами или конфликтом — {r['complaints']}; самые негативные: {', '.join(r['worst'])}.",
+            )
+            for r in rows
+        ]
+
+    @staticmethod
+    def _open_alerts(con, client_id: str):
+        rows = fetch_dicts(
+            con,
+            """select alert_type, severity, message, week_end, evidence_refs from marts.client_alerts
+               where client_id = ? and week_end >= current_date - 28 order by week_end desc""",
+            [client_id],
+        )
+        return [
+            (
+                "alert",
+                (r["evidence_refs"] or [f"alert:{client_id}:{r['alert_type']}"])[0],
+                r["week_end"],
+                f"Тревога ({r['severity']})",
+                f"{r['message']}. Записи: {', '.join(r['evidence_refs'] or [])}.",
+            )
+            for r in rows
+        ] or [("alert", f"alerts:{client_id}", None, "Тревоги", "Открытых тревог за 4 недели нет.")]
+
+    @staticmethod
+    def _client_profile(con, client_id: str):
+        rows = fetch_dicts(
+            con,
+            """select kind, value, detail, sources, last_confirmed from raw.client_profile_facts
+               where client_id = ? order by kind, mentions desc""",
+            [client_id],
+        )
+        out = []
+        for r in rows:
+            sources = json.loads(r["sources"])
+            ref = sources[-1]["ref"] if sources else f"profile:{client_id}:{r['kind']}"
+            detail = f" ({r['detail']})" if r["detail"] else ""
+            out.append(("profile", ref, r["last_confirmed"], f"Профиль: {r['kind']}", f"{r['value']}{detail}"))
+        return out

@@ -1,0 +1,179 @@
+"""The RAG index in LanceDB: one table of chunks (text, vector, metadata), native Russian full-text index, bitmap
+index on client_id. Every search is filtered by client_id (prefilter), optionally by time.
+
+LanceDB keeps versions, so the app and the CLI can read while the index asset writes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+os.environ.setdefault("LANCEDB_LOG", "error")  # the Rust side's deprecation notices are not for the user
+
+import lancedb  # noqa: E402
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+
+TABLE = "chunks"
+
+
+def schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("chunk_id", pa.string(), nullable=False),  # <source ref>#<n>
+            pa.field("client_id", pa.string(), nullable=False),
+            pa.field(
+                "source", pa.string()
+            ),  # meeting | meeting_summary | telegram | email | call | profile | wms | tone
+            pa.field("source_ref", pa.string()),  # the original: meeting:<id>, telegram:<chat>:<msg>, bitrix:<id>, …
+            pa.field("deep_ref", pa.string()),  # the exact place: meeting:<id>@<seconds>, telegram:<chat>:<a>-<b>, …
+            pa.field("occurred_at", pa.timestamp("us")),  # local time of the team
+            pa.field("author", pa.string()),
+            pa.field("title", pa.string()),
+            pa.field("text", pa.string()),
+            pa.field("content_hash", pa.string()),
+            pa.field("vector", pa.list_(pa.float32(), dim)),
+        ]
+    )
+
+
+def _quote(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+@dataclass
+class Hit:
+    chunk_id: str
+    client_id: str
+    source: str
+    source_ref: str
+    deep_ref: str
+    occurred_at: datetime | None
+    author: str | None
+    title: str | None
+    text: str
+    score: float
+
+
+class RagIndex:
+    def __init__(self, path: Path, dim: int):
+        path.mkdir(parents=True, exist_ok=True)
+        self.db = lancedb.connect(str(path))
+        self.dim = dim
+
+    def table(self, create: bool = True):
+        if TABLE in self.db.table_names():
+            tbl = self.db.open_table(TABLE)
+            width = tbl.schema.field("vector").type.list_size
+            if width != self.dim:
+                raise ValueError(
+                    f"Индекс построен с векторами размерности {width}, а настроено {self.dim}: "
+                    "смените C360_EMBED_PROVIDER обратно или удалите папку индекса для полной пересборки"
+                )
+            return tbl
+        if not create:
+            return None
+        return self.db.create_table(TABLE, schema=schema(self.dim))
+
+    def existing(self) -> dict[str, str]:
+        """chunk_id → content_hash of what is indexed now."""
+        tbl = self.table(create=False)
+        if tbl is None or tbl.count_rows() == 0:
+            return {}
+        data = tbl.to_lance().to_table(columns=["chunk_id", "content_hash"]) if hasattr(tbl, "to_lance") else None
+        if data is None:
+            data = tbl.search().select(["chunk_id", "content_hash"]).limit(tbl.count_rows()).to_arrow()
+        return dict(zip(data["chunk_id"].to_pylist(), data["content_hash"].to_pylist(), strict=True))
+
+    def upsert(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        tbl = self.table()
+        data = pa.Table.from_pylist(rows, schema=schema(self.dim))
+        tbl.merge_insert("chunk_id").when_matched_update_all().when_not_matched_insert_all().execute(data)
+
+    def delete(self, chunk_ids: list[str]) -> None:
+        tbl = self.table(create=False)
+        for i in range(0, len(chunk_ids), 500):
+            tbl.delete("chunk_id IN (" + ", ".join(_quote(c) for c in chunk_ids[i : i + 500]) + ")")
+
+    def ensure_indices(self, changed: bool) -> None:
+        """Full-text (Russian stems) and client_id indices; new rows are folded in by optimize()."""
+        tbl = self.table()
+        names = {i.name for i in tbl.list_indices()}
+        if tbl.count_rows() == 0:
+            return
+        if "text_idx" not in names:
+            tbl.create_fts_index(
+                "text",
+                use_tantivy=False,
+                language="Russian",
+                stem=True,
+                remove_stop_words=True,
+                ascii_folding=True,
+                replace=True,
+            )
+        if "client_id_idx" not in names:
+            tbl.create_scalar_index("client_id", index_type="BITMAP", replace=True)
+        if changed:
+            tbl.optimize()
+
+    def count(self) -> int:
+        tbl = self.table(create=False)
+        return tbl.count_rows() if tbl is not None else 0
+
+    def search(
+        self,
+        client_id: str,
+        vector: np.ndarray,
+        text: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 20,
+    ) -> list[Hit]:
+        tbl = self.table(create=False)
+        if tbl is None:
+            return []
+        where = f"client_id = {_quote(client_id)}"
+        if start is not None:
+            where += f" AND occurred_at >= timestamp {_quote(start.isoformat(sep=' '))}"
+        if end is not None:
+            where += f" AND occurred_at < timestamp {_quote(end.isoformat(sep=' '))}"
+        columns = [
+            "chunk_id",
+            "client_id",
+            "source",
+            "source_ref",
+            "deep_ref",
+            "occurred_at",
+            "author",
+            "title",
+            "text",
+        ]
+        if text.strip():
+            query = tbl.search(query_type="hybrid").vector(vector.tolist()).text(text)
+        else:
+            query = tbl.search(vector.tolist(), query_type="vector")
+        rows = query.where(where, prefilter=True).select(columns).limit(limit).to_list()
+        return [
+            Hit(**{c: r.get(c) for c in columns}, score=float(r.get("_relevance_score", 1 - r.get("_distance", 1))))
+            for r in rows
+        ]
+
+    def fts(self, client_id: str, text: str, limit: int = 20) -> list[str]:
+        """chunk_ids that share words (stems) with the text — to tell «nothing in the data» from weak matches."""
+        tbl = self.table(create=False)
+        if tbl is None or not text.strip():
+            return []
+        rows = (
+            tbl.search(text, query_type="fts")
+            .where(f"client_id = {_quote(client_id)}", prefilter=True)
+            .select(["chunk_id"])
+            .limit(limit)
+            .to_list()
+        )
+        return [r["chunk_id"] for r in rows]
