@@ -20,7 +20,7 @@ SCHEMAS = [
         "type": "function",
         "function": {
             "name": "wms_period",
-            "description": "Цифры склада клиента за период: отгружено на маркетплейсы, вывезено, принято, зарезервировано.",
+            "description": "Склад за период: отгружено на маркетплейсы, вывезено, принято, зарезервировано.",
             "parameters": {
                 "type": "object",
                 "properties": {
@@ -56,7 +56,7 @@ SCHEMAS = [
         "type": "function",
         "function": {
             "name": "client_profile",
-            "description": "Профиль: что продаёт, маркетплейсы, схемы, объёмы, боли, конфликты, с какого времени с нами.",
+            "description": "Профиль: что продаёт, маркетплейсы, схемы, объёмы, боли, конфликты, срок с нами.",
             "parameters": {"type": "object", "properties": {}},
         },
     },
