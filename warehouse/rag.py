@@ -83,9 +83,7 @@ class RagIndex:
         tbl = self.table(create=False)
         if tbl is None or tbl.count_rows() == 0:
             return {}
-        data = tbl.to_lance().to_table(columns=["chunk_id", "content_hash"]) if hasattr(tbl, "to_lance") else None
-        if data is None:
-            data = tbl.search().select(["chunk_id", "content_hash"]).limit(tbl.count_rows()).to_arrow()
+        data = tbl.search().select(["chunk_id", "content_hash"]).limit(tbl.count_rows()).to_arrow()
         return dict(zip(data["chunk_id"].to_pylist(), data["content_hash"].to_pylist(), strict=True))
 
     def upsert(self, rows: list[dict]) -> None:

@@ -50,7 +50,8 @@ class FakeGLM(FakeServer):
             calls, self.tool_calls_next = self.tool_calls_next, []
             return 200, {}, self._tool_calls(body, calls)
         if body.get("stream"):
-            return 200, {"Content-Type": "text/event-stream"}, self._sse(body, self.reply or "Ответ [1].")
+            reply = self.reply(body) if callable(self.reply) else self.reply
+            return 200, {"Content-Type": "text/event-stream"}, self._sse(body, reply or "Ответ [1].")
         content = self.reply if self.reply is not None else json.dumps(self._summary(user), ensure_ascii=False)
         prompt_tokens = sum(len(m["content"]) for m in body["messages"]) // 3
         completion_tokens = len(content) // 3
