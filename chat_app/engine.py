@@ -52,6 +52,7 @@ SYNONYMS = {
     "продаё": ["прода", "товар"],
 }
 RECENCY_HALF_LIFE_DAYS = 60
+NUMERIC_RE = re.compile(r"сколько|объ[её]м|остат", re.I)
 TOOLS_RE = re.compile(
     r"сколько|объ[её]м|отгруз|остат|резерв|постав|вывез|тон|настроени|тревог|риск|профил|динамик", re.I
 )
@@ -176,9 +177,12 @@ class ClientQA:
         hits = self.index.search(client_id, vector, text, start=start, end=end, limit=max(30, self.k * 3))
         now = datetime.combine(today, datetime.min.time()) + timedelta(days=1)
         qt = key_terms(question)
+        numeric = bool(NUMERIC_RE.search(question))
         for h in hits:
             age = max(0.0, (now - h.occurred_at).total_seconds() / 86400) if h.occurred_at else 365.0
             h.score = h.score * (1 + 0.3 * math.exp(-age / RECENCY_HALF_LIFE_DAYS)) * (1 + overlap(qt, h.text))
+            if numeric and h.source == "wms":  # «сколько отгрузил» is answered by the warehouse figures
+                h.score *= 1.5
         hits.sort(key=lambda h: -h.score)
         return [h for h in hits if h.client_id == client_id][: self.k], (start, end)
 

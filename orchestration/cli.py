@@ -205,6 +205,7 @@ def cmd_demo(_: argparse.Namespace) -> int:
     code = cmd_run(argparse.Namespace())
     instance = get_instance(settings)
     code = _demo_wms(defs, instance, settings) or code
+    code = _demo_bitrix(defs, instance, settings, days) or code
     summaries = defs.resolve_job_def("telegram_summary_job")
     for day in days:
         ok = summaries.execute_in_process(
@@ -282,6 +283,33 @@ def _demo_wms(defs, instance, settings) -> int:
         )
     write_truth(world, truth)
     print(f"{'✓' if ok else '✗'} wms_pull_job (симулятор WMS: 30 клиентов за год; ответы — {truth})")
+    return 0 if ok else 1
+
+
+def _demo_bitrix(defs, instance, settings, days) -> int:
+    """A Bitrix24 portal simulator, in-process: the demo clients as leads, calls and e-mails on the demo days."""
+    from orchestration.bitrix_sim import BitrixSimulator
+    from orchestration.demo import build_demo_bitrix
+    from orchestration.run_once import QUIET_CONSOLE
+
+    with BitrixSimulator() as portal:
+        build_demo_bitrix(portal, days, settings.tz)
+        os.environ.update(BITRIX_WEBHOOK_URL=portal.webhook_url, C360_BITRIX_RATE="100")
+        ok = (
+            defs.resolve_job_def("bitrix_pull_job")
+            .execute_in_process(run_config=QUIET_CONSOLE, instance=instance, raise_on_error=False)
+            .success
+        )
+        summaries = defs.resolve_job_def("bitrix_summary_job")
+        for day in days:
+            ok = (
+                summaries.execute_in_process(
+                    run_config=QUIET_CONSOLE, instance=instance, partition_key=day.isoformat(), raise_on_error=False
+                ).success
+                and ok
+            )
+    os.environ.pop("BITRIX_WEBHOOK_URL", None)
+    print(f"{'✓' if ok else '✗'} bitrix_pull_job + bitrix_summary_job (симулятор Битрикс24: лиды, звонки, письма)")
     return 0 if ok else 1
 
 

@@ -215,3 +215,47 @@ def build_demo_telegram_export(folder: Path, days: list[date], tz: ZoneInfo, *, 
     stamp = datetime.combine(days[-1], time(20, 0), tzinfo=tz).timestamp()
     os.utime(path, (stamp, stamp))  # an export finished yesterday evening
     return path
+
+
+DEMO_EMAILS = [
+    ("Счёт за хранение", "просим выставить счёт за хранение за октябрь и закрывающие документы."),
+    ("Отчёт по остаткам", "пришлите, пожалуйста, отчёт по остаткам на складе на начало месяца."),
+    ("Претензия по браку", "в поставке нашли брак: 14 единиц с повреждённой упаковкой, просим компенсацию."),
+    ("Поставка на четверг", "подтверждаем поставку 12 паллет на четверг, машина будет к 10 утра."),
+]
+DEMO_CALLS = [
+    "Клиент просил перенести отгрузку на Ozon на среду из-за нехватки коробов.",
+    "Обсудили тариф на паллетное хранение: клиент хочет фиксированную цену на полгода.",
+    "Клиент уточнял сроки подключения маркировки Честный знак для новой категории.",
+]
+
+
+def build_demo_bitrix(portal, days: list[date], tz: ZoneInfo, *, seed: int = 11) -> None:
+    """The demo clients as Bitrix24 leads with their curators, a call and an e-mail or two on the demo days."""
+    from orchestration.bitrix_sim import add_lead, call, email
+
+    rng = random.Random(seed)
+    portal.users = {
+        uid: {"ID": str(uid), "NAME": name.split()[0], "LAST_NAME": name.split()[1], "ACTIVE": True}
+        for uid, name in enumerate(CURATORS, 1)
+    }
+    aid = 0
+    for n, (lead, company, person, _mp) in enumerate(CLIENTS):
+        since = datetime.combine(days[0] - timedelta(days=120 + 60 * n), time(10, 0), tzinfo=tz)
+        add_lead(
+            portal,
+            int(lead),
+            title=company,
+            person=tuple(person.split()[:2]),
+            assigned=1 + n % 3,
+            created=since,
+            modified=since,
+        )
+        for day in days:
+            aid += 1
+            at = datetime.combine(day, time(rng.randint(10, 17), rng.randint(0, 59)), tzinfo=tz)
+            portal.activities[aid] = call(aid, 1, int(lead), at, text=rng.choice(DEMO_CALLS), direction="1")
+            subject, text = rng.choice(DEMO_EMAILS)
+            aid += 1
+            at = datetime.combine(day, time(rng.randint(9, 18), rng.randint(0, 59)), tzinfo=tz)
+            portal.activities[aid] = email(aid, 1, int(lead), at, subject=subject, text=text, n=aid)

@@ -18,6 +18,8 @@ from warehouse.duck import fetch_dicts
 
 MEETING = ("meeting", "meeting_summary")
 CHAT = ("telegram",)
+EMAIL = ("email",)
+CALL = ("call",)
 MONTHS_PREP = [
     "январе",
     "феврале",
@@ -45,6 +47,13 @@ CONTENT = [
     ("новую коллекцию", "Сколько единиц новой коллекции клиент хочет отгрузить к распродаже?", MEETING, "коллекц"),
     ("примете поставку", "Когда примут поставку клиента на склад?", MEETING + CHAT, "приём"),
     ("вторую смену", "Что мы предложили, чтобы ускорить отгрузку FBS?", CHAT, "смену"),
+    ("счёт за хранение", "О каком счёте клиент писал в письме?", EMAIL, "счёт"),
+    ("отчёт по остаткам", "Какой отчёт клиент просил прислать?", EMAIL, "отчёт"),
+    ("брак", "Что клиент писал про брак в поставке?", EMAIL, "брак"),
+    ("12 паллет", "Сколько паллет клиент привезёт в четверг?", EMAIL, "паллет"),
+    ("нехватки коробов", "Почему клиент просил перенести отгрузку на Ozon?", CALL, "короб"),
+    ("паллетное хранение", "Что клиент хочет по тарифу на паллетное хранение?", CALL, "паллетн"),
+    ("Честный знак для новой категории", "Что клиент уточнял по маркировке Честный знак?", CALL + MEETING, "маркировк"),
 ]
 ABSENT = [
     "Какой у клиента бюджет на рекламу?",
@@ -122,11 +131,20 @@ def build_questions(con, today: date) -> list[Question]:
             "join raw.telegram_chats c using (chat_id) where c.client_id is not null group by 1",
         )
     }
+    crm = {
+        r["client_id"]: r["text"]
+        for r in fetch_dicts(
+            con,
+            "select client_id, string_agg(coalesce(body_text, ''), ' ') as text from raw.bitrix_activities "
+            "where client_id is not null group by 1",
+        )
+    }
+    kinds = {CHAT: "chat", EMAIL: "email", CALL: "call", CALL + MEETING: "call"}
     for lead in leads:
-        said = meetings.get(lead, "") + " " + chats.get(lead, "")
+        said = meetings.get(lead, "") + " " + chats.get(lead, "") + " " + crm.get(lead, "")
         for marker, question, sources, phrase in CONTENT:
-            if marker in said:
-                kind = "chat" if sources == CHAT else "meeting"
+            if marker.lower() in said.lower():
+                kind = kinds.get(sources, "meeting")
                 out.append(Question(lead, question, kind, sources, phrase))
     month = (today.replace(day=1) - timedelta(days=70)).replace(day=1)
     monthly = {

@@ -1,10 +1,13 @@
-"""A small threaded HTTP server on 127.0.0.1 (the WMS simulator; the test fakes of external systems)."""
+"""A small threaded HTTP server on 127.0.0.1 (the WMS and Bitrix24 simulators; the test fakes)."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
 
 
 class LocalHttpServer:
@@ -66,3 +69,35 @@ class LocalHttpServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    body: bytes
+    at: float = field(default_factory=time.monotonic)
+
+    def json(self):
+        return json.loads(self.body or b"null")
+
+
+class LoggingHttpServer(LocalHttpServer):
+    """Keeps every request it received (`requests`); subclasses implement `handle(request)`."""
+
+    def __init__(self):
+        super().__init__()
+        self.requests: list[Request] = []
+        self.lock = threading.Lock()
+
+    def respond(self, method: str, path: str, headers: dict, body: bytes):
+        url = urlparse(path)
+        req = Request(method, url.path, {k: v[0] for k, v in parse_qs(url.query).items()}, headers, body)
+        with self.lock:
+            self.requests.append(req)
+        return self.handle(req)
+
+    def handle(self, req: Request) -> tuple[int, dict, object]:
+        raise NotImplementedError

@@ -57,3 +57,24 @@ def test_demo_runs_offline_and_prints_a_russian_report(tmp_path):
     report = cli("report", "--date", day, cwd=tmp_path, env_extra={"C360_DATA_DIR": str(tmp_path / "data")})
     assert report.returncode == 0 and f"Отчёт кураторам за {day[8:10]}.{day[5:7]}.{day[:4]}" in report.stdout
     assert "Встреч:" in report.stdout
+    assert "✓ bitrix_pull_job" in result.stdout and "✓ warehouse_job" in result.stdout
+
+    # the question set over the demo data: every source type, periods, numbers, and absent answers
+    rag = cli("eval-rag", cwd=tmp_path, env_extra={"C360_DATA_DIR": str(tmp_path / "data")})
+    assert rag.returncode == 0, rag.stdout[-2000:] + rag.stderr[-2000:]
+    recall = float(rag.stdout.split("Recall@5: ")[1].split()[0])
+    absent = float(rag.stdout.split("«нет в данных», где его нет: ")[1].split()[0])
+    assert recall >= 0.9 and absent == 1.0, rag.stdout
+    for kind in ("meeting", "chat", "email", "call", "wms", "time", "profile", "tone", "absent"):
+        assert f"| {kind} |" in rag.stdout
+    questions = int(rag.stdout.split("Вопросов: ")[1].split()[0])
+    assert questions >= 60
+    ask = cli(
+        "ask",
+        "10234",
+        "сколько клиент отгрузил за последний месяц?",
+        "--json",
+        cwd=tmp_path,
+        env_extra={"C360_DATA_DIR": str(tmp_path / "data")},
+    )
+    assert ask.returncode == 0 and '"source": "wms"' in ask.stdout, ask.stdout[-1500:]
