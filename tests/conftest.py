@@ -83,3 +83,18 @@ def glm(monkeypatch):
 
 def jibri(root, session: str, lead: str, started: datetime, lines=DIALOGUE, **kw):
     return write_jibri_session(root, session, f"client-{lead}", started, lines, **kw)
+
+
+def pull_wms_world(settings, instance, monkeypatch, world) -> None:
+    """Every client of a simulated WMS mapped to its lead, and the whole history pulled through the WMS assets."""
+    from assets.wms.assets import wms_assets
+    from orchestration.resources import all_resources
+    from orchestration.wms_sim import WmsSimulator
+    from warehouse.aliases import save_alias
+
+    for c in world.clients:
+        save_alias(settings.resolved_aliases_file, "wms_client", c.wms_id, c.lead_id)
+    with WmsSimulator(world) as sim:
+        monkeypatch.setenv("C360_WMS_BASE_URL", sim.url)
+        monkeypatch.setenv("C360_WMS_TOKEN", sim.token)
+        assert dg.materialize(wms_assets, resources=all_resources(), instance=instance).success

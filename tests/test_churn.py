@@ -5,12 +5,11 @@ import dagster as dg
 import pytest
 
 from assets.alerts.assets import client_alert_delivery
-from assets.wms.assets import wms_assets
 from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.eval_churn import evaluate
 from orchestration.resources import all_resources
-from orchestration.wms_sim import WmsSimulator, WmsWorld
-from warehouse.aliases import save_alias
+from orchestration.wms_sim import WmsWorld
+from tests.conftest import pull_wms_world
 from warehouse.duck import connect, fetch_dicts
 
 
@@ -25,12 +24,7 @@ def test_eval_churn_meets_the_bar(tmp_path):
 @pytest.fixture
 def churny_warehouse(env, instance, monkeypatch):
     world = WmsWorld(clients=12, days=365, seed=21)
-    for c in world.clients:
-        save_alias(env.resolved_aliases_file, "wms_client", c.wms_id, c.lead_id)
-    with WmsSimulator(world) as sim:
-        monkeypatch.setenv("C360_WMS_BASE_URL", sim.url)
-        monkeypatch.setenv("C360_WMS_TOKEN", sim.token)
-        assert dg.materialize(wms_assets, resources=all_resources(), instance=instance).success
+    pull_wms_world(env, instance, monkeypatch, world)
     assert dg.materialize([warehouse_models], resources={"dbt": dbt_resource()}, instance=instance).success
     return world
 

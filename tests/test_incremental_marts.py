@@ -7,11 +7,9 @@ from datetime import datetime, timedelta
 import dagster as dg
 import pytest
 
-from assets.wms.assets import wms_assets
 from orchestration.dbt import dbt_resource, warehouse_models
-from orchestration.resources import all_resources
-from orchestration.wms_sim import WmsSimulator, WmsWorld
-from warehouse.aliases import save_alias
+from orchestration.wms_sim import WmsWorld
+from tests.conftest import pull_wms_world
 from warehouse.duck import connect, fetch_dicts, upsert
 
 MARTS = {
@@ -61,12 +59,7 @@ def signal(client_id: str, when: datetime, promise: str | None = None, sentiment
 def held_back_world(env, instance, monkeypatch):
     """A WMS world pulled in full, with its last days held back from raw (to be 'loaded' later)."""
     world = WmsWorld(clients=10, days=240, seed=3)
-    for c in world.clients:
-        save_alias(env.resolved_aliases_file, "wms_client", c.wms_id, c.lead_id)
-    with WmsSimulator(world) as sim:
-        monkeypatch.setenv("C360_WMS_BASE_URL", sim.url)
-        monkeypatch.setenv("C360_WMS_TOKEN", sim.token)
-        assert dg.materialize(wms_assets, resources=all_resources(), instance=instance).success
+    pull_wms_world(env, instance, monkeypatch, world)
     with connect(env.warehouse_path) as con:
         cut = con.execute("select max(created_at) from raw.wms_orders").fetchone()[0] - timedelta(days=HELD_DAYS)
         for t in WMS:
