@@ -186,7 +186,7 @@ def cmd_demo(_: argparse.Namespace) -> int:
     from orchestration.definitions import defs
     from orchestration.demo import build_demo_company, build_demo_telegram_export
     from orchestration.instance import get_instance
-    from orchestration.run_once import QUIET_CONSOLE
+    from orchestration.run_once import QUIET_CONSOLE, quiet_stdout
 
     base = get_settings()
     recordings = (base.data_dir / "demo_recordings").resolve()
@@ -213,11 +213,12 @@ def cmd_demo(_: argparse.Namespace) -> int:
         ).success
         print(f"{'✓' if ok else '✗'} telegram_summary_job {day.isoformat()}")
         code = code or (0 if ok else 1)
-    ok = (
-        defs.resolve_job_def("warehouse_job")
-        .execute_in_process(run_config=QUIET_CONSOLE, instance=instance, raise_on_error=False)
-        .success
-    )
+    with quiet_stdout():
+        ok = (
+            defs.resolve_job_def("warehouse_job")
+            .execute_in_process(run_config=QUIET_CONSOLE, instance=instance, raise_on_error=False)
+            .success
+        )
     print(f"{'✓' if ok else '✗'} warehouse_job (сигналы, профиль, витрины dbt, тревоги, поисковый индекс)")
     code = code or (0 if ok else 1)
     print()

@@ -42,7 +42,7 @@ def evaluate(clients: int = 60, days: int = 365, seed: int = 7, workdir: Path | 
     from assets.wms.assets import wms_assets
     from orchestration.dbt import dbt_resource, warehouse_models
     from orchestration.resources import all_resources
-    from orchestration.run_once import QUIET_CONSOLE
+    from orchestration.run_once import QUIET_CONSOLE, quiet_stdout
     from orchestration.wms_sim import WmsSimulator, WmsWorld
     from warehouse.aliases import save_alias
     from warehouse.duck import connect, fetch_dicts
@@ -63,9 +63,10 @@ def evaluate(clients: int = 60, days: int = 365, seed: int = 7, workdir: Path | 
             os.environ.update(C360_WMS_BASE_URL=sim.url, C360_WMS_TOKEN=sim.token)
             config = {**QUIET_CONSOLE, "ops": {"wms_stock": {"config": {"history_weeks": 0}}}}
             dg.materialize(wms_assets, resources=all_resources(), instance=instance, run_config=config)
-            dg.materialize(
-                [warehouse_models], resources={"dbt": dbt_resource()}, instance=instance, run_config=QUIET_CONSOLE
-            )
+            with quiet_stdout():
+                dg.materialize(
+                    [warehouse_models], resources={"dbt": dbt_resource()}, instance=instance, run_config=QUIET_CONSOLE
+                )
         with connect(settings.warehouse_path, read_only=True) as con:
             first = {
                 r["client_id"]: r

@@ -6,6 +6,8 @@ launch runs), against the configured instance, so catch-up scripts and tests tak
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from dataclasses import dataclass, field
 
@@ -17,6 +19,13 @@ from warehouse.settings import Settings
 SENSORS = ("new_recordings_sensor", "telegram_exports_sensor")
 # the full event log is in the instance (Dagster UI); the console shows warnings and errors only
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@contextlib.contextmanager
+def quiet_stdout():
+    """dagster-dbt echoes every dbt log line to stdout (the compute log in the UI); a CLI user needs none of it."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
 
 
 @dataclass
