@@ -369,6 +369,20 @@ def cmd_eval_rag(args: argparse.Namespace) -> int:
     return 0 if result.recall_at_5 >= 0.9 else 1
 
 
+def cmd_doctor(_: argparse.Namespace) -> int:
+    from orchestration.doctor import run
+
+    checks = run(get_settings())
+    for check in checks:
+        print(check.line())
+    failed = [c for c in checks if c.ok is False]
+    print(
+        f"\nРаботает: {sum(c.ok is True for c in checks)}, не настроено: {sum(c.ok is None for c in checks)}, "
+        f"с ошибкой: {len(failed)}"
+    )
+    return 1 if failed else 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from orchestration.instance import ensure_dagster_home
 
@@ -438,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("eval-rag", help="качество поиска и ответов на наборе вопросов по демо-данным").set_defaults(
         func=cmd_eval_rag
     )
+    sub.add_parser("doctor", help="проверить все подключения и подсказать, что исправить").set_defaults(func=cmd_doctor)
     ui = sub.add_parser("ui", help="открыть интерфейс Dagster (dagster dev)")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)

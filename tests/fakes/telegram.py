@@ -74,12 +74,34 @@ class FakeTelegramBotApi(FakeServer):
         self.rate_limit_next: list[int] = []  # retry_after values for the next sendMessage calls
         self.fail_next: list[int] = []  # HTTP status codes to answer with (e.g. 500) for the next calls
         self._ids = itertools.count(1)
+        self.chats: set[str] = set()  # groups the bot is a member of (getChat); empty: sendMessage still works
 
     def handle(self, req: Request):
         prefix = f"/bot{self.token}/"
         if not req.path.startswith(prefix):
             return 404, {}, {"ok": False, "error_code": 404, "description": "Not Found"}
-        if req.path[len(prefix) :] != "sendMessage" or req.method != "POST":
+        method = req.path[len(prefix) :]
+        if method == "getMe":
+            return (
+                200,
+                {},
+                {
+                    "ok": True,
+                    "result": {
+                        "id": 123456,
+                        "is_bot": True,
+                        "first_name": "Клиент360",
+                        "username": "client360_bot",
+                        "can_join_groups": True,
+                    },
+                },
+            )
+        if method == "getChat":
+            chat_id = str(req.json().get("chat_id"))
+            if chat_id not in self.chats:
+                return 400, {}, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+            return 200, {}, {"ok": True, "result": {"id": int(chat_id), "type": "supergroup", "title": "Кураторы"}}
+        if method != "sendMessage" or req.method != "POST":
             return 404, {}, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
         if self.rate_limit_next:
             wait = self.rate_limit_next.pop(0)
