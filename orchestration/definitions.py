@@ -35,7 +35,7 @@ from orchestration.schedules import (
     warehouse_schedule,
     wms_pull_schedule,
 )
-from orchestration.sensors import new_recordings_sensor, telegram_exports_sensor
+from orchestration.sensors import new_recordings_sensor, run_failure_notice, telegram_exports_sensor
 
 defs = dg.Definitions(
     assets=[
@@ -64,7 +64,7 @@ defs = dg.Definitions(
         telegram_pull_job,
         telegram_summary_job,
     ],
-    sensors=[new_recordings_sensor, telegram_exports_sensor],
+    sensors=[new_recordings_sensor, telegram_exports_sensor, run_failure_notice],
     schedules=[
         daily_report_schedule,
         telegram_pull_schedule,

@@ -1,4 +1,4 @@
-"""Sensors: new recordings in the Jibri folder."""
+"""Sensors: new recordings in the Jibri folder, new Telegram exports, failed runs."""
 
 import hashlib
 import json
@@ -8,6 +8,8 @@ import dagster as dg
 
 from assets.files import is_settled
 from assets.meetings.assets import meeting_unmatched_files, recordings_partitions
+from connectors.factory import build_bot
+from connectors.telegram_bot import escape, split_html
 from orchestration.jobs import meeting_pipeline_job, telegram_export_job, unmatched_recordings_job
 from orchestration.resources import RecordingsResource
 from warehouse.settings import get_settings
@@ -126,3 +128,39 @@ def telegram_exports_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
         cursor=json.dumps({"pending": pending, "done": done}, sort_keys=True),
         skip_reason=None if requests else f"Новых экспортов нет (ещё пишутся: {len(pending)})",
     )
+
+
+def failure_notice(run: dg.DagsterRun, failures: list[tuple[str, str]], dagster_url: str) -> str:
+    """A failed run as a short Russian message: the job, the failed steps (assets) with the head of each error."""
+    lines = [f"🔴 <b>Сбой запуска</b> {escape(run.job_name)}"]
+    if run.tags.get("dagster/partition"):
+        lines.append(f"Раздел: {escape(run.tags['dagster/partition'])}")
+    for step, error in failures[:5]:
+        head = " ".join(error.split())[:300]
+        lines.append(f"• <b>{escape(step)}</b>: {escape(head)}")
+    if not failures:
+        lines.append("Запуск остановлен до начала шагов (см. журнал).")
+    lines.append(f'<a href="{escape(dagster_url.rstrip("/"))}/runs/{run.run_id}">Открыть запуск в Dagster</a>')
+    return "\n".join(lines)
+
+
+@dg.run_failure_sensor(
+    name="run_failure_notice",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Каждый упавший запуск — сообщение в группу тревог (C360_ALERT_CHAT_ID): задача, какой шаг (ассет) упал, "
+        "начало ошибки и ссылка на запуск в Dagster (C360_DAGSTER_URL)."
+    ),
+)
+def run_failure_notice(context: dg.RunFailureSensorContext):
+    settings = get_settings()
+    if not (settings.telegram_bot_token and settings.alert_chat_id):
+        return dg.SkipReason("Бот или группа тревог не настроены: уведомление о сбое не отправлено")
+    failures = [
+        (event.step_key or "?", (event.event_specific_data.error.message if event.event_specific_data.error else ""))
+        for event in context.get_step_failure_events()
+    ]
+    text = failure_notice(context.dagster_run, failures, settings.dagster_url)
+    with build_bot(settings) as bot:
+        for part in split_html(text):
+            bot.send_message(settings.alert_chat_id, part)

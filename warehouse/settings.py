@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     report_chat_id: str | None = _env("C360_REPORT_CHAT_ID")
     alert_chat_id: str | None = _env("C360_ALERT_CHAT_ID")
     report_hour: int = _env("C360_REPORT_HOUR", 9)
+    dagster_url: str = _env("C360_DAGSTER_URL", "http://127.0.0.1:3000")  # links in failure notices
     partitions_start: str = _env("C360_PARTITIONS_START", "2025-01-01")
 
     # Telegram user account (Telethon)
