@@ -369,6 +369,34 @@ def cmd_eval_rag(args: argparse.Namespace) -> int:
     return 0 if result.recall_at_5 >= 0.9 else 1
 
 
+def cmd_backup(_: argparse.Namespace) -> int:
+    from orchestration.backup import make_backup, prune
+
+    settings = get_settings()
+    folder = make_backup(settings, settings.backup_dir)
+    removed = prune(settings.backup_dir, settings.backup_keep_days)
+    print(f"Резервная копия: {folder.resolve()} (удалено старых: {len(removed)})")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from orchestration.backup import BackupError, restore
+
+    if not args.yes:
+        print(
+            "Восстановление заменит текущие данные. Остановите Dagster и приложение "
+            "(docker compose stop) и повторите с --yes."
+        )
+        return 2
+    try:
+        restored = restore(get_settings(), Path(args.folder))
+    except (BackupError, OSError, ValueError) as exc:
+        print(f"Не удалось восстановить: {exc}", file=sys.stderr)
+        return 1
+    print("Восстановлено: " + ", ".join(restored))
+    return 0
+
+
 def cmd_doctor(_: argparse.Namespace) -> int:
     from orchestration.doctor import run
 
@@ -452,6 +480,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("eval-rag", help="качество поиска и ответов на наборе вопросов по демо-данным").set_defaults(
         func=cmd_eval_rag
     )
+    sub.add_parser("backup", help="резервная копия всех данных сейчас (C360_BACKUP_DIR)").set_defaults(func=cmd_backup)
+    rs = sub.add_parser("restore", help="восстановить данные из резервной копии")
+    rs.add_argument("folder", help="папка копии, например backups/20261125-033000")
+    rs.add_argument("--yes", action="store_true", help="да, заменить текущие данные")
+    rs.set_defaults(func=cmd_restore)
     sub.add_parser("doctor", help="проверить все подключения и подсказать, что исправить").set_defaults(func=cmd_doctor)
     ui = sub.add_parser("ui", help="открыть интерфейс Dagster (dagster dev)")
     ui.add_argument("--host", default="127.0.0.1")

@@ -12,6 +12,7 @@ from assets.rag.assets import rag_index
 from assets.reports.assets import daily_curator_report
 from assets.telegram.assets import telegram_assets
 from assets.wms.assets import wms_assets
+from orchestration.backup import backup_job, backup_schedule
 from orchestration.dbt import dbt_resource, side_tables, warehouse_models
 from orchestration.jobs import (
     bitrix_pull_job,
@@ -53,6 +54,7 @@ defs = dg.Definitions(
     ],
     asset_checks=[source_freshness],
     jobs=[
+        backup_job,
         bitrix_pull_job,
         bitrix_summary_job,
         meeting_pipeline_job,
@@ -66,6 +68,7 @@ defs = dg.Definitions(
     ],
     sensors=[new_recordings_sensor, telegram_exports_sensor, run_failure_notice],
     schedules=[
+        backup_schedule,
         daily_report_schedule,
         telegram_pull_schedule,
         telegram_summary_schedule,

@@ -17,6 +17,7 @@ EMBED_BATCH = 256
     deps=[warehouse_models, interaction_signals, client_profile],
     required_resource_keys={"warehouse", "rag"},
     kinds={"lancedb"},
+    pool="duckdb_write",  # a backup copies the index only when no run writes it
     description=(
         "Поисковый индекс для чата по клиенту (LanceDB): фрагменты встреч, переписки, писем, звонков, профиль, "
         "недельные и месячные сводки склада, тон общения — с векторами и полнотекстовым индексом (русская "
