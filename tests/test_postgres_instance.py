@@ -1,4 +1,4 @@
-"""The production Dagster config (deploy/dagster.postgres.yaml) against the real PostgreSQL on 127.0.0.1:5432."""
+"""The production Dagster config (deploy/dagster.yaml) against the real PostgreSQL on 127.0.0.1:5432."""
 
 import os
 import shutil
@@ -38,7 +38,7 @@ def pg_database():
 def test_run_history_is_stored_in_postgres(env, recordings, tmp_path, pg_database):
     home = tmp_path / "dagster_pg_home"
     home.mkdir()
-    shutil.copy(os.path.join(ROOT, "deploy", "dagster.postgres.yaml"), home / "dagster.yaml")
+    shutil.copy(os.path.join(ROOT, "deploy", "dagster.yaml"), home / "dagster.yaml")
     pg_env = {
         "DAGSTER_HOME": str(home),
         "DAGSTER_PG_HOST": PG["host"],
@@ -66,3 +66,31 @@ def test_run_history_is_stored_in_postgres(env, recordings, tmp_path, pg_databas
     assert [p[0] for p in partitions][0].startswith("20261124-100000-777-")
     assert materialized == 3
     assert not (tmp_path / "data" / "dagster_home").exists(), "the embedded SQLite instance was not used"
+
+
+@pytest.mark.postgres
+def test_production_instance_queues_runs_and_limits_the_warehouse_writer(tmp_path, pg_database, monkeypatch):
+    import dagster as dg
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(os.path.join(ROOT, "deploy", "dagster.yaml"), home / "dagster.yaml")
+    for key, value in {
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_PG_HOST": PG["host"],
+        "DAGSTER_PG_PORT": str(PG["port"]),
+        "DAGSTER_PG_DB": pg_database,
+        "DAGSTER_PG_USER": PG["user"],
+        "DAGSTER_PG_PASSWORD": "unused-with-trust",
+    }.items():
+        monkeypatch.setenv(key, value)
+    with dg.DagsterInstance.get() as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        config = instance.get_concurrency_config()
+        assert config.run_queue_config.max_concurrent_runs == 4
+        assert config.pool_config.default_pool_limit == 1
+        assert instance.run_monitoring_enabled
+        from dagster._core.scheduler.instigation import InstigatorType
+
+        assert instance.get_tick_retention_settings(InstigatorType.SCHEDULE)
