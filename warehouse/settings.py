@@ -57,7 +57,6 @@ class Settings(BaseSettings):
     dagster_url: str = _env("C360_DAGSTER_URL", "http://127.0.0.1:3000")  # links in failure notices
     backup_dir: Path = _env("C360_BACKUP_DIR", Path("./backups"))
     backup_keep_days: int = _env("C360_BACKUP_KEEP_DAYS", 14)
-    run_retention_days: int = _env("C360_RUN_RETENTION_DAYS", 90)
     partitions_start: str = _env("C360_PARTITIONS_START", "2025-01-01")
 
     # Telegram user account (Telethon)
