@@ -397,6 +397,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_usage(args: argparse.Namespace) -> int:
+    from orchestration.usage import measure, render
+
+    settings = get_settings()
+    print(render(measure(settings, args.days), settings))
+    return 0
+
+
 def cmd_doctor(_: argparse.Namespace) -> int:
     from orchestration.doctor import run
 
@@ -485,6 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     rs.add_argument("folder", help="папка копии, например backups/20261125-033000")
     rs.add_argument("--yes", action="store_true", help="да, заменить текущие данные")
     rs.set_defaults(func=cmd_restore)
+    us = sub.add_parser("usage", help="расход токенов GLM и минут SpeechKit и оценка стоимости в месяц")
+    us.add_argument("--days", type=int, default=30)
+    us.set_defaults(func=cmd_usage)
     sub.add_parser("doctor", help="проверить все подключения и подсказать, что исправить").set_defaults(func=cmd_doctor)
     ui = sub.add_parser("ui", help="открыть интерфейс Dagster (dagster dev)")
     ui.add_argument("--host", default="127.0.0.1")

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     dagster_url: str = _env("C360_DAGSTER_URL", "http://127.0.0.1:3000")  # links in failure notices
     backup_dir: Path = _env("C360_BACKUP_DIR", Path("./backups"))
     backup_keep_days: int = _env("C360_BACKUP_KEEP_DAYS", 14)
+    price_glm_rub_per_mtokens: float | None = _env("C360_PRICE_GLM_RUB_PER_MTOKENS")  # for `client360 usage`
+    price_speechkit_rub_per_min: float | None = _env("C360_PRICE_SPEECHKIT_RUB_PER_MIN")
     partitions_start: str = _env("C360_PARTITIONS_START", "2025-01-01")
 
     # Telegram user account (Telethon)
