@@ -405,6 +405,51 @@ def cmd_usage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("Пароль: ")
+    if getpass.getpass("Ещё раз: ") != first:
+        raise SystemExit("Пароли не совпали")
+    return first
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from chat_app.staff import Staff, StaffError
+    from warehouse.appdb import AppDB
+
+    staff = Staff(AppDB(get_settings().resolved_app_db_url))
+    try:
+        if args.users_command == "add":
+            user = staff.add(
+                args.login,
+                args.role,
+                _password(args),
+                name=args.name,
+                bitrix_user_id=args.bitrix_user_id,
+                see_all=args.see_all,
+            )
+            print(f"Добавлен {user.login} ({user.role})")
+        elif args.users_command == "set-password":
+            staff.set_password(args.login, _password(args))
+            print(f"Пароль {args.login} изменён")
+        elif args.users_command == "disable":
+            staff.disable(args.login)
+            print(f"{args.login} отключён: войти больше не сможет")
+        else:
+            for u in staff.list():
+                print(
+                    f"{u.login:20} {u.role:8} {'активен' if u.active else 'отключён':9} "
+                    f"{'все клиенты' if u.see_all or u.role != 'curator' else 'свои клиенты':13} {u.name or ''}"
+                )
+    except StaffError as exc:
+        print(f"Ошибка: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_doctor(_: argparse.Namespace) -> int:
     from orchestration.doctor import run
 
@@ -493,6 +538,21 @@ def main(argv: list[str] | None = None) -> int:
     rs.add_argument("folder", help="папка копии, например backups/20261125-033000")
     rs.add_argument("--yes", action="store_true", help="да, заменить текущие данные")
     rs.set_defaults(func=cmd_restore)
+    users = sub.add_parser("users", help="пользователи приложения: add, list, set-password, disable")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    add = users_sub.add_parser("add", help="добавить пользователя")
+    add.add_argument("login")
+    add.add_argument("--role", required=True, choices=["admin", "curator", "viewer"])
+    add.add_argument("--name", help="имя, как его видят коллеги")
+    add.add_argument("--bitrix-user-id", type=int, help="ID куратора в Битрикс24: его клиенты — «свои»")
+    add.add_argument("--see-all", action="store_true", help="куратор видит всех клиентов")
+    add.add_argument("--password-stdin", action="store_true", help="прочитать пароль из стандартного ввода")
+    sp = users_sub.add_parser("set-password", help="сменить пароль")
+    sp.add_argument("login")
+    sp.add_argument("--password-stdin", action="store_true")
+    users_sub.add_parser("disable", help="отключить пользователя").add_argument("login")
+    users_sub.add_parser("list", help="список пользователей")
+    users.set_defaults(func=cmd_users)
     us = sub.add_parser("usage", help="расход токенов GLM и минут SpeechKit и оценка стоимости в месяц")
     us.add_argument("--days", type=int, default=30)
     us.set_defaults(func=cmd_usage)

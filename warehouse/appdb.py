@@ -1,4 +1,5 @@
-"""The app DB (SQLite by default, PostgreSQL in production): ledgers of what went out to Telegram."""
+"""The app DB (SQLite by default, PostgreSQL in production): ledgers of what went out to Telegram, staff users and
+their login attempts, notes on clients with their history."""
 
 from __future__ import annotations
 
@@ -27,6 +28,53 @@ report_parts = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("message_id", sa.BigInteger),
     sa.Column("sent_at", sa.DateTime(timezone=True)),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("login", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200)),
+    sa.Column("role", sa.String(16), nullable=False),  # admin | curator | viewer
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("see_all", sa.Boolean, nullable=False, default=False),  # a curator who may open every client
+    sa.Column("bitrix_user_id", sa.BigInteger),  # the curator in Bitrix24: whose clients are theirs
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("password_changed_at", sa.DateTime(timezone=True)),
+)
+
+login_attempts = sa.Table(
+    "login_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("login", sa.String(64), nullable=False, index=True),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("source", sa.String(100)),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+notes = sa.Table(
+    "notes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("client_id", sa.String(64), nullable=False, index=True),
+    sa.Column("author", sa.String(64), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
+)
+
+note_versions = sa.Table(
+    "note_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("note_id", sa.Integer, nullable=False, index=True),
+    sa.Column("action", sa.String(16), nullable=False),  # create | edit | delete
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("author", sa.String(64), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
 
 
