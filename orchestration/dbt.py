@@ -35,6 +35,7 @@ SOURCE_ASSETS = {
     "wms_reservations": "wms_reservations",
     "interaction_signals": "interaction_signals",
     "client_profile_facts": "client_profile",
+    "staff_notes": "staff_notes",
 }
 
 # raw tables that no single asset owns: declared so the data owner sees what they are

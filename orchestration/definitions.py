@@ -8,6 +8,7 @@ from assets.checks import source_freshness
 from assets.enrichment.assets import interaction_signals
 from assets.enrichment.profile import client_profile
 from assets.meetings.assets import meeting_assets
+from assets.notes.assets import staff_notes
 from assets.rag.assets import rag_index
 from assets.reports.assets import daily_curator_report
 from assets.telegram.assets import telegram_assets
@@ -19,6 +20,7 @@ from orchestration.jobs import (
     bitrix_summary_job,
     daily_report_job,
     meeting_pipeline_job,
+    notes_job,
     telegram_export_job,
     telegram_pull_job,
     telegram_summary_job,
@@ -36,7 +38,12 @@ from orchestration.schedules import (
     warehouse_schedule,
     wms_pull_schedule,
 )
-from orchestration.sensors import new_recordings_sensor, run_failure_notice, telegram_exports_sensor
+from orchestration.sensors import (
+    new_recordings_sensor,
+    notes_sensor,
+    run_failure_notice,
+    telegram_exports_sensor,
+)
 
 defs = dg.Definitions(
     assets=[
@@ -49,6 +56,7 @@ defs = dg.Definitions(
         interaction_signals,
         client_profile,
         rag_index,
+        staff_notes,
         client_alert_delivery,
         daily_curator_report,
     ],
@@ -58,6 +66,7 @@ defs = dg.Definitions(
         bitrix_pull_job,
         bitrix_summary_job,
         meeting_pipeline_job,
+        notes_job,
         unmatched_recordings_job,
         warehouse_job,
         wms_pull_job,
@@ -66,7 +75,7 @@ defs = dg.Definitions(
         telegram_pull_job,
         telegram_summary_job,
     ],
-    sensors=[new_recordings_sensor, telegram_exports_sensor, run_failure_notice],
+    sensors=[new_recordings_sensor, telegram_exports_sensor, run_failure_notice, notes_sensor],
     schedules=[
         backup_schedule,
         daily_report_schedule,

@@ -11,7 +11,9 @@ from assets.meetings.assets import (
     meeting_unmatched_files,
     recordings_partitions,
 )
+from assets.notes.assets import staff_notes
 from assets.partitions import daily_partitions
+from assets.rag.assets import rag_index
 from assets.reports.assets import daily_curator_report
 from assets.telegram.assets import telegram_daily_summaries, telegram_exports, telegram_messages
 from assets.wms.assets import wms_assets
@@ -82,4 +84,13 @@ warehouse_job = dg.define_asset_job(
         "Сигналы общения и профиль клиента, модели хранилища (история клиента, здоровье, тревоги), рассылка новых "
         "тревог, поисковый индекс для чата и проверка свежести источников."
     ),
+)
+
+
+notes_job = dg.define_asset_job(
+    "notes_job",
+    selection=dg.AssetSelection.assets(staff_notes)
+    | dg.AssetSelection.groups("dbt_staging", "dbt_intermediate", "dbt_marts")
+    | dg.AssetSelection.assets(rag_index),
+    description="Новые и изменённые заметки кураторов: в хранилище, в историю клиента и в поиск для чата.",
 )

@@ -8,10 +8,12 @@ import dagster as dg
 
 from assets.files import is_settled
 from assets.meetings.assets import meeting_unmatched_files, recordings_partitions
+from chat_app.staff import Staff
 from connectors.factory import build_bot
 from connectors.telegram_bot import escape, split_html
-from orchestration.jobs import meeting_pipeline_job, telegram_export_job, unmatched_recordings_job
+from orchestration.jobs import meeting_pipeline_job, notes_job, telegram_export_job, unmatched_recordings_job
 from orchestration.resources import RecordingsResource
+from warehouse.appdb import AppDB
 from warehouse.settings import get_settings
 
 
@@ -164,3 +166,24 @@ def run_failure_notice(context: dg.RunFailureSensorContext):
     with build_bot(settings) as bot:
         for part in split_html(text):
             bot.send_message(settings.alert_chat_id, part)
+
+
+@dg.sensor(
+    name="notes_sensor",
+    job=notes_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Следит за заметками кураторов в приложении: любая новая, изменённая или удалённая заметка за один такт "
+        "попадает в хранилище, историю клиента и поиск для чата."
+    ),
+)
+def notes_sensor(context: dg.SensorEvaluationContext):
+    last = Staff(AppDB(get_settings().resolved_app_db_url)).last_note_change()
+    if last is None:
+        return dg.SkipReason("Заметок пока нет")
+    stamp = last.isoformat()
+    if context.cursor == stamp:
+        return dg.SkipReason("Новых заметок нет")
+    context.update_cursor(stamp)
+    return dg.RunRequest(run_key=f"notes:{stamp}")

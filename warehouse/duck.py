@@ -325,6 +325,17 @@ create table if not exists raw.client_profile_evidence (   -- texts already read
     processed_at     timestamp default current_timestamp
 );
 
+create table if not exists raw.staff_notes (   -- curators' notes, copied from the app DB by the notes sensor
+    note_id          bigint primary key,
+    client_id        varchar not null,
+    author           varchar not null,
+    text             varchar not null,
+    created_at       timestamp,                 -- UTC
+    updated_at       timestamp,
+    deleted_at       timestamp,                 -- deleted in the app: gone from the timeline and the index
+    pulled_at        timestamp default current_timestamp
+);
+
 create table if not exists raw.build_state (   -- bookkeeping of the warehouse build (orchestration/dbt.py)
     key              varchar primary key,
     value            varchar,

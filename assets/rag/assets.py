@@ -5,8 +5,8 @@ import dagster as dg
 
 from assets.enrichment.assets import interaction_signals
 from assets.enrichment.profile import client_profile
+from assets.notes.assets import staff_notes
 from assets.rag.chunks import all_chunks
-from orchestration.dbt import warehouse_models
 from warehouse.settings import get_settings
 
 EMBED_BATCH = 256
@@ -14,7 +14,9 @@ EMBED_BATCH = 256
 
 @dg.asset(
     group_name="rag",
-    deps=[warehouse_models, interaction_signals, client_profile],
+    # the tables it reads, not the whole dbt project: an incremental build leaves the views out, and a dependency
+    # on them would skip this step
+    deps=["int_wms_weekly", "client_daily_activity", interaction_signals, client_profile, staff_notes],
     required_resource_keys={"warehouse", "rag"},
     kinds={"lancedb"},
     pool="duckdb_write",  # a backup copies the index only when no run writes it

@@ -3,9 +3,9 @@ original's id, the exact place inside it (meeting second, message ids), local ti
 
 Transcripts: speaker turns packed into ~1,000-character windows with one turn of overlap, each with its start
 time. Chats: conversations (a pause of 3 h starts a new one) in windows of ~1,000 characters, one message of
-overlap. E-mails: one passage per letter (quotes were removed at ingestion). Calls: transcript windows, or the
-summary. Meeting summaries, profile facts, weekly and monthly warehouse digests and monthly tone as short
-Russian sentences built from the numbers.
+overlap. Staff notes: one passage each. E-mails: one passage per letter (quotes were removed at ingestion).
+Calls: transcript windows, or the summary. Meeting summaries, profile facts, weekly and monthly warehouse digests
+and monthly tone as short Russian sentences built from the numbers.
 """
 
 from __future__ import annotations
@@ -339,8 +339,31 @@ def tone_chunks(con) -> list[dict]:
     return out
 
 
+def note_chunks(con, tz: str) -> list[dict]:
+    rows = fetch_dicts(
+        con,
+        f"""select note_id, client_id, author, text, (created_at at time zone 'UTC') at time zone '{tz}' as at
+            from raw.staff_notes where deleted_at is null""",
+    )
+    return [
+        _chunk(
+            r["client_id"],
+            "note",
+            f"note:{r['note_id']}",
+            0,
+            f"note:{r['note_id']}",
+            r["at"],
+            r["author"],
+            f"Заметка куратора {r['author']}, {r['at']:%d.%m.%Y}",
+            r["text"],
+        )
+        for r in rows
+    ]
+
+
 def all_chunks(con, tz: str) -> tuple[list[dict], dict[str, int]]:
     parts = {
+        "заметки": note_chunks(con, tz),
         "встречи": meeting_chunks(con),
         "Telegram": chat_chunks(con, tz),
         "Битрикс24": bitrix_chunks(con, tz),

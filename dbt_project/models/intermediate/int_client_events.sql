@@ -56,9 +56,24 @@ wms_weeks as (
         loaded_at
     from {{ ref('int_wms_weekly') }}
     where outbound + withdrawal + inbound + reserved > 0
+),
+
+notes as (
+    select
+        client_id,
+        created_at as occurred_at,
+        'notes' as source,
+        'заметка' as kind,
+        'Заметка: ' || author as title,
+        text as summary,
+        ref,
+        loaded_at
+    from {{ ref('stg_notes__notes') }}
+    where not deleted
 )
 
 select * from meetings
 union all select * from chat_days
+union all select * from notes
 union all select * from activities
 union all select * from wms_weeks

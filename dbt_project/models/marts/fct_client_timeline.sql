@@ -1,6 +1,9 @@
 -- one row per client event, newest last; `ref` points at the original (meeting, chat day, activity, WMS week).
 -- Incremental: events loaded since the last build, and events whose interaction signals changed, are rewritten.
-{{ config(materialized='incremental', unique_key='event_id', incremental_strategy='delete+insert') }}
+{{ config(
+    materialized='incremental', unique_key='event_id', incremental_strategy='delete+insert',
+    post_hook="delete from {{ this }} where ref in (select ref from {{ ref('stg_notes__notes') }} where deleted)"
+) }}
 with
 
 events as (
