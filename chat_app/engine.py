@@ -297,3 +297,16 @@ class ClientQA:
             )
             for n in used
         ]
+
+
+def build_engine(settings) -> ClientQA:
+    """The engine as configured: the index in the data dir, the embeddings and LLM providers, warehouse tools."""
+    from chat_app.tools import WarehouseTools
+    from connectors.factory import build_embedder, build_llm
+
+    return ClientQA(
+        RagIndex(settings.rag_path, settings.embed_dim),
+        build_embedder(settings),
+        build_llm(settings),
+        tools=WarehouseTools(settings.warehouse_path),
+    )

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from warehouse.appdb import AppDB, login_attempts, note_versions, notes, users
+from warehouse.appdb import AppDB, chat_messages, login_attempts, note_versions, notes, users
 
 ROLES = ("admin", "curator", "viewer")
 MAX_FAILURES = 5  # failed logins of one login within the window lock it for the rest of the window
@@ -207,6 +207,50 @@ class Staff:
     def last_note_change(self) -> datetime | None:
         with self.engine.connect() as con:
             return con.execute(sa.select(sa.func.max(notes.c.updated_at))).scalar()
+
+    # --- chat log ---
+    def log_chat(
+        self,
+        user: User,
+        client_id: str,
+        role: str,
+        text: str,
+        *,
+        citations: str | None = None,
+        first_token_ms: int | None = None,
+    ) -> int:
+        with self.engine.begin() as con:
+            return int(
+                con.execute(
+                    chat_messages.insert().values(
+                        login=user.login,
+                        client_id=str(client_id),
+                        role=role,
+                        text=text,
+                        citations=citations,
+                        first_token_ms=first_token_ms,
+                        at=_now(),
+                    )
+                ).inserted_primary_key[0]
+            )
+
+    def chat_history(self, user: User, client_id: str, limit: int = 100) -> list[dict]:
+        with self.engine.connect() as con:
+            rows = con.execute(
+                sa.select(chat_messages)
+                .where(chat_messages.c.login == user.login, chat_messages.c.client_id == str(client_id))
+                .order_by(chat_messages.c.id.desc())
+                .limit(limit)
+            ).mappings()
+            return [dict(r) for r in rows][::-1]
+
+    def rate_answer(self, user: User, message_id: int, liked: bool) -> None:
+        with self.engine.begin() as con:
+            con.execute(
+                chat_messages.update()
+                .where(chat_messages.c.id == message_id, chat_messages.c.login == user.login)
+                .values(feedback=1 if liked else -1)
+            )
 
     @staticmethod
     def _text(text: str) -> str:

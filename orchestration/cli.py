@@ -323,17 +323,9 @@ def cmd_eval_churn(args: argparse.Namespace) -> int:
 
 
 def qa_engine(settings: Settings):
-    from chat_app.engine import ClientQA
-    from chat_app.tools import WarehouseTools
-    from connectors.factory import build_embedder, build_llm
-    from warehouse.rag import RagIndex
+    from chat_app.engine import build_engine
 
-    return ClientQA(
-        RagIndex(settings.rag_path, settings.embed_dim),
-        build_embedder(settings),
-        build_llm(settings),
-        tools=WarehouseTools(settings.warehouse_path),
-    )
+    return build_engine(settings)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -450,6 +442,14 @@ def cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    from chat_app.app import launch
+
+    print(f"Приложение кураторов: http://{args.host}:{args.port} (вход — логин из client360 users)")
+    launch(args.host, args.port)
+    return 0
+
+
 def cmd_doctor(_: argparse.Namespace) -> int:
     from orchestration.doctor import run
 
@@ -553,6 +553,10 @@ def main(argv: list[str] | None = None) -> int:
     users_sub.add_parser("disable", help="отключить пользователя").add_argument("login")
     users_sub.add_parser("list", help="список пользователей")
     users.set_defaults(func=cmd_users)
+    app = sub.add_parser("app", help="приложение кураторов (Gradio)")
+    app.add_argument("--host", default="127.0.0.1")
+    app.add_argument("--port", type=int, default=7860)
+    app.set_defaults(func=cmd_app)
     us = sub.add_parser("usage", help="расход токенов GLM и минут SpeechKit и оценка стоимости в месяц")
     us.add_argument("--days", type=int, default=30)
     us.set_defaults(func=cmd_usage)

@@ -11,6 +11,7 @@ from assets.meetings.assets import meeting_assets
 from assets.notes.assets import staff_notes
 from assets.rag.assets import rag_index
 from assets.reports.assets import daily_curator_report
+from assets.serving import serving_snapshot
 from assets.telegram.assets import telegram_assets
 from assets.wms.assets import wms_assets
 from orchestration.backup import backup_job, backup_schedule
@@ -57,6 +58,7 @@ defs = dg.Definitions(
         client_profile,
         rag_index,
         staff_notes,
+        serving_snapshot,
         client_alert_delivery,
         daily_curator_report,
     ],

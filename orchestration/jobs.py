@@ -15,6 +15,7 @@ from assets.notes.assets import staff_notes
 from assets.partitions import daily_partitions
 from assets.rag.assets import rag_index
 from assets.reports.assets import daily_curator_report
+from assets.serving import serving_snapshot
 from assets.telegram.assets import telegram_daily_summaries, telegram_exports, telegram_messages
 from assets.wms.assets import wms_assets
 
@@ -78,7 +79,9 @@ wms_pull_job = dg.define_asset_job(
 
 warehouse_job = dg.define_asset_job(
     "warehouse_job",
-    selection=dg.AssetSelection.groups("enrichment", "dbt_staging", "dbt_intermediate", "dbt_marts", "alerts", "rag")
+    selection=dg.AssetSelection.groups(
+        "enrichment", "dbt_staging", "dbt_intermediate", "dbt_marts", "alerts", "rag", "app"
+    )
     | dg.AssetSelection.checks(source_freshness),
     description=(
         "Сигналы общения и профиль клиента, модели хранилища (история клиента, здоровье, тревоги), рассылка новых "
@@ -91,6 +94,6 @@ notes_job = dg.define_asset_job(
     "notes_job",
     selection=dg.AssetSelection.assets(staff_notes)
     | dg.AssetSelection.groups("dbt_staging", "dbt_intermediate", "dbt_marts")
-    | dg.AssetSelection.assets(rag_index),
+    | dg.AssetSelection.assets(rag_index, serving_snapshot),
     description="Новые и изменённые заметки кураторов: в хранилище, в историю клиента и в поиск для чата.",
 )

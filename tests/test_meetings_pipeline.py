@@ -124,7 +124,18 @@ def test_assets_have_russian_descriptions_and_groups():
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.description and any("а" <= ch <= "я" for ch in node.description.lower()), key
-        groups = {"meetings", "reports", "telegram", "bitrix24", "wms", "alerts", "enrichment", "rag", "notes"} | {
+        groups = {
+            "meetings",
+            "reports",
+            "telegram",
+            "bitrix24",
+            "wms",
+            "alerts",
+            "enrichment",
+            "rag",
+            "notes",
+            "app",
+        } | {
             "dbt_staging",
             "dbt_intermediate",
             "dbt_marts",

@@ -77,6 +77,20 @@ note_versions = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
 
+chat_messages = sa.Table(
+    "chat_messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("login", sa.String(64), nullable=False, index=True),
+    sa.Column("client_id", sa.String(64), nullable=False, index=True),
+    sa.Column("role", sa.String(16), nullable=False),  # user | assistant
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("citations", sa.Text),  # JSON
+    sa.Column("first_token_ms", sa.Integer),  # logged for tuning, shown to nobody
+    sa.Column("feedback", sa.SmallInteger),  # 1 thumbs up, -1 down
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
 
 def _now() -> datetime:
     return datetime.now(UTC)

@@ -1,0 +1,94 @@
+"""serving_snapshot: what the app reads, copied out of the warehouse into its own DuckDB file after each build.
+
+DuckDB lets one process write and blocks even readers of other processes while it does, so the app never opens the
+live warehouse: it reads this snapshot, which is written to a new file and then renamed over the old one (readers
+that have the old file open keep reading it; the next request opens the new one).
+"""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from assets.enrichment.profile import client_profile
+from assets.notes.assets import staff_notes
+from warehouse.settings import get_settings
+
+# table in the snapshot → what fills it (from the warehouse, attached as `w`)
+TABLES = {
+    "clients": "select * from w.marts.dim_clients",
+    "health": "select * from w.marts.client_health",
+    "alerts": "select * from w.marts.client_alerts where week_end >= current_date - 56",
+    "timeline": "select * exclude (loaded_at) from w.marts.fct_client_timeline",
+    "profile": "select * from w.marts.client_profile_card",
+    "wms_weekly": "select * exclude (loaded_at) from w.intermediate.int_wms_weekly",
+    "transcripts": "select recording_id, client_id, text from w.raw.meeting_transcripts",
+    "last_contact": """select client_id, max(day) as last_contact from w.marts.client_daily_activity
+                       where messages_in + messages_out + meetings + calls + emails > 0 group by 1""",
+}
+
+
+def snapshot_path() -> Path:
+    return get_settings().data_dir / "serving.duckdb"
+
+
+def publish(warehouse: Path, target: Path) -> dict[str, int]:
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    counts = {}
+    con = duckdb.connect(str(tmp))
+    try:
+        con.execute(f"attach '{warehouse}' as w (read_only)")
+        present = {
+            (s, t)
+            for s, t in con.execute(
+                "select schema_name, table_name from duckdb_tables() where database_name = 'w'"
+            ).fetchall()
+        }
+        present |= {
+            (s, t)
+            for s, t in con.execute(
+                "select schema_name, view_name from duckdb_views() where database_name = 'w'"
+            ).fetchall()
+        }
+        for name, sql in TABLES.items():
+            source = sql.split(" from w.")[1].split()[0].split(".")
+            if tuple(source) not in present:
+                continue  # that part of the warehouse is not built yet: the app shows what exists
+            con.execute(f"create table {name} as {sql}")
+            counts[name] = con.execute(f"select count(*) from {name}").fetchone()[0]
+        con.execute("detach w")
+    finally:
+        con.close()
+    os.replace(tmp, target)
+    return counts
+
+
+@dg.asset(
+    group_name="app",
+    deps=[
+        "dim_clients",
+        "client_health",
+        "client_alerts",
+        "fct_client_timeline",
+        "client_profile_card",
+        "int_wms_weekly",
+        "client_daily_activity",
+        client_profile,
+        staff_notes,
+    ],
+    required_resource_keys={"warehouse"},
+    kinds={"duckdb"},
+    pool="duckdb_write",
+    description=(
+        "Снимок витрин для приложения кураторов (отдельный файл serving.duckdb): приложение читает его и никогда "
+        "не ждёт, пока запуск пишет в хранилище. Новый снимок заменяет старый целиком."
+    ),
+)
+def serving_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = get_settings()
+    with context.resources.warehouse.connect():
+        pass  # a fresh install: the warehouse file must exist
+    counts = publish(settings.warehouse_path, snapshot_path())
+    return dg.MaterializeResult(metadata={"строк по таблицам": dg.MetadataValue.json(counts)})

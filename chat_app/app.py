@@ -1,0 +1,267 @@
+"""The curators' app (Gradio): login, the client list (riskiest first), the client card (profile, health, alerts,
+timeline, warehouse chart, notes), and a chat per client with cited answers. Russian UI.
+
+It reads the serving snapshot and the search index, never the live warehouse, and writes only to the app DB
+(notes, chat log), so a running pipeline never blocks it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import gradio as gr
+import pandas as pd
+
+from chat_app import data
+from chat_app.engine import Answer, build_engine
+from chat_app.staff import Staff, StaffError, User
+from warehouse.appdb import AppDB
+from warehouse.settings import get_settings
+
+log = logging.getLogger("client360.app")
+ARROWS = {1: "↑", 0: "→", -1: "↓"}
+PERIODS = {"30 дней": 30, "90 дней": 90, "год": 365, "всё время": None}
+
+
+def _trend(value) -> str:
+    if value is None:
+        return ""
+    return ARROWS[(value > 0) - (value < 0)] + (f" {value:+d}" if value else "")
+
+
+def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
+    settings = get_settings()
+    staff = staff or Staff(AppDB(settings.resolved_app_db_url))
+
+    def me(request: gr.Request) -> User:
+        user = staff.get(request.username) if request and request.username else None
+        if user is None or not user.active:
+            raise gr.Error("Войдите заново")
+        return user
+
+    def list_clients(search: str, request: gr.Request):
+        rows = data.clients(me(request), search or "")
+        return pd.DataFrame(
+            [
+                {
+                    "ID лида": r["client_id"],
+                    "Клиент": r["title"],
+                    "Здоровье": f"{r['band'] or '—'} {r['score'] if r['score'] is not None else ''} "
+                    f"{_trend(r['trend_vs_last_week'])}".strip(),
+                    "Тревоги": r["open_alerts"] or 0,
+                    "Последний контакт": r["last_contact"].strftime("%d.%m.%Y") if r["last_contact"] else "—",
+                    "Куратор": r["curator_name"] or "—",
+                    "Причины": r["top_reasons"] or "",
+                }
+                for r in rows
+            ],
+            columns=["ID лида", "Клиент", "Здоровье", "Тревоги", "Последний контакт", "Куратор", "Причины"],
+        )
+
+    def open_card(client_id: str, sources: list[str], period: str, request: gr.Request):
+        user = me(request)
+        client_id = (client_id or "").strip()
+        card = data.client(user, client_id) if client_id else None
+        if card is None:
+            message = "Клиент не найден или закрыт для вас" if client_id else "Введите ID лида"
+            return message, "", "", "", pd.DataFrame(), None, ""
+        head = f"## {card['title'] or 'лид ' + client_id} (лид {client_id})\nКуратор: {card['curator_name'] or '—'}"
+        p = card["profile"] or {}
+        facts = [
+            ("Что продаёт", p.get("products")),
+            ("Бренды", p.get("brands")),
+            ("Маркетплейсы", p.get("marketplaces")),
+            ("Схемы", p.get("schemes")),
+            ("Объёмы", p.get("volumes")),
+            ("Боли", p.get("pains")),
+            ("Конфликты", p.get("conflicts")),
+        ]
+        since = p.get("with_us_since")
+        profile = "### Профиль\n" + "\n".join(f"- **{k}:** {v}" for k, v in facts if v)
+        if since:
+            profile += f"\n- **С нами с:** {since:%d.%m.%Y}"
+        sources_of = {}
+        for f in p.get("facts") or []:
+            refs = ", ".join(f"`{s['ref']}`" for s in json.loads(f["sources"])[-2:])
+            sources_of.setdefault(f["kind"], []).append(f"{f['value']} — {refs}")
+        if sources_of:
+            profile += (
+                "\n\n<details><summary>Источники фактов</summary>\n\n"
+                + "\n".join(f"- {line}" for lines in sources_of.values() for line in lines)
+                + "\n</details>"
+            )
+        h = card["health"]
+        health = "### Здоровье\n" + (
+            f"**{h['score']}** ({h['band']}) {_trend(h['trend_vs_last_week'])}\n\n{h['top_reasons'] or 'без тревог'}"
+            if h
+            else "нет данных"
+        )
+        alerts = "### Тревоги\n" + (
+            "\n".join(
+                f"- **{a['message']}** (неделя до {a['week_end']:%d.%m.%Y}); записи: "
+                + ", ".join(f"`{r}`" for r in a["evidence_refs"])
+                for a in card["alerts"]
+            )
+            or "нет"
+        )
+        events = data.timeline(client_id, sources or None, PERIODS.get(period))
+        table = pd.DataFrame(
+            [
+                {
+                    "Когда": e["occurred_at"].strftime("%d.%m.%Y %H:%M") if e["occurred_at"] else "",
+                    "Источник": data.SOURCES.get(e["source"], e["source"]),
+                    "Что": e["title"],
+                    "Кратко": (e["summary"] or "")[:300],
+                    "Тон": e["tone"] or "",
+                    "Ссылка": e["ref"],
+                }
+                for e in events
+            ]
+        )
+        weeks = data.wms_weeks(client_id)
+        chart = (
+            pd.DataFrame(
+                [
+                    {"неделя": w["week"], "ряд": name, "единиц": w[key] or 0}
+                    for w in weeks
+                    for name, key in (
+                        ("остаток", "stock_end"),
+                        ("отгрузки", "outbound"),
+                        ("вывоз", "withdrawal"),
+                        ("приёмка", "inbound"),
+                        ("резервы", "reserved"),
+                    )
+                ]
+            )
+            if weeks
+            else None
+        )
+        notes = "### Заметки\n" + (
+            "\n".join(
+                f"- #{n['id']} **{n['author']}**, {n['created_at']:%d.%m.%Y %H:%M}: {n['text']}"
+                for n in staff.notes_of(client_id)
+            )
+            or "пока нет"
+        )
+        return head, profile, health, alerts + "\n\n" + notes, table, chart, ""
+
+    def add_note(client_id: str, text: str, request: gr.Request):
+        user = me(request)
+        if data.client(user, (client_id or "").strip()) is None:
+            raise gr.Error("Клиент не найден или закрыт для вас")
+        try:
+            staff.add_note(user, client_id.strip(), text)
+        except StaffError as exc:
+            raise gr.Error(str(exc)) from exc
+        return "", "Заметка сохранена; в истории клиента и в чате появится через минуту."
+
+    def show_transcript(client_id: str, ref: str, request: gr.Request):
+        user = me(request)
+        if data.client(user, (client_id or "").strip()) is None:
+            return "Клиент не найден или закрыт для вас"
+        recording = (ref or "").strip().removeprefix("meeting:")
+        return data.transcript(client_id.strip(), recording) or "Расшифровка не найдена"
+
+    def load_chat(client_id: str, request: gr.Request):
+        user = me(request)
+        if data.client(user, (client_id or "").strip()) is None:
+            return []
+        return [{"role": m["role"], "content": m["text"]} for m in staff.chat_history(user, client_id.strip())]
+
+    def ask(message: str, history: list, client_id: str, request: gr.Request):
+        user = me(request)
+        client_id = (client_id or "").strip()
+        if data.client(user, client_id) is None:
+            raise gr.Error("Выберите клиента, открытого для вас")
+        history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+        staff.log_chat(user, client_id, "user", message)
+        engine = build_engine(get_settings())
+        started, first = time.monotonic(), None
+        for piece in engine.ask(client_id, message):
+            if isinstance(piece, Answer):
+                text = piece.text + "".join(
+                    f"\n\n[{c.n}] {c.title} · {c.time or ''} · `{c.deep_ref}` — «{c.quote[:200]}»"
+                    for c in piece.citations
+                )
+                history[-1]["content"] = text
+                first_ms = int(((first or time.monotonic()) - started) * 1000)
+                log.info("первый фрагмент ответа через %d мс (%s, клиент %s)", first_ms, user.login, client_id)
+                staff.log_chat(
+                    user,
+                    client_id,
+                    "assistant",
+                    text,
+                    first_token_ms=first_ms,
+                    citations=json.dumps([c.__dict__ for c in piece.citations], ensure_ascii=False),
+                )
+            else:
+                first = first or time.monotonic()
+                history[-1]["content"] += piece
+            yield "", history
+
+    def feedback(client_id: str, like: gr.LikeData, request: gr.Request):
+        user = me(request)
+        answers = [m for m in staff.chat_history(user, (client_id or "").strip()) if m["role"] == "assistant"]
+        if answers:
+            staff.rate_answer(user, answers[-1]["id"], bool(like.liked))
+
+    with gr.Blocks(title="client360 — клиенты фулфилмента") as app:
+        gr.Markdown("# client360 — клиенты фулфилмента")
+        with gr.Tab("Клиенты"):
+            search = gr.Textbox(label="Поиск по названию или ID лида", placeholder="например, 10234 или Зоомир")
+            table = gr.Dataframe(label="Клиенты: сначала самые рискованные", interactive=False, wrap=True)
+            search.change(list_clients, search, table)
+            app.load(list_clients, search, table)
+        with gr.Tab("Карточка клиента"):
+            with gr.Row():
+                client_box = gr.Textbox(label="ID лида", scale=2)
+                sources = gr.CheckboxGroup(
+                    choices=[(v, k) for k, v in data.SOURCES.items()], label="Источники", scale=3
+                )
+                period = gr.Dropdown(choices=list(PERIODS), value="90 дней", label="Период", scale=1)
+                open_btn = gr.Button("Открыть", variant="primary", scale=1)
+            head = gr.Markdown()
+            with gr.Row():
+                profile = gr.Markdown()
+                health = gr.Markdown()
+            alerts = gr.Markdown()
+            chart = gr.LinePlot(x="неделя", y="единиц", color="ряд", label="Склад по неделям", height=300)
+            timeline_df = gr.Dataframe(label="История клиента", interactive=False, wrap=True)
+            with gr.Accordion("Расшифровка встречи", open=False):
+                ref_box = gr.Textbox(label="Ссылка на встречу из истории (meeting:…)")
+                transcript_box = gr.Textbox(label="Расшифровка", lines=12)
+                ref_box.submit(show_transcript, [client_box, ref_box], transcript_box)
+            with gr.Row():
+                note_text = gr.Textbox(label="Новая заметка", lines=2, scale=4)
+                note_btn = gr.Button("Сохранить заметку", scale=1)
+            note_status = gr.Markdown()
+            outputs = [head, profile, health, alerts, timeline_df, chart, note_status]
+            open_btn.click(open_card, [client_box, sources, period], outputs)
+            client_box.submit(open_card, [client_box, sources, period], outputs)
+            note_btn.click(add_note, [client_box, note_text], [note_text, note_status])
+        with gr.Tab("Чат по клиенту"):
+            chat_client = gr.Textbox(label="ID лида")
+            chatbot = gr.Chatbot(label="Ответы по данным клиента, со ссылками на источники", height=480)
+            question = gr.Textbox(label="Вопрос", placeholder="что обещали на последней встрече?")
+            chat_client.submit(load_chat, chat_client, chatbot)
+            question.submit(ask, [question, chatbot, chat_client], [question, chatbot])
+            chatbot.like(feedback, chat_client, None)
+    return app, staff
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, prevent_thread_lock: bool = False):
+    app, staff = build_app()
+
+    def check(login: str, password: str) -> bool:
+        return staff.authenticate(login, password) is not None
+
+    return app.launch(
+        server_name=host,
+        server_port=port,
+        auth=check,
+        auth_message="client360: войдите под своим логином",
+        prevent_thread_lock=prevent_thread_lock,
+        show_error=True,
+    )

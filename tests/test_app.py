@@ -1,0 +1,114 @@
+"""The curators' app over HTTP (Gradio's own client): every route needs a login, a curator sees only their clients
+(the riskiest first), the card shows the profile, health and a note written at once; the chat answers with
+citations; while a run holds the warehouse the app keeps answering (it reads the serving snapshot)."""
+
+import socket
+import subprocess
+import sys
+
+import dagster as dg
+import duckdb
+import httpx
+import pytest
+from gradio_client import Client
+
+from assets.serving import serving_snapshot
+from chat_app.app import build_app
+from chat_app.staff import Staff
+from orchestration.dbt import dbt_resource, warehouse_models
+from orchestration.resources import all_resources
+from warehouse.appdb import AppDB
+from warehouse.duck import connect
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def running_app(env, instance):
+    with connect(env.warehouse_path) as con:
+        for lead, title, curator in ((10234, "ИП Смирнова", 1), (10517, "ООО ДомТекстиль", 2)):
+            con.execute(
+                "insert into raw.bitrix_leads (lead_id, title, assigned_by_id, assigned_by_name, date_create) "
+                "values (?, ?, ?, ?, '2025-03-01')",
+                [lead, title, curator, f"Куратор {curator}"],
+            )
+        con.execute(
+            "insert into raw.client_profile_facts (client_id, kind, fact_key, value, origin, sources, "
+            "mentions, last_confirmed) values ('10234', 'marketplaces', 'wildberries', 'Wildberries', "
+            '\'conversation\', \'[{"ref": "meeting:m1", "at": "2026-11-20 11:00:00"}]\', 1, '
+            "'2026-11-20 11:00')"
+        )
+    assert dg.materialize([warehouse_models], resources={"dbt": dbt_resource()}, instance=instance).success
+    assert dg.materialize([serving_snapshot], resources=all_resources(), instance=instance).success
+    staff = Staff(AppDB(env.resolved_app_db_url))
+    staff.add("anna", "curator", "пароль-анны-1", bitrix_user_id=1)
+    staff.add("boss", "admin", "пароль-босса-1")
+    app, _ = build_app(staff)
+    port = free_port()
+    app.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        auth=lambda u, p: staff.authenticate(u, p) is not None,
+    )
+    yield f"http://127.0.0.1:{port}", staff
+    app.close()
+
+
+def test_every_route_needs_a_login(running_app):
+    url, _ = running_app
+    for path in ("/config", "/gradio_api/info", "/gradio_api/queue/join"):
+        assert httpx.get(url + path).status_code in (401, 403, 405), path
+    assert httpx.post(url + "/login", data={"username": "anna", "password": "не тот"}).status_code == 400
+    ok = httpx.post(url + "/login", data={"username": "anna", "password": "пароль-анны-1"})
+    assert ok.status_code == 200
+    assert httpx.get(url + "/config", cookies=ok.cookies).status_code == 200
+
+
+def test_a_curator_sees_own_clients_and_a_note_appears_on_the_card(running_app):
+    url, staff = running_app
+    anna = Client(url, auth=("anna", "пароль-анны-1"), verbose=False)
+    table = anna.predict("", api_name="/list_clients")
+    assert [row[0] for row in table["data"]] == ["10234"], "the other curator's client is not listed"
+    head, profile, health, alerts, *_ = anna.predict("10234", [], "всё время", api_name="/open_card")
+    assert "ИП Смирнова" in head and "Wildberries" in profile and "Здоровье" in health
+    closed = anna.predict("10517", [], "всё время", api_name="/open_card")
+    assert closed[0] == "Клиент не найден или закрыт для вас"
+    _, status = anna.predict("10234", "Клиент просит скидку на хранение", api_name="/add_note")
+    assert "сохранена" in status
+    *_, alerts_and_notes, _, _, _ = anna.predict("10234", [], "всё время", api_name="/open_card")
+    assert "Клиент просит скидку на хранение" in alerts_and_notes and "anna" in alerts_and_notes
+    boss = Client(url, auth=("boss", "пароль-босса-1"), verbose=False)
+    assert {row[0] for row in boss.predict("", api_name="/list_clients")["data"]} == {"10234", "10517"}
+
+
+def test_the_app_answers_while_a_run_holds_the_warehouse(running_app, env):
+    """Another process holds the warehouse open for writing (as a pipeline run does): the app still answers."""
+    url, _ = running_app
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); con.execute('begin'); "
+            "con.execute(\"insert into raw.wms_clients (wms_client_id) values ('W-lock')\"); "
+            "print('held', flush=True); time.sleep(30)",
+            str(env.warehouse_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(duckdb.IOException):  # the warehouse itself is locked now
+            duckdb.connect(str(env.warehouse_path), read_only=True)
+        anna = Client(url, auth=("anna", "пароль-анны-1"), verbose=False)
+        assert [row[0] for row in anna.predict("", api_name="/list_clients")["data"]] == ["10234"]
+        head, *_ = anna.predict("10234", [], "всё время", api_name="/open_card")
+        assert "ИП Смирнова" in head
+    finally:
+        holder.kill()
+        holder.wait()
