@@ -20,6 +20,7 @@ demo: setup            ## офлайн-демо: синтетические вс
 test: setup            ## проверка стиля и все тесты (PostgreSQL на 127.0.0.1:5432 запускается при необходимости)
 	$(BIN)/ruff check .
 	bash .ci/ensure-postgres
+	bash .ci/ensure-chromium
 	$(BIN)/pytest
 
 run: setup             ## один цикл по настоящим настройкам (.env)

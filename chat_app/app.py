@@ -25,6 +25,13 @@ ARROWS = {1: "↑", 0: "→", -1: "↓"}
 PERIODS = {"30 дней": 30, "90 дней": 90, "год": 365, "всё время": None}
 
 
+def _local(at):
+    """App DB times are UTC; people read the team's time."""
+    from datetime import UTC
+
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(get_settings().tz)
+
+
 def _trend(value) -> str:
     if value is None:
         return ""
@@ -124,7 +131,7 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         chart = (
             pd.DataFrame(
                 [
-                    {"неделя": w["week"], "ряд": name, "единиц": w[key] or 0}
+                    {"неделя": pd.Timestamp(w["week"]), "ряд": name, "единиц": w[key] or 0}
                     for w in weeks
                     for name, key in (
                         ("остаток", "stock_end"),
@@ -140,7 +147,7 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         )
         notes = "### Заметки\n" + (
             "\n".join(
-                f"- #{n['id']} **{n['author']}**, {n['created_at']:%d.%m.%Y %H:%M}: {n['text']}"
+                f"- #{n['id']} **{n['author']}**, {_local(n['created_at']):%d.%m.%Y %H:%M}: {n['text']}"
                 for n in staff.notes_of(client_id)
             )
             or "пока нет"

@@ -74,7 +74,12 @@ def client(user: User, client_id: str) -> dict | None:
     card = rows[0]
     card["health"] = (_query("select * from health where client_id = ?", [client_id]) or [None])[0]
     card["profile"] = (_query("select * from profile where client_id = ?", [client_id]) or [None])[0]
-    card["alerts"] = _query("select * from alerts where client_id = ? order by week_end desc, alert_type", [client_id])
+    card["alerts"] = _query(
+        "select * from alerts where client_id = ? "
+        "qualify row_number() over (partition by dedupe_key order by week desc) = 1 "  # one line per episode
+        "order by week_end desc, alert_type",
+        [client_id],
+    )
     return card
 
 

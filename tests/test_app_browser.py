@@ -1,0 +1,118 @@
+"""The curators' app in a real headless Chromium (Debian's chromium, driven by Playwright): log in, find a client,
+open the card with its profile and chart, add a note and see it in the history after the notes sensor runs, ask
+the chat and get a cited answer; a logged-out request is refused and a curator cannot open a colleague's client.
+Screenshots of the main screens go to docs/screenshots/."""
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from assets.rag.assets import rag_index
+from assets.serving import serving_snapshot
+from assets.wms.assets import wms_assets
+from orchestration.dbt import dbt_resource, warehouse_models
+from orchestration.resources import all_resources
+from orchestration.wms_sim import WmsSimulator, WmsWorld
+from tests.test_app import running_app  # noqa: F401  (fixture)
+from tests.test_notes_flow import tick
+from warehouse.aliases import save_alias
+from warehouse.duck import connect
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="make test installs chromium (.ci/ensure-chromium)")
+
+
+def shows(page, text: str, timeout: int = 20000) -> None:
+    """Wait until the text is on the screen (visible text of the page, not hidden measuring copies)."""
+    page.wait_for_function("t => document.body.innerText.includes(t)", arg=text, timeout=timeout)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, monkeypatch):  # noqa: F811
+    url, _ = running_app
+    with connect(env.warehouse_path) as con:
+        con.execute(
+            "insert into raw.telegram_chats (chat_id, title, client_id, mapped_by) "
+            "values (-1001, 'client-10234', '10234', 'alias')"
+        )
+        con.execute(
+            "insert into raw.telegram_messages (chat_id, message_id, sent_at, sender_name, direction, kind, "
+            "text, source) values (-1001, 1, ?, 'Ольга', 'client', 'message', "
+            "'Опять пересорт на Wildberries, выставили штраф', 'export')",
+            [datetime(2026, 11, 23, 9, 0)],
+        )
+    world = WmsWorld(clients=1, days=120, seed=2)  # the client's warehouse, for the chart
+    save_alias(env.resolved_aliases_file, "wms_client", world.clients[0].wms_id, "10234")
+    with WmsSimulator(world) as sim:
+        monkeypatch.setenv("C360_WMS_BASE_URL", sim.url)
+        monkeypatch.setenv("C360_WMS_TOKEN", sim.token)
+        assert dg.materialize(wms_assets, resources=all_resources(), instance=instance).success
+    assert dg.materialize([warehouse_models], resources={"dbt": dbt_resource()}, instance=instance).success
+    assert dg.materialize([rag_index, serving_snapshot], resources=all_resources(), instance=instance).success
+    monkeypatch.setenv("C360_LLM_PROVIDER", "glm")
+    glm.reply = "Клиент жаловался на пересорт на Wildberries и штраф [1]."
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    page.get_by_label("username").fill("anna")
+    page.get_by_label("password").fill("пароль-анны-1")
+    page.get_by_role("button", name="Login").click()
+    shows(page, "client360 — клиенты фулфилмента", 20000)
+    shows(page, "ИП Смирнова", 20000)
+    assert "ООО ДомТекстиль" not in page.inner_text("body"), "a colleague's client is not listed"
+    page.screenshot(path=str(SHOTS / "01-clients.png"), full_page=True)
+
+    page.get_by_role("tab", name="Карточка клиента").click()
+    page.get_by_label("ID лида", exact=True).first.fill("10234")
+    page.get_by_role("button", name="Открыть").click()
+    shows(page, "Wildberries", 20000)
+    page.locator(".vega-embed").first.wait_for(timeout=20000)  # the warehouse chart is drawn
+    page.get_by_label("Новая заметка").fill("Клиент просит скидку на хранение")
+    page.get_by_role("button", name="Сохранить заметку").click()
+    shows(page, "Заметка сохранена", 20000)
+    assert tick(instance), "the notes sensor picks the note up"
+    page.get_by_role("button", name="Открыть").click()
+    shows(page, "Заметка: anna", 20000)
+    page.screenshot(path=str(SHOTS / "02-card.png"), full_page=True)
+
+    page.get_by_label("ID лида", exact=True).first.fill("10517")
+    page.get_by_role("button", name="Открыть").click()
+    shows(page, "Клиент не найден или закрыт для вас", 20000)
+
+    page.get_by_role("tab", name="Чат по клиенту").click()
+    chat_client = page.get_by_label("ID лида", exact=True).last
+    chat_client.fill("10234")
+    chat_client.press("Enter")
+    page.get_by_label("Вопрос").fill("На что жаловался клиент?")
+    page.get_by_label("Вопрос").press("Enter")
+    shows(page, "пересорт на Wildberries и штраф", 30000)
+    shows(page, "telegram:-1001:1", 20000)
+    page.screenshot(path=str(SHOTS / "03-chat.png"), full_page=True)
+
+    anonymous = browser.new_page()
+    response = anonymous.goto(url + "/config")
+    assert response.status in (401, 403)
