@@ -33,8 +33,6 @@ ARGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="make test installs chromium (.ci/ensure-chromium)")
-
 
 def shows(page, text: str, timeout: int = 20000) -> None:
     """Wait until the text is on the screen (visible text of the page, not hidden measuring copies)."""
