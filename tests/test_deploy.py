@@ -24,7 +24,7 @@ def compose() -> dict:
 
 def test_every_python_service_runs_an_installed_command_with_health_and_restart():
     services = compose()["services"]
-    assert {"postgres", "code", "webserver", "daemon", "caddy"} <= set(services)
+    assert {"postgres", "code", "webserver", "daemon", "app", "caddy"} <= set(services)
     for name, service in services.items():
         assert service.get("restart") == "unless-stopped", name
         assert service.get("healthcheck", {}).get("test"), name
@@ -64,7 +64,7 @@ def test_caddyfile_puts_the_dagster_ui_behind_a_login():
     dagster = site[site.index("handle /dagster*") :]
     block = dagster[: dagster.index("reverse_proxy")]
     assert "basic_auth" in block and "{$DAGSTER_UI_PASSWORD_HASH}" in block
-    assert "reverse_proxy webserver:3000" in dagster
+    assert "reverse_proxy webserver:3000" in dagster and "reverse_proxy app:7860" in site
     webserver = compose()["services"]["webserver"]["command"]
     assert webserver[webserver.index("--path-prefix") + 1] == "/dagster"
 
@@ -73,7 +73,7 @@ def test_service_commands_and_health_checks_exist_in_the_installed_tools():
     import subprocess
 
     services = compose()["services"]
-    commands = [services[n]["command"] for n in ("code", "webserver", "daemon")]
+    commands = [services[n]["command"] for n in ("code", "webserver", "daemon", "app")]
     commands += [services[n]["healthcheck"]["test"][1:] for n in ("code", "daemon")]
     for command in commands:
         words = [w for w in command if not w.startswith("-") and not w[0].isdigit() and "/" not in w][:3]
