@@ -19,6 +19,20 @@ PG = {
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def production_home(home, database: str) -> dict:
+    """A DAGSTER_HOME with the production dagster.yaml, and the environment that points it at `database`."""
+    home.mkdir()
+    shutil.copy(os.path.join(ROOT, "deploy", "dagster.yaml"), home / "dagster.yaml")
+    return {
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_PG_HOST": PG["host"],
+        "DAGSTER_PG_PORT": str(PG["port"]),
+        "DAGSTER_PG_DB": database,
+        "DAGSTER_PG_USER": PG["user"],
+        "DAGSTER_PG_PASSWORD": "unused-with-trust",
+    }
+
+
 @pytest.fixture
 def pg_database():
     name = f"c360_test_{uuid.uuid4().hex[:10]}"
@@ -37,16 +51,7 @@ def pg_database():
 @pytest.mark.postgres
 def test_run_history_is_stored_in_postgres(env, recordings, tmp_path, pg_database):
     home = tmp_path / "dagster_pg_home"
-    home.mkdir()
-    shutil.copy(os.path.join(ROOT, "deploy", "dagster.yaml"), home / "dagster.yaml")
-    pg_env = {
-        "DAGSTER_HOME": str(home),
-        "DAGSTER_PG_HOST": PG["host"],
-        "DAGSTER_PG_PORT": str(PG["port"]),
-        "DAGSTER_PG_DB": pg_database,
-        "DAGSTER_PG_USER": PG["user"],
-        "DAGSTER_PG_PASSWORD": "unused-with-trust",
-    }
+    pg_env = production_home(home, pg_database)
     jibri(recordings, "pg1", "777", datetime(2026, 11, 24, 10, 0, 0))
 
     first = cli("run", cwd=tmp_path, env_extra=pg_env)
@@ -73,16 +78,7 @@ def test_production_instance_queues_runs_and_limits_the_warehouse_writer(tmp_pat
     import dagster as dg
 
     home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(os.path.join(ROOT, "deploy", "dagster.yaml"), home / "dagster.yaml")
-    for key, value in {
-        "DAGSTER_HOME": str(home),
-        "DAGSTER_PG_HOST": PG["host"],
-        "DAGSTER_PG_PORT": str(PG["port"]),
-        "DAGSTER_PG_DB": pg_database,
-        "DAGSTER_PG_USER": PG["user"],
-        "DAGSTER_PG_PASSWORD": "unused-with-trust",
-    }.items():
+    for key, value in production_home(home, pg_database).items():
         monkeypatch.setenv(key, value)
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
