@@ -26,6 +26,10 @@ TABLES = {
     "transcripts": "select recording_id, client_id, text from w.raw.meeting_transcripts",
     "last_contact": """select client_id, max(day) as last_contact from w.marts.client_daily_activity
                        where messages_in + messages_out + meetings + calls + emails > 0 group by 1""",
+    # for the admin page: what is not yet tied to a client
+    "unmapped_chats": "select chat_id, title, chat_type from w.raw.telegram_chats where client_id is null",
+    "unmapped_wms": "select wms_client_id, name, inn from w.raw.wms_clients where client_id is null",
+    "unmatched_recordings": "select path, room, reason, last_seen_at from w.raw.meeting_unmatched",
 }
 
 

@@ -214,6 +214,48 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         if answers:
             staff.rate_answer(user, answers[-1]["id"], bool(like.liked))
 
+    def admin_overview(request: gr.Request):
+        user = me(request)
+        if user.role != "admin":
+            raise gr.Error("Только для администратора")
+        u = data.unmapped()
+        lines = ["### Без клиента", "**Чаты Telegram:**"]
+        lines += [f"- `{c['chat_id']}` {c['title'] or ''}" for c in u["chats"]] or ["- нет"]
+        lines += ["**Клиенты WMS:**"] + ([f"- `{w['wms_client_id']}` {w['name'] or ''}" for w in u["wms"]] or ["- нет"])
+        lines += ["**Записи встреч без ID лида** (переименуйте комнату по правилу `client-<ID лида>` или папку):"]
+        lines += [f"- `{r['path']}` — {r['reason']}" for r in u["recordings"]] or ["- нет"]
+        lines += ["", "### Пользователи"] + [
+            f"- **{s.login}** — {s.role}{'' if s.active else ' (отключён)'}"
+            f"{', все клиенты' if s.see_all else ''} {s.name or ''}"
+            for s in staff.list()
+        ]
+        lines += ["", "### Последние запуски Dagster"]
+        try:
+            from orchestration.instance import get_instance
+
+            runs = get_instance(settings).get_runs(limit=10)
+            url = settings.dagster_url.rstrip("/")
+            lines += [f"- {r.status.value} · {r.job_name} · [{r.run_id[:8]}]({url}/runs/{r.run_id})" for r in runs]
+        except Exception as exc:  # noqa: BLE001 — the page shows the rest anyway
+            lines.append(f"нет доступа к истории запусков: {exc}")
+        return "\n".join(lines)
+
+    def map_item(system: str, external_id: str, client_id: str, request: gr.Request):
+        from warehouse.aliases import save_alias
+
+        user = me(request)
+        if user.role != "admin":
+            raise gr.Error("Только для администратора")
+        external_id, client_id = (external_id or "").strip(), (client_id or "").strip()
+        if not (external_id and client_id.isdigit()):
+            raise gr.Error("Нужны ID в системе и ID лида (число)")
+        save_alias(settings.resolved_aliases_file, system, external_id, client_id, f"приложение, {user.login}")
+        log.info("%s привязал %s %s к лиду %s", user.login, system, external_id, client_id)
+        return (
+            f"Привязано: {external_id} → лид {client_id}. Вся история подтянется при ближайшей загрузке "
+            "(WMS — в течение часа, Telegram — при ежедневной загрузке)."
+        )
+
     with gr.Blocks(title="client360 — клиенты фулфилмента") as app:
         gr.Markdown("# client360 — клиенты фулфилмента")
         with gr.Tab("Клиенты"):
@@ -255,6 +297,26 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
             chat_client.submit(load_chat, chat_client, chatbot)
             question.submit(ask, [question, chatbot, chat_client], [question, chatbot])
             chatbot.like(feedback, chat_client, None)
+        with gr.Tab("Администрирование", visible=False) as admin_tab:
+            overview = gr.Markdown()
+            refresh_btn = gr.Button("Обновить")
+            with gr.Row():
+                system = gr.Dropdown(
+                    choices=[("Чат Telegram", "telegram_chat"), ("Клиент WMS", "wms_client")],
+                    value="telegram_chat",
+                    label="Что привязать",
+                )
+                external = gr.Textbox(label="ID в системе")
+                lead = gr.Textbox(label="ID лида")
+                map_btn = gr.Button("Привязать", variant="primary")
+            map_status = gr.Markdown()
+            refresh_btn.click(admin_overview, None, overview)
+            map_btn.click(map_item, [system, external, lead], map_status)
+
+        def show_admin(request: gr.Request):
+            return gr.update(visible=me(request).role == "admin")
+
+        app.load(show_admin, None, admin_tab)
     return app, staff
 
 

@@ -106,3 +106,12 @@ def wms_weeks(client_id: str) -> list[dict]:
 def transcript(client_id: str, recording_id: str) -> str | None:
     rows = _query("select text from transcripts where client_id = ? and recording_id = ?", [client_id, recording_id])
     return rows[0]["text"] if rows else None
+
+
+def unmapped() -> dict[str, list[dict]]:
+    """What the data holds but no client owns yet (for the admin page)."""
+    return {
+        "chats": _query("select * from unmapped_chats order by title"),
+        "wms": _query("select * from unmapped_wms order by wms_client_id"),
+        "recordings": _query("select * from unmatched_recordings order by last_seen_at desc limit 50"),
+    }

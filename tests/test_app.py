@@ -112,3 +112,21 @@ def test_the_app_answers_while_a_run_holds_the_warehouse(running_app, env):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_admin_page_shows_unmapped_users_and_runs_and_maps(running_app, env, instance):
+    url, _ = running_app
+    with connect(env.warehouse_path) as con:
+        con.execute("insert into raw.telegram_chats (chat_id, title) values (-1009, 'Новый селлер (без ID)')")
+        con.execute("insert into raw.wms_clients (wms_client_id, name) values ('W-77', 'ООО Неизвестный')")
+    assert dg.materialize([serving_snapshot], resources=all_resources(), instance=instance).success
+    boss = Client(url, auth=("boss", "пароль-босса-1"), verbose=False)
+    page = boss.predict(api_name="/admin_overview")
+    assert "`-1009` Новый селлер (без ID)" in page and "`W-77` ООО Неизвестный" in page
+    assert "**anna** — curator" in page and "Последние запуски Dagster" in page
+    status = boss.predict("wms_client", "W-77", "10999", api_name="/map_item")
+    assert "W-77 → лид 10999" in status
+    assert "wms_client,W-77,10999" in env.resolved_aliases_file.read_text()
+    anna = Client(url, auth=("anna", "пароль-анны-1"), verbose=False)
+    with pytest.raises(Exception, match="Только для администратора"):
+        anna.predict(api_name="/admin_overview")
