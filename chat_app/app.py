@@ -164,6 +164,24 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
             raise gr.Error(str(exc)) from exc
         return "", "Заметка сохранена; в истории клиента и в чате появится через минуту."
 
+    def change_note(note_id: str, text: str, delete: bool, request: gr.Request):
+        user = me(request)
+        try:
+            number = int(str(note_id).strip().lstrip("#"))
+            if delete:
+                staff.delete_note(user, number)
+                return "", f"Заметка #{number} удалена (история правок сохранена)."
+            staff.edit_note(user, number, text)
+        except ValueError as exc:
+            raise gr.Error(str(exc) if isinstance(exc, StaffError) else "Укажите номер заметки, например 3") from exc
+        return "", f"Заметка #{number} изменена (прежний текст сохранён в истории)."
+
+    def edit_note(note_id: str, text: str, request: gr.Request):
+        return change_note(note_id, text, False, request)
+
+    def delete_note(note_id: str, request: gr.Request):
+        return change_note(note_id, "", True, request)
+
     def show_transcript(client_id: str, ref: str, request: gr.Request):
         user = me(request)
         if data.client(user, (client_id or "").strip()) is None:
@@ -285,7 +303,14 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
             with gr.Row():
                 note_text = gr.Textbox(label="Новая заметка", lines=2, scale=4)
                 note_btn = gr.Button("Сохранить заметку", scale=1)
+            with gr.Row():
+                note_no = gr.Textbox(label="Номер заметки (#)", scale=1)
+                note_new = gr.Textbox(label="Новый текст", scale=3)
+                edit_btn = gr.Button("Изменить", scale=1)
+                delete_btn = gr.Button("Удалить", variant="stop", scale=1)
             note_status = gr.Markdown()
+            edit_btn.click(edit_note, [note_no, note_new], [note_new, note_status])
+            delete_btn.click(delete_note, [note_no], [note_new, note_status])
             outputs = [head, profile, health, alerts, timeline_df, chart, note_status]
             open_btn.click(open_card, [client_box, sources, period], outputs)
             client_box.submit(open_card, [client_box, sources, period], outputs)

@@ -82,8 +82,20 @@ def test_a_curator_sees_own_clients_and_a_note_appears_on_the_card(running_app):
     assert "сохранена" in status
     *_, alerts_and_notes, _, _, _ = anna.predict("10234", [], "всё время", api_name="/open_card")
     assert "Клиент просит скидку на хранение" in alerts_and_notes and "anna" in alerts_and_notes
+    [note] = staff.notes_of("10234")
+    _, status = anna.predict(str(note["id"]), "Клиент просит скидку 10% на хранение", api_name="/edit_note")
+    assert "изменена" in status
+    *_, alerts_and_notes, _, _, _ = anna.predict("10234", [], "всё время", api_name="/open_card")
+    assert "скидку 10%" in alerts_and_notes
     boss = Client(url, auth=("boss", "пароль-босса-1"), verbose=False)
     assert {row[0] for row in boss.predict("", api_name="/list_clients")["data"]} == {"10234", "10517"}
+    staff.add("igor", "curator", "пароль-игоря-1", bitrix_user_id=1)  # a colleague may not delete anna's note
+    igor = Client(url, auth=("igor", "пароль-игоря-1"), verbose=False)
+    with pytest.raises(Exception, match="только свои"):
+        igor.predict(str(note["id"]), api_name="/delete_note")
+    _, status = anna.predict(str(note["id"]), api_name="/delete_note")
+    assert "удалена" in status and staff.notes_of("10234") == []
+    assert [v["action"] for v in staff.history(note["id"])] == ["create", "edit", "delete"]
 
 
 def test_the_app_answers_while_a_run_holds_the_warehouse(running_app, env):
