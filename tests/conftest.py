@@ -98,3 +98,17 @@ def pull_wms_world(settings, instance, monkeypatch, world) -> None:
         monkeypatch.setenv("C360_WMS_BASE_URL", sim.url)
         monkeypatch.setenv("C360_WMS_TOKEN", sim.token)
         assert dg.materialize(wms_assets, resources=all_resources(), instance=instance).success
+
+
+def query(settings, sql, params=None) -> list[dict]:
+    """Rows of a query on the warehouse, read-only, as dicts."""
+    from warehouse.duck import connect, fetch_dicts
+
+    with connect(settings.warehouse_path, read_only=True) as con:
+        return fetch_dicts(con, sql, params)
+
+
+def metadata_of(result, node: str) -> dict:
+    """The metadata values of the one materialization of `node` in a run result."""
+    [mat] = result.asset_materializations_for_node(node)
+    return {k: v.value for k, v in mat.metadata.items()}

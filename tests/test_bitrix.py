@@ -15,10 +15,10 @@ from connectors.bitrix_activity import normalize_activity
 from connectors.http import ExternalServiceError
 from orchestration.demo import write_tone
 from orchestration.resources import all_resources
+from tests.conftest import metadata_of, query
 from tests.fakes.bitrix import FakeBitrix24
 from tests.fixtures import bitrix_data as bd
 from tests.test_cli import cli
-from warehouse.duck import connect, fetch_dicts
 
 
 @pytest.fixture
@@ -34,16 +34,6 @@ def pull(instance, config=None):
     return dg.materialize(
         [bitrix_clients, bitrix_activities], resources=all_resources(), instance=instance, run_config=run_config
     )
-
-
-def meta(result, node):
-    [mat] = result.asset_materializations_for_node(node)
-    return {k: v.value for k, v in mat.metadata.items()}
-
-
-def query(settings, sql, params=None):
-    with connect(settings.warehouse_path, read_only=True) as con:
-        return fetch_dicts(con, sql, params)
 
 
 # ------------------------------------------------------------------ the REST client
@@ -106,7 +96,7 @@ def test_wrong_webhook_is_reported(bitrix):
 def test_clients_and_activities_full_pull(bitrix, env, instance):
     bd.populate(bitrix, clients=20, per_client=4)
     result = pull(instance)
-    clients = meta(result, "bitrix_clients")
+    clients = metadata_of(result, "bitrix_clients")
     assert (clients["лидов получено"], clients["контактов"], clients["компаний"], clients["сделок"]) == (20, 10, 4, 2)
     [lead] = query(env, "select * from raw.bitrix_leads where lead_id = 10")
     assert (lead["assigned_by_name"], lead["contact_id"], lead["company_id"]) == ("Игорь Лебедев", 10010, 20010)
@@ -114,7 +104,7 @@ def test_clients_and_activities_full_pull(bitrix, env, instance):
     assert json.loads(lead["messengers"]) == [{"type": "TELEGRAM", "value": "@seller10"}]
     assert lead["date_create"] == datetime(2025, 10, 16, 9, 0)  # 12:00 Moscow → 09:00 UTC
 
-    acts = meta(result, "bitrix_activities")
+    acts = metadata_of(result, "bitrix_activities")
     assert (acts["дел получено"], acts["звонков"], acts["писем"], acts["других дел"]) == (80, 40, 20, 20)
     assert acts["без клиента (владелец неизвестен)"] == 0
     by_owner = query(
@@ -140,7 +130,7 @@ def test_activity_modified_between_runs_and_new_client(bitrix, env, instance):
     bitrix.activities[500] = bd.call(500, 1, 11, bd.BASE - timedelta(days=300))
     served = bitrix.rows_served["crm.activity.list"]
 
-    second = meta(pull(instance), "bitrix_activities")
+    second = metadata_of(pull(instance), "bitrix_activities")
     assert (second["новых"], second["изменённых"]) == (1, 1)
     # the changed one, the new client's history, and activity 1 inside the 10-minute overlap window
     assert bitrix.rows_served["crm.activity.list"] - served == 3
@@ -193,7 +183,7 @@ def test_backfill_window(bitrix, env, instance):
     result = pull(instance, {"backfill_from": day, "backfill_to": (bd.BASE + timedelta(days=1)).date().isoformat()})
     expected = sum(1 for a in bitrix.activities.values() if a["LAST_UPDATED"][:10] >= day)
     assert (
-        meta(result, "bitrix_activities")["дел получено"]
+        metadata_of(result, "bitrix_activities")["дел получено"]
         == expected
         == bitrix.rows_served["crm.activity.list"] - served
     )
@@ -234,7 +224,7 @@ def test_call_recordings_summaries_and_report(bitrix, env, instance, speechkit, 
     }
     pull(instance)
     transcripts = dg.materialize([bitrix_call_transcripts], resources=all_resources(), instance=instance)
-    m = meta(transcripts, "bitrix_call_transcripts")
+    m = metadata_of(transcripts, "bitrix_call_transcripts")
     assert (m["расшифровано"], m["запись недоступна"]) == (1, 1)
     rows = {r["activity_id"]: r for r in query(env, "select * from raw.bitrix_call_transcripts")}
     assert "Договорились отгрузить партию" in rows[1]["text"]
@@ -244,8 +234,8 @@ def test_call_recordings_summaries_and_report(bitrix, env, instance, speechkit, 
         [bitrix_activity_summaries], partition_key="2026-11-19", resources=all_resources(), instance=instance
     )
     assert (
-        meta(summaries, "bitrix_activity_summaries")["звонков"],
-        meta(summaries, "bitrix_activity_summaries")["цепочек писем"],
+        metadata_of(summaries, "bitrix_activity_summaries")["звонков"],
+        metadata_of(summaries, "bitrix_activity_summaries")["цепочек писем"],
     ) == (2, 1)
     [thread] = query(env, "select * from raw.bitrix_activity_summaries where kind = 'email_thread'")
     assert json.loads(thread["activity_ids"]) == [3, 4]
@@ -268,7 +258,7 @@ def test_call_recordings_summaries_and_report(bitrix, env, instance, speechkit, 
 def test_5000_activities_over_500_clients_then_incremental(bitrix, env, instance):
     bd.populate(bitrix, clients=500, per_client=10)
     full = pull(instance)
-    acts = meta(full, "bitrix_activities")
+    acts = metadata_of(full, "bitrix_activities")
     assert acts["дел получено"] == 5000 and acts["без клиента (владелец неизвестен)"] == 0
     assert query(env, "select count(distinct client_id) n from raw.bitrix_activities")[0]["n"] == 500
     # 30 owner chunks of ≤50 ids, 50 rows a page, ≤50 sub-calls a batch: a handful of HTTP requests
@@ -289,7 +279,7 @@ def test_5000_activities_over_500_clients_then_incremental(bitrix, env, instance
         if int(a["ID"]) not in changed and datetime.fromisoformat(a["LAST_UPDATED"]) >= latest - timedelta(minutes=10)
     )
 
-    incremental = meta(pull(instance), "bitrix_activities")
+    incremental = metadata_of(pull(instance), "bitrix_activities")
     assert bitrix.rows_served["crm.activity.list"] - served == len(changed) + in_overlap
     assert (incremental["изменённых"], incremental["новых"]) == (len(changed), 0)
     # leads changed since the last pull (one page, with their deals and curators) + one batch of activity queries

@@ -9,8 +9,7 @@ from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.eval_churn import evaluate
 from orchestration.resources import all_resources
 from orchestration.wms_sim import WmsWorld
-from tests.conftest import pull_wms_world
-from warehouse.duck import connect, fetch_dicts
+from tests.conftest import pull_wms_world, query
 
 
 def test_eval_churn_meets_the_bar(tmp_path):
@@ -27,11 +26,6 @@ def churny_warehouse(env, instance, monkeypatch):
     pull_wms_world(env, instance, monkeypatch, world)
     assert dg.materialize([warehouse_models], resources={"dbt": dbt_resource()}, instance=instance).success
     return world
-
-
-def query(settings, sql, params=None):
-    with connect(settings.warehouse_path, read_only=True) as con:
-        return fetch_dicts(con, sql, params)
 
 
 def test_alert_evidence_points_at_rows_that_exist(churny_warehouse, env):

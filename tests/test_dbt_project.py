@@ -11,13 +11,12 @@ from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.definitions import defs
 from orchestration.run_once import run_once
 from orchestration.wms_sim import WmsSimulator, WmsWorld
-from tests.conftest import jibri
+from tests.conftest import jibri, query
 from tests.fakes.bitrix import FakeBitrix24
 from tests.fixtures import bitrix_data as bd
 from tests.fixtures import telegram_exports as fx
 from tests.test_telegram_export import import_file, tg_env, write  # noqa: F401  (fixture)
 from warehouse.aliases import save_alias
-from warehouse.duck import connect, fetch_dicts
 
 RAW_BY_PREFIX = {
     "meeting": ("raw.meeting_recordings", "recording_id"),
@@ -27,11 +26,6 @@ RAW_BY_PREFIX = {
 
 def build(instance):
     return dg.materialize([warehouse_models], resources={"dbt": dbt_resource()}, instance=instance)
-
-
-def query(settings, sql, params=None):
-    with connect(settings.warehouse_path, read_only=True) as con:
-        return fetch_dicts(con, sql, params)
 
 
 def test_models_build_on_an_empty_warehouse(env, instance):

@@ -10,19 +10,12 @@ from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.definitions import defs
 from orchestration.resources import all_resources
 from orchestration.run_once import run_once
-from tests.conftest import jibri
-from warehouse.duck import connect, fetch_dicts
+from tests.conftest import jibri, metadata_of, query
 
 
 def analyze(instance):
     result = dg.materialize([interaction_signals], resources=all_resources(), instance=instance)
-    [mat] = result.asset_materializations_for_node("interaction_signals")
-    return {k: v.value for k, v in mat.metadata.items()}
-
-
-def rows(settings, sql):
-    with connect(settings.warehouse_path, read_only=True) as con:
-        return fetch_dicts(con, sql)
+    return metadata_of(result, "interaction_signals")
 
 
 def test_offline_signals_once_per_text_and_on_the_timeline(env, recordings, instance):
@@ -38,7 +31,7 @@ def test_offline_signals_once_per_text_and_on_the_timeline(env, recordings, inst
 
     first = analyze(instance)
     assert (first["контактов всего"], first["проанализировано сейчас"]) == (2, 2)
-    by_client = {r["client_id"]: r for r in rows(env, "select * from raw.interaction_signals")}
+    by_client = {r["client_id"]: r for r in query(env, "select * from raw.interaction_signals")}
     unhappy, happy = by_client["12345"], by_client["67890"]
     assert unhappy["complaint"] and unhappy["sentiment"] < 0 and unhappy["tone"] == "негативный"
     assert json.loads(unhappy["promises"])[0]["due"] == "до пятницы"
@@ -48,7 +41,7 @@ def test_offline_signals_once_per_text_and_on_the_timeline(env, recordings, inst
     assert (again["проанализировано сейчас"], again["без изменений (пропущено)"]) == (0, 2)
 
     assert dg.materialize([warehouse_models], resources={"dbt": dbt_resource()}, instance=instance).success
-    timeline = rows(env, "select client_id, sentiment, tone from marts.fct_client_timeline order by client_id")
+    timeline = query(env, "select client_id, sentiment, tone from marts.fct_client_timeline order by client_id")
     assert [(t["client_id"], t["tone"]) for t in timeline] == [("12345", "негативный"), ("67890", "позитивный")]
 
 
@@ -69,7 +62,7 @@ def test_glm_signals_are_paid_once(env, recordings, instance, glm, monkeypatch):
     )
     meta = analyze(instance)
     assert meta["токенов всего"] > 0 and glm.completions == 1
-    [row] = rows(env, "select * from raw.interaction_signals")
+    [row] = query(env, "select * from raw.interaction_signals")
     assert (row["sentiment"], row["generated_by"], row["extractive"]) == (-0.6, "glm:glm-4-flash-250414", False)
     assert "<<<ДАННЫЕ>>>" in glm.requests[-1].json()["messages"][1]["content"]
     analyze(instance)

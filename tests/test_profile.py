@@ -13,14 +13,13 @@ from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.definitions import defs
 from orchestration.resources import all_resources
 from orchestration.run_once import run_once
-from tests.conftest import jibri
+from tests.conftest import jibri, metadata_of
 from warehouse.duck import connect, fetch_dicts, upsert
 
 
 def profile(instance) -> dict:
     result = dg.materialize([client_profile], resources=all_resources(), instance=instance)
-    [mat] = result.asset_materializations_for_node("client_profile")
-    return {k: v.value for k, v in mat.metadata.items()}
+    return metadata_of(result, "client_profile")
 
 
 def facts(settings, client_id="12345") -> dict:

@@ -10,8 +10,8 @@ from assets.wms.assets import wms_assets
 from connectors.wms import ReferenceWmsAdapter
 from orchestration.resources import all_resources
 from orchestration.wms_sim import WmsSimulator, WmsWorld
+from tests.conftest import metadata_of, query
 from warehouse.aliases import save_alias
-from warehouse.duck import connect, fetch_dicts
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +36,6 @@ def pull(instance, history_weeks=0, raise_on_error=True):
     )
 
 
-def meta(result, node):
-    [mat] = result.asset_materializations_for_node(node)
-    return {k: v.value for k, v in mat.metadata.items()}
-
-
-def query(settings, sql, params=None):
-    with connect(settings.warehouse_path, read_only=True) as con:
-        return fetch_dicts(con, sql, params)
-
-
 def test_paging_and_a_5xx_mid_listing(sim, world):
     client = world.clients[0]
     with ReferenceWmsAdapter(sim.url, sim.token, page_size=100, base_delay=0.01) as wms:
@@ -59,20 +49,20 @@ def test_paging_and_a_5xx_mid_listing(sim, world):
 
 def test_full_then_incremental_pull(sim, world, env, instance):
     first = pull(instance)
-    clients = meta(first, "wms_clients")
+    clients = metadata_of(first, "wms_clients")
     assert clients["клиентов WMS"] == 8 and clients["без клиента (не привязаны)"] == 2
     assert "W00007" in clients["непривязанные"] and "W00008" in clients["непривязанные"]
-    orders = meta(first, "wms_orders")
+    orders = metadata_of(first, "wms_orders")
     assert orders["записей получено"] == sum(len(c.orders) for c in world.clients)
     withdrawals = sum(o["kind"] == "withdrawal" for c in world.clients for o in c.orders)
     assert orders["из них вывозов со склада"] == withdrawals > 0
-    assert meta(first, "wms_receipts")["новых"] == sum(len(c.receipts) for c in world.clients)
+    assert metadata_of(first, "wms_receipts")["новых"] == sum(len(c.receipts) for c in world.clients)
     stock_rows = query(env, "select count(*) n from raw.wms_stock")[0]["n"]
     assert stock_rows == sum(len(c.skus) for c in world.clients)
 
     served = sim.items_served
     second = pull(instance)  # the hourly run: a 3-day overlap window only, snapshot of today replaced
-    assert meta(second, "wms_orders")["новых"] == 0
+    assert metadata_of(second, "wms_orders")["новых"] == 0
     assert sim.items_served - served < served / 10
     assert query(env, "select count(*) n from raw.wms_stock")[0]["n"] == stock_rows
     withdrawing = query(
@@ -158,7 +148,7 @@ def test_bad_records_and_malformed_pages_are_kept_and_counted(sim, world, env, i
         sim.malformed_next = 1  # the very first page (the clients list) is broken JSON
         assert not pull(instance, raise_on_error=False).success
         result = pull(instance)
-        orders = meta(result, "wms_orders")
+        orders = metadata_of(result, "wms_orders")
         assert orders["проблемы"] == {"unknown_kind": 1, "negative_units": 1}
         rows = {r["order_id"]: r for r in query(env, "select * from raw.wms_orders where order_id like 'X-%'")}
         assert rows["X-1"]["record_status"] == "unknown_kind:return" and rows["X-1"]["kind"] == "return"
@@ -178,9 +168,9 @@ def test_a_malformed_client_page_is_skipped_not_fatal(sim, world, env, instance)
 
     sim.handle = broken_receipts
     result = pull(instance)
-    receipts = meta(result, "wms_receipts")
+    receipts = metadata_of(result, "wms_receipts")
     assert receipts["нечитаемых страниц"] == 1 and "W00002" in receipts["ошибки"]
-    assert meta(result, "wms_orders")["нечитаемых страниц"] == 0
+    assert metadata_of(result, "wms_orders")["нечитаемых страниц"] == 0
 
 
 def test_wrong_token_names_the_setting(sim, instance, monkeypatch):
@@ -204,9 +194,9 @@ def test_300_clients_over_a_year_full_and_hourly(env, instance, monkeypatch):
         start = time.monotonic()
         hourly = pull(instance)
         hourly_seconds = time.monotonic() - start
-    totals = {n: meta(full, n)["всего в таблице"] for n in ("wms_orders", "wms_receipts", "wms_reservations")}
+    totals = {n: metadata_of(full, n)["всего в таблице"] for n in ("wms_orders", "wms_receipts", "wms_reservations")}
     assert totals["wms_orders"] == sum(len(c.orders) for c in world.clients)
-    assert meta(hourly, "wms_orders")["новых"] == 0
+    assert metadata_of(hourly, "wms_orders")["новых"] == 0
     print(f"\nWMS 300×365: full {full_seconds:.1f} s {totals}, hourly {hourly_seconds:.1f} s")
 
 
