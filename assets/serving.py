@@ -33,10 +33,6 @@ TABLES = {
 }
 
 
-def snapshot_path() -> Path:
-    return get_settings().data_dir / "serving.duckdb"
-
-
 def publish(warehouse: Path, target: Path) -> dict[str, int]:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
@@ -94,5 +90,5 @@ def serving_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = get_settings()
     with context.resources.warehouse.connect():
         pass  # a fresh install: the warehouse file must exist
-    counts = publish(settings.warehouse_path, snapshot_path())
+    counts = publish(settings.warehouse_path, settings.serving_path)
     return dg.MaterializeResult(metadata={"строк по таблицам": dg.MetadataValue.json(counts)})

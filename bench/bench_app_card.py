@@ -53,7 +53,7 @@ def main(clients: int = 50) -> None:
     from chat_app.staff import Staff
     from warehouse.appdb import AppDB
 
-    counts = publish(warehouse, data.snapshot_path())
+    counts = publish(warehouse, settings.serving_path)
     print(f"snapshot: {json.dumps(counts)}")
     staff = Staff(AppDB(settings.resolved_app_db_url))
     staff.add("anna", "admin", "пароль-анны-1")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import duckdb
 
@@ -20,12 +19,8 @@ SOURCES = {
 }
 
 
-def snapshot_path() -> Path:
-    return get_settings().data_dir / "serving.duckdb"
-
-
 def _query(sql: str, params: list | None = None) -> list[dict]:
-    path = snapshot_path()
+    path = get_settings().serving_path
     if not path.exists():
         return []
     con = duckdb.connect(str(path), read_only=True)

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
         return self.data_dir / "llm_cache.sqlite"
 
     @property
+    def serving_path(self) -> Path:  # the app's snapshot of the marts (assets/serving.py)
+        return self.data_dir / "serving.duckdb"
+
+    @property
     def rag_path(self) -> Path:
         return self.data_dir / "rag_index"
 
