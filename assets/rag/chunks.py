@@ -70,6 +70,39 @@ def _mmss(seconds: float | None) -> str:
     return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
 
 
+def _turns(segments_json: str | None) -> list[tuple]:
+    """Transcript segments as (start second, speaker, «Speaker: text») turns."""
+    segments = json.loads(segments_json) if segments_json else []
+    return [
+        (s.get("start") or 0, s.get("speaker"), f"{s.get('speaker') or 'Участник'}: {s['text']}")
+        for s in segments
+        if s.get("text")
+    ]
+
+
+def _recording_chunks(client_id, source, ref, when, title, turns, *, speakers: bool) -> list[dict]:
+    """A recording's turns in windows, each cited by the second it starts at (`<ref>@<second>`)."""
+    out = []
+    for n, win in enumerate(windows(turns), 1):
+        start = win[0][0]
+        text = "\n".join(f"[{_mmss(t[0])}] {t[2]}" for t in win)
+        author = ", ".join(dict.fromkeys(t[1] for t in win if t[1])) if speakers else None
+        out.append(
+            _chunk(
+                client_id,
+                source,
+                ref,
+                n,
+                f"{ref}@{int(start)}",
+                when + timedelta(seconds=start),
+                author,
+                f"{title} — с {_mmss(start)}",
+                text,
+            )
+        )
+    return out
+
+
 def meeting_chunks(con) -> list[dict]:
     out = []
     rows = fetch_dicts(
@@ -82,30 +115,8 @@ def meeting_chunks(con) -> list[dict]:
         ref, when = f"meeting:{r['recording_id']}", r["started_at"]
         title = f"Встреча {when:%d.%m.%Y %H:%M}: {r['topic']}"
         out.append(_chunk(r["client_id"], "meeting_summary", ref, 0, ref, when, None, title, r["summary_text"]))
-        segments = json.loads(r["segments"]) if r["segments"] else []
-        turns = [
-            (s.get("start"), s.get("speaker"), f"{s.get('speaker') or 'Участник'}: {s['text']}")
-            for s in segments
-            if s.get("text")
-        ]
-        for n, win in enumerate(windows(turns), 1):
-            start = win[0][0]
-            text = "\n".join(f"[{_mmss(t[0])}] {t[2]}" for t in win)
-            at = when + timedelta(seconds=start or 0)
-            speakers = ", ".join(dict.fromkeys(t[1] for t in win if t[1]))
-            out.append(
-                _chunk(
-                    r["client_id"],
-                    "meeting",
-                    ref,
-                    n,
-                    f"{ref}@{int(start or 0)}",
-                    at,
-                    speakers,
-                    f"{title} — с {_mmss(start)}",
-                    text,
-                )
-            )
+        turns = _turns(r["segments"])
+        out.extend(_recording_chunks(r["client_id"], "meeting", ref, when, title, turns, speakers=True))
     return out
 
 
@@ -186,32 +197,12 @@ def bitrix_chunks(con, tz: str) -> list[dict]:
         title = f"Звонок ({direction}) {at:%d.%m.%Y %H:%M}"
         if r["call_summary"]:
             out.append(_chunk(r["client_id"], "call", ref, 0, ref, at, None, title + " — резюме", r["call_summary"]))
-        segments = json.loads(r["segments"]) if r["segments"] else []
-        turns = [
-            (s.get("start"), s.get("speaker"), f"{s.get('speaker') or 'Участник'}: {s['text']}")
-            for s in segments
-            if s.get("text")
-        ]
+        turns = _turns(r["segments"])
         if not turns and r["transcript"]:
             turns = [(0, None, r["transcript"])]
         if not turns and not r["call_summary"] and (r["body_text"] or r["subject"]):
             turns = [(0, None, r["body_text"] or r["subject"])]
-        for n, win in enumerate(windows(turns), 1):
-            start = win[0][0] or 0
-            text = "\n".join(f"[{_mmss(t[0])}] {t[2]}" if t[0] is not None else t[2] for t in win)
-            out.append(
-                _chunk(
-                    r["client_id"],
-                    "call",
-                    ref,
-                    n,
-                    f"{ref}@{int(start)}",
-                    at + timedelta(seconds=start),
-                    None,
-                    f"{title} — с {_mmss(start)}",
-                    text,
-                )
-            )
+        out.extend(_recording_chunks(r["client_id"], "call", ref, at, title, turns, speakers=False))
     return out
 
 
