@@ -322,18 +322,12 @@ def cmd_eval_churn(args: argparse.Namespace) -> int:
     return 0
 
 
-def qa_engine(settings: Settings):
-    from chat_app.engine import build_engine
-
-    return build_engine(settings)
-
-
 def cmd_ask(args: argparse.Namespace) -> int:
-    from chat_app.engine import Answer
+    from chat_app.engine import Answer, build_engine
     from connectors.llm import LLMError
 
     settings = get_settings()
-    engine = qa_engine(settings)
+    engine = build_engine(settings)
     try:
         for piece in engine.ask(args.client, args.question):
             if isinstance(piece, Answer):
@@ -353,10 +347,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_rag(args: argparse.Namespace) -> int:
+    from chat_app.engine import build_engine
     from orchestration.eval_rag import evaluate, render
 
     settings = get_settings()
-    result = evaluate(qa_engine(settings), settings)
+    result = evaluate(build_engine(settings), settings)
     print(render(result))
     return 0 if result.recall_at_5 >= 0.9 else 1
 

@@ -5,8 +5,8 @@ from datetime import date
 
 import dagster as dg
 
+from chat_app.engine import build_engine
 from chat_app.staff import Staff
-from orchestration.cli import qa_engine
 from orchestration.definitions import defs
 from orchestration.run_once import QUIET_CONSOLE, quiet_stdout
 from warehouse.appdb import AppDB
@@ -51,7 +51,7 @@ def test_a_note_reaches_timeline_and_search_in_one_tick(env, instance):
     [row] = timeline_notes(settings)
     assert row["client_id"] == "10234" and row["kind"] == "заметка" and "Казани" in row["summary"]
     assert row["ref"] == f"note:{note}" and row["title"] == "Заметка: anna"
-    answer = [p for p in qa_engine(settings).ask("10234", "Куда клиент планирует переехать?", date.today())][-1]
+    answer = [p for p in build_engine(settings).ask("10234", "Куда клиент планирует переехать?", date.today())][-1]
     assert answer.found and answer.citations[0].source == "note" and answer.citations[0].source_id == f"note:{note}"
     assert not tick(instance), "nothing new: no run"
 
@@ -63,5 +63,5 @@ def test_a_note_reaches_timeline_and_search_in_one_tick(env, instance):
     staff.delete_note(anna, note)
     assert tick(instance)
     assert timeline_notes(settings) == []
-    gone = [p for p in qa_engine(settings).ask("10234", "Куда клиент планирует переехать?", date.today())][-1]
+    gone = [p for p in build_engine(settings).ask("10234", "Куда клиент планирует переехать?", date.today())][-1]
     assert not gone.found

@@ -11,11 +11,12 @@ import dagster as dg
 import pytest
 
 from assets.rag.assets import rag_index
-from chat_app.engine import Answer, parse_period
+from chat_app.engine import Answer, build_engine, parse_period
 from connectors.embeddings import GlmEmbedder, VectorCache
 from connectors.llm import prompts
-from orchestration.cli import main, qa_engine
+from orchestration.cli import main
 from orchestration.resources import all_resources
+from tests.conftest import metadata_of
 from warehouse.duck import connect
 from warehouse.settings import get_settings
 
@@ -62,12 +63,11 @@ def two_clients(env):
 
 def index(instance) -> dict:
     result = dg.materialize([rag_index], resources=all_resources(), instance=instance)
-    [mat] = result.asset_materializations_for_node("rag_index")
-    return {k: v.value for k, v in mat.metadata.items()}
+    return metadata_of(result, "rag_index")
 
 
 def ask(client, question, today=date(2026, 11, 25)):
-    pieces = list(qa_engine(get_settings()).ask(client, question, today=today))
+    pieces = list(build_engine(get_settings()).ask(client, question, today=today))
     return pieces[:-1], pieces[-1]
 
 
@@ -83,7 +83,7 @@ def test_index_updates_only_what_changed(two_clients, instance):
         con.execute("delete from raw.meeting_summaries")
     changed = index(instance)
     assert changed["добавлено или изменено"] == 1 and changed["удалено"] == 2  # the chat window; summary + turns
-    table = qa_engine(get_settings()).index.table()
+    table = build_engine(get_settings()).index.table()
     ids = set(table.search().select(["chunk_id"]).limit(100).to_pandas()["chunk_id"])
     assert not any(i.startswith("meeting:m1") for i in ids)
 
@@ -93,7 +93,7 @@ def test_retrieval_never_returns_another_clients_passages(two_clients, instance)
     _, theirs = ask(B, "Какой бюджет на рекламу?")
     assert theirs.found and theirs.citations[0].source_id == "telegram:-2002:1"
     _, ours = ask(A, "Какой бюджет на рекламу?")
-    table = qa_engine(get_settings()).index.table()
+    table = build_engine(get_settings()).index.table()
     owners = table.search().select(["chunk_id", "client_id"]).limit(100).to_pandas().set_index("chunk_id")
     assert ours.retrieved and {owners.loc[c, "client_id"] for c in ours.retrieved} == {A}
     assert not ours.found and ours.text == prompts.NOT_IN_DATA
