@@ -226,11 +226,13 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
                 history[-1]["content"] += piece
             yield "", history
 
-    def feedback(client_id: str, like: gr.LikeData, request: gr.Request):
+    def feedback(client_id: str, shown: list, like: gr.LikeData, request: gr.Request):
+        """The thumb goes to the answer it was given on: the chat shows the newest messages of the stored log."""
         user = me(request)
-        answers = [m for m in staff.chat_history(user, (client_id or "").strip()) if m["role"] == "assistant"]
-        if answers:
-            staff.rate_answer(user, answers[-1]["id"], bool(like.liked))
+        logged = staff.chat_history(user, (client_id or "").strip())[-len(shown) :] if shown else []
+        index = like.index[0] if isinstance(like.index, list | tuple) else like.index
+        if 0 <= index < len(logged) and logged[index]["role"] == "assistant":
+            staff.rate_answer(user, logged[index]["id"], bool(like.liked))
 
     def admin_overview(request: gr.Request):
         user = me(request)
@@ -321,7 +323,7 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
             question = gr.Textbox(label="Вопрос", placeholder="что обещали на последней встрече?")
             chat_client.submit(load_chat, chat_client, chatbot)
             question.submit(ask, [question, chatbot, chat_client], [question, chatbot])
-            chatbot.like(feedback, chat_client, None)
+            chatbot.like(feedback, [chat_client, chatbot], None)
         with gr.Tab("Администрирование", visible=False) as admin_tab:
             overview = gr.Markdown()
             refresh_btn = gr.Button("Обновить")

@@ -3,7 +3,9 @@ open the card with its profile and chart, add a note and see it in the history a
 the chat and get a cited answer; a logged-out request is refused and a curator cannot open a colleague's client.
 Screenshots of the main screens go to docs/screenshots/."""
 
+import re
 import shutil
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -50,7 +52,7 @@ def browser():
 
 
 def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, monkeypatch):  # noqa: F811
-    url, _ = running_app
+    url, staff = running_app
     with connect(env.warehouse_path) as con:
         con.execute(
             "insert into raw.telegram_chats (chat_id, title, client_id, mapped_by) "
@@ -110,6 +112,13 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     shows(page, "пересорт на Wildberries и штраф", 30000)
     shows(page, "telegram:-1001:1", 20000)
     page.screenshot(path=str(SHOTS / "03-chat.png"), full_page=True)
+    page.get_by_role("button", name=re.compile(r"^like$", re.I)).last.click()
+    answer = next(m for m in reversed(staff.chat_history(staff.get("anna"), "10234")) if m["role"] == "assistant")
+    for _ in range(50):  # the thumb is stored by the app's event handler
+        if staff.chat_history(staff.get("anna"), "10234")[-1]["feedback"] == 1:
+            break
+        time.sleep(0.2)
+    assert staff.chat_history(staff.get("anna"), "10234")[-1] == {**answer, "feedback": 1}
 
     anonymous = browser.new_page()
     response = anonymous.goto(url + "/config")
