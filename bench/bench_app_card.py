@@ -49,7 +49,7 @@ def main(clients: int = 50) -> None:
 
     from assets.serving import publish
     from chat_app import data
-    from chat_app.app import build_app
+    from chat_app.app import launch
     from chat_app.staff import Staff
     from warehouse.appdb import AppDB
 
@@ -73,13 +73,7 @@ def main(clients: int = 50) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app, _ = build_app(staff)
-    app.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        auth=lambda u, p: staff.authenticate(u, p) is not None,
-    )
+    app = launch(port=port, prevent_thread_lock=True, staff=staff)
     from gradio_client import Client
 
     gc = Client(f"http://127.0.0.1:{port}", auth=("anna", "пароль-анны-1"), verbose=False)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from chat_app import data
 from chat_app.engine import Answer, build_engine
+from chat_app.sessions import ExpiringSessions
 from chat_app.staff import Staff, StaffError, User
 from warehouse.appdb import AppDB
 from warehouse.settings import get_settings
@@ -347,17 +348,28 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
     return app, staff
 
 
-def launch(host: str = "127.0.0.1", port: int = 7860, prevent_thread_lock: bool = False):
-    app, staff = build_app()
+def launch(
+    host: str = "127.0.0.1", port: int = 7860, prevent_thread_lock: bool = False, staff: Staff | None = None
+) -> gr.Blocks:
+    """Serve the app behind the login; sessions expire (C360_APP_SESSION_HOURS, C360_APP_IDLE_MINUTES)."""
+    settings = get_settings()
+    app, staff = build_app(staff)
 
     def check(login: str, password: str) -> bool:
         return staff.authenticate(login, password) is not None
 
-    return app.launch(
+    app.launch(
         server_name=host,
         server_port=port,
         auth=check,
         auth_message="client360: войдите под своим логином",
-        prevent_thread_lock=prevent_thread_lock,
+        prevent_thread_lock=True,
         show_error=True,
     )
+    sessions = ExpiringSessions(settings.app_session_hours * 3600, settings.app_idle_minutes * 60)
+    for token, login in app.server_app.tokens.items():  # none yet, unless someone logged in during start-up
+        sessions[token] = login
+    app.server_app.tokens = sessions
+    if not prevent_thread_lock:
+        app.block_thread()
+    return app

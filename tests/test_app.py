@@ -5,6 +5,7 @@ citations; while a run holds the warehouse the app keeps answering (it reads the
 import socket
 import subprocess
 import sys
+import time
 
 import dagster as dg
 import duckdb
@@ -13,7 +14,8 @@ import pytest
 from gradio_client import Client
 
 from assets.serving import serving_snapshot
-from chat_app.app import build_app
+from chat_app.app import launch
+from chat_app.sessions import ExpiringSessions
 from chat_app.staff import Staff
 from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.resources import all_resources
@@ -47,14 +49,8 @@ def running_app(env, instance):
     staff = Staff(AppDB(env.resolved_app_db_url))
     staff.add("anna", "curator", "пароль-анны-1", bitrix_user_id=1)
     staff.add("boss", "admin", "пароль-босса-1")
-    app, _ = build_app(staff)
     port = free_port()
-    app.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        auth=lambda u, p: staff.authenticate(u, p) is not None,
-    )
+    app = launch(port=port, prevent_thread_lock=True, staff=staff)
     yield f"http://127.0.0.1:{port}", staff
     app.close()
 
@@ -142,3 +138,41 @@ def test_admin_page_shows_unmapped_users_and_runs_and_maps(running_app, env, ins
     anna = Client(url, auth=("anna", "пароль-анны-1"), verbose=False)
     with pytest.raises(Exception, match="Только для администратора"):
         anna.predict(api_name="/admin_overview")
+
+
+def test_sessions_end_when_idle_or_too_old():
+    now = [0.0]
+    sessions = ExpiringSessions(lifetime_s=100, idle_s=10, clock=lambda: now[0])
+    sessions["t1"] = "anna"
+    now[0] = 9
+    assert sessions.get("t1") == "anna"  # a request keeps the session alive
+    now[0] = 18
+    assert "t1" in sessions
+    now[0] = 29
+    assert sessions.get("t1") is None and "t1" not in sessions  # 11 s without a request
+    sessions["t2"] = "anna"
+    for t in range(35, 200, 5):
+        now[0] = t
+        if sessions.get("t2") is None:
+            break
+    assert t == 130  # logged in at 29: ended by age (100 s) although never idle
+    sessions["t3"] = "boss"
+    now[0] += 11
+    sessions["t4"] = "anna"  # a new login sweeps sessions nobody came back to
+    assert list(sessions.keys()) == ["t4"]
+
+
+@pytest.fixture
+def short_sessions(monkeypatch):
+    monkeypatch.setenv("C360_APP_IDLE_MINUTES", str(1.5 / 60))
+
+
+def test_an_idle_browser_session_is_logged_out(short_sessions, running_app):
+    url, _ = running_app
+    ok = httpx.post(url + "/login", data={"username": "anna", "password": "пароль-анны-1"})
+    for _ in range(3):  # 3 s of requests a second apart: the session lives on
+        assert httpx.get(url + "/config", cookies=ok.cookies).status_code == 200
+        time.sleep(1)
+    time.sleep(2)
+    assert httpx.get(url + "/config", cookies=ok.cookies).status_code == 401
+    assert httpx.get(url + "/gradio_api/info", cookies=ok.cookies).status_code == 401

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     recordings_dir: Path | None = _env("C360_RECORDINGS_DIR")
     app_db_url: str | None = _env("C360_APP_DB_URL")
     timezone: str = _env("C360_TIMEZONE", "Europe/Moscow")
+    # the curators' app: a login lasts a working day at most and ends after two idle hours
+    app_session_hours: float = _env("C360_APP_SESSION_HOURS", 12.0)
+    app_idle_minutes: float = _env("C360_APP_IDLE_MINUTES", 120.0)
 
     # meetings
     room_prefix: str = _env("C360_ROOM_PREFIX", "client")
