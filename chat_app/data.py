@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import re
+from datetime import date, datetime, timedelta
 
 import duckdb
 
 from chat_app.staff import User
+from warehouse.rag import Hit, RagIndex
 from warehouse.settings import get_settings
 
 BAND_ORDER = {"красный": 0, "жёлтый": 1, "зелёный": 2}
@@ -91,11 +93,7 @@ def timeline(client_id: str, sources: list[str] | None = None, days: int | None 
 
 
 def wms_weeks(client_id: str) -> list[dict]:
-    return _query(
-        "select week, stock_end, outbound, withdrawal, inbound, reserved from wms_weekly where client_id = ? "
-        "order by week",
-        [client_id],
-    )
+    return _query("select * from wms_weekly where client_id = ? order by week", [client_id])
 
 
 def transcript(client_id: str, recording_id: str) -> str | None:
@@ -110,3 +108,53 @@ def unmapped() -> dict[str, list[dict]]:
         "wms": _query("select * from unmapped_wms order by wms_client_id"),
         "recordings": _query("select * from unmatched_recordings order by last_seen_at desc limit 50"),
     }
+
+
+def _passages_of(index: RagIndex, client_id: str, ref: str) -> list[Hit]:
+    """The passages of the original a timeline row or a citation points at (always within the one client)."""
+    if m := re.fullmatch(r"telegram_day:[^:]+:(\d{4}-\d{2}-\d{2})", ref):  # a day of chat
+        day = datetime.fromisoformat(m.group(1))
+        return index.passages(client_id, source="telegram", start=day, end=day + timedelta(days=1))
+    if m := re.fullmatch(r"(telegram:-?\d+):(\d+)(?:-(\d+))?", ref):  # a conversation, or one message in it
+        chat, first = m.group(1), int(m.group(2))
+        if m.group(3):
+            return index.passages(client_id, source_ref=f"{chat}:{first}")
+        conversations: dict[str, list[Hit]] = {}
+        for h in index.passages(client_id, source_ref_prefix=chat + ":"):
+            conversations.setdefault(h.source_ref, []).append(h)
+        for hits in conversations.values():
+            if any(_covers(h.deep_ref, first) for h in hits):
+                return hits
+        return []
+    return index.passages(client_id, source_ref=ref.split("@")[0])
+
+
+def _covers(deep_ref: str, message_id: int) -> bool:
+    a, _, b = deep_ref.rsplit(":", 1)[-1].partition("-")
+    return a.isdigit() and int(a) <= message_id <= int(b or a)
+
+
+def original(client_id: str, ref: str) -> str:
+    """The original behind a timeline row or a citation, as Markdown: the whole meeting (summary and transcript),
+    chat conversation, letter, call, note or warehouse week, with the cited passage marked."""
+    ref = (ref or "").strip()
+    if not ref:
+        return "Выберите запись в истории или источник ответа"
+    settings = get_settings()
+    hits = _passages_of(RagIndex(settings.rag_path, settings.embed_dim), client_id, ref)
+    if not hits:
+        if ref.startswith("meeting:") and (text := transcript(client_id, ref.removeprefix("meeting:").split("@")[0])):
+            return f"### Расшифровка встречи\n\n{text}"
+        return f"Оригинал `{ref}` пока не найден: поисковый индекс обновляется раз в час."
+    title = re.sub(r" — с \d+:\d\d(:\d\d)?$", "", hits[0].title or "")
+    lines, previous = [f"### {title}", f"`{ref}`"], []
+    for h in hits:
+        if h.source == "meeting" and "**Расшифровка**" not in lines:
+            lines.append("**Расшифровка**")
+        rows = [r for r in h.text.splitlines() if r.strip()]
+        # windows repeat the last turn/message of the one before: show it once
+        overlap = next((k for k in range(min(len(rows), len(previous)), 0, -1) if previous[-k:] == rows[:k]), 0)
+        cited = ref in (h.deep_ref, h.chunk_id)
+        lines += [f"> **{r}**" if cited else r for r in rows[overlap:]]
+        previous = rows
+    return "\n\n".join(lines)

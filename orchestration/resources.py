@@ -17,6 +17,7 @@ from connectors.telegram_bot import TelegramBot
 from connectors.telegram_user import TelegramUserClient, connect_client
 from connectors.wms import WmsAdapter
 from warehouse import duck
+from warehouse.aliases import load_aliases
 from warehouse.appdb import AppDB
 from warehouse.rag import RagIndex
 from warehouse.settings import get_settings
@@ -34,8 +35,13 @@ class RecordingsResource(dg.ConfigurableResource):
 
     def folder(self) -> RecordingsFolder:
         s = get_settings()
+        aliases = load_aliases(s.resolved_aliases_file)
         return RecordingsFolder(
-            s.resolved_recordings_dir, prefix=s.room_prefix, tz=s.tz, quiet_seconds=s.file_quiet_seconds
+            s.resolved_recordings_dir,
+            prefix=s.room_prefix,
+            tz=s.tz,
+            quiet_seconds=s.file_quiet_seconds,
+            aliases={external: lead for (system, external), lead in aliases.items() if system == "recording"},
         )
 
 

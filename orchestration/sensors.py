@@ -52,7 +52,8 @@ def new_recordings_sensor(context: dg.SensorEvaluationContext, recordings: Recor
     unmatched_digest = hashlib.sha1(
         "\n".join(sorted(f"{u.rel_path}:{u.size}" for u in scan.unmatched)).encode()
     ).hexdigest()
-    if scan.unmatched and unmatched_digest != state.get("unmatched"):
+    # the list changed: new ones, or some were mapped to a lead (then the table drops them)
+    if unmatched_digest != state.get("unmatched") and (scan.unmatched or state.get("unmatched")):
         for u in scan.unmatched:
             context.log.warning(f"Запись без ID лида: {u.rel_path} — {u.reason}")
         run_requests.append(

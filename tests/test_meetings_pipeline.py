@@ -8,6 +8,7 @@ from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 from orchestration.definitions import defs
 from orchestration.run_once import apply_sensor_data, evaluate_sensor, run_once
 from tests.conftest import jibri
+from warehouse.aliases import save_alias
 from warehouse.duck import connect
 
 
@@ -73,6 +74,24 @@ def test_unmatched_room_is_reported_not_dropped(env, recordings, instance):
     assert report.failed == []
     [(path, room, reason)] = rows(env, "select path, room, reason from raw.meeting_unmatched")
     assert path.endswith(".mp4") and room == "planerka" and "нет ID лида" in reason
+
+
+def test_a_recording_mapped_by_hand_is_processed_and_leaves_the_unmatched_list(env, recordings, instance):
+    from orchestration.demo import write_jibri_session
+
+    write_jibri_session(recordings, "s-a", "planerka", datetime(2026, 11, 24, 18, 0, 0), [("Анна", "Про поставку.")])
+    write_jibri_session(recordings, "s-b", "obzvon", datetime(2026, 11, 24, 19, 0, 0), [("Анна", "Про возвраты.")])
+    assert run_once(defs, instance, env, log=lambda *_: None).failed == []
+    assert len(rows(env, "select path from raw.meeting_unmatched")) == 2
+    [(path_b,)] = rows(env, "select path from raw.meeting_unmatched where room = 'obzvon'")
+
+    save_alias(env.resolved_aliases_file, "recording", "planerka", "77777", "весь разговор комнаты")  # a room
+    save_alias(env.resolved_aliases_file, "recording", path_b, "88888", "одна запись")  # one file, as listed
+    report = run_once(defs, instance, env, log=lambda *_: None)
+    assert report.failed == [] and len(report.succeeded) >= 2
+    assert rows(env, "select client_id from raw.meeting_summaries order by client_id") == [("77777",), ("88888",)]
+    assert rows(env, "select count(*) from raw.meeting_unmatched") == [(0,)]
+    assert run_once(defs, instance, env, log=lambda *_: None).requested == 0  # and only once
 
 
 def test_run_once_processes_new_recordings_once_and_failures_stay_failed(env, recordings, instance):

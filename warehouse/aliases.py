@@ -6,7 +6,9 @@ import csv
 import re
 from pathlib import Path
 
-SYSTEMS = ("telegram_chat", "bitrix_contact", "bitrix_company", "wms_client")
+# recording: a recording without a lead in its room name — its path (as listed as unmatched), its Jibri session
+# folder or the room name (every recording of that room)
+SYSTEMS = ("telegram_chat", "bitrix_contact", "bitrix_company", "wms_client", "recording")
 HEADER = ["system", "external_id", "client_id", "note"]
 
 

@@ -44,6 +44,18 @@ def _quote(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def _where(client_id: str, start: datetime | None, end: datetime | None) -> str:
+    where = f"client_id = {_quote(client_id)}"
+    if start is not None:
+        where += f" AND occurred_at >= timestamp {_quote(start.isoformat(sep=' '))}"
+    if end is not None:
+        where += f" AND occurred_at < timestamp {_quote(end.isoformat(sep=' '))}"
+    return where
+
+
+HIT_COLUMNS = ["chunk_id", "client_id", "source", "source_ref", "deep_ref", "occurred_at", "author", "title", "text"]
+
+
 @dataclass
 class Hit:
     chunk_id: str
@@ -136,31 +148,42 @@ class RagIndex:
         tbl = self.table(create=False)
         if tbl is None:
             return []
-        where = f"client_id = {_quote(client_id)}"
-        if start is not None:
-            where += f" AND occurred_at >= timestamp {_quote(start.isoformat(sep=' '))}"
-        if end is not None:
-            where += f" AND occurred_at < timestamp {_quote(end.isoformat(sep=' '))}"
-        columns = [
-            "chunk_id",
-            "client_id",
-            "source",
-            "source_ref",
-            "deep_ref",
-            "occurred_at",
-            "author",
-            "title",
-            "text",
-        ]
         if text.strip():
             query = tbl.search(query_type="hybrid").vector(vector.tolist()).text(text)
         else:
             query = tbl.search(vector.tolist(), query_type="vector")
-        rows = query.where(where, prefilter=True).select(columns).limit(limit).to_list()
+        rows = query.where(_where(client_id, start, end), prefilter=True).select(HIT_COLUMNS).limit(limit).to_list()
         return [
-            Hit(**{c: r.get(c) for c in columns}, score=float(r.get("_relevance_score", 1 - r.get("_distance", 1))))
+            Hit(**{c: r.get(c) for c in HIT_COLUMNS}, score=float(r.get("_relevance_score", 1 - r.get("_distance", 1))))
             for r in rows
         ]
+
+    def passages(
+        self,
+        client_id: str,
+        *,
+        source_ref: str | None = None,
+        source_ref_prefix: str | None = None,
+        source: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 2000,
+    ) -> list[Hit]:
+        """The client's passages of one original (or one source in a period), in the order they were said."""
+        tbl = self.table(create=False)
+        if tbl is None:
+            return []
+        where = _where(client_id, start, end)
+        if source_ref is not None:
+            where += f" AND source_ref = {_quote(source_ref)}"
+        if source_ref_prefix is not None:
+            where += f" AND starts_with(source_ref, {_quote(source_ref_prefix)})"
+        if source is not None:
+            where += f" AND source = {_quote(source)}"
+        rows = tbl.search().where(where).select(HIT_COLUMNS).limit(limit).to_list()
+        hits = [Hit(**{c: r.get(c) for c in HIT_COLUMNS}, score=1.0) for r in rows]
+        number = lambda h: int(h.chunk_id.rsplit("#", 1)[1]) if h.chunk_id.rsplit("#", 1)[-1].isdigit() else 0  # noqa: E731
+        return sorted(hits, key=lambda h: (h.occurred_at or datetime.min, h.source_ref, number(h)))
 
     def fts(self, client_id: str, text: str, limit: int = 20) -> list[str]:
         """chunk_ids that share words (stems) with the text — to tell «nothing in the data» from weak matches."""

@@ -197,7 +197,8 @@ def meeting_summaries(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     pool="duckdb_write",
     kinds={"duckdb"},
     description=(
-        "Записи без ID лида в имени комнаты: не удаляются и не обрабатываются, пока их не переименуют. "
+        "Записи без ID лида в имени комнаты: не удаляются и не обрабатываются, пока их не переименуют или не "
+        "привяжут к лиду (страница администратора приложения или файл привязок, строка recording). "
         "Список для ручного разбора."
     ),
 )
@@ -212,6 +213,11 @@ def meeting_unmatched_files(context: dg.AssetExecutionContext) -> dg.Materialize
                 "on conflict (path) do update set room = excluded.room, reason = excluded.reason, "
                 "size_bytes = excluded.size_bytes, last_seen_at = now()",
                 [[r["path"], r["room"], r["reason"], r["size_bytes"]] for r in rows],
+            )
+        if context.resources.recordings.folder().root.is_dir():  # mapped or renamed since: off the list
+            con.execute(
+                "delete from raw.meeting_unmatched where path not in (select unnest(?::varchar[]))",
+                [[r["path"] for r in rows]],
             )
         total = con.execute("select count(*) from raw.meeting_unmatched").fetchone()[0]
     new = [r for r in rows if r["path"] not in known]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -110,11 +111,20 @@ def _participant_name(p) -> str | None:
 
 
 class RecordingsFolder:
-    def __init__(self, root: Path, *, prefix: str, tz: ZoneInfo, quiet_seconds: float = 300):
+    def __init__(
+        self,
+        root: Path,
+        *,
+        prefix: str,
+        tz: ZoneInfo,
+        quiet_seconds: float = 300,
+        aliases: Mapping[str, str] | None = None,
+    ):
         self.root = root
         self.prefix = prefix
         self.tz = tz
         self.quiet_seconds = quiet_seconds
+        self.aliases = aliases or {}  # mapped by hand: recording path, session folder or room → lead
 
     def _build(self, media: Path, *, kind: str, session_dir: Path | None, metadata: dict, meta_error: str | None):
         stat = media.stat()
@@ -125,6 +135,9 @@ class RecordingsFolder:
         lead = next((str(metadata[k]).strip() for k in _LEAD_KEYS if str(metadata.get(k, "")).strip().isdigit()), None)
         lead = lead or (url_room and lead_id_from_room(url_room, self.prefix)) or lead_id_from_room(room, self.prefix)
         room = url_room or room
+        if not lead and self.aliases:
+            keys = (rel, str(media), session_dir.name if session_dir else None, room)
+            lead = next((self.aliases[k] for k in keys if k in self.aliases), None)
         if not lead:
             return Unmatched(
                 media, rel, room, f"в имени комнаты «{room}» нет ID лида (ожидается {self.prefix}-12345…)", stat.st_size

@@ -50,6 +50,7 @@ earlier as (  -- what the kept part of the table says just before the rebuilt we
 orders as (
     select client_id, date_trunc('week', {{ local_time('created_at') }}) as week,
            sum(units) filter (where kind in ('marketplace', 'fbs')) as outbound,
+           sum(units) filter (where kind = 'fbs') as outbound_fbs,
            sum(units) filter (where kind = 'withdrawal') as withdrawal,
            max(loaded_at) as loaded_at
     from {{ ref('stg_wms__orders') }}
@@ -118,6 +119,7 @@ flows as (
         w.client_id,
         w.week,
         coalesce(o.outbound, 0) as outbound,
+        coalesce(o.outbound_fbs, 0) as outbound_fbs,
         coalesce(o.withdrawal, 0) as withdrawal,
         coalesce(r.inbound, 0) as inbound,
         coalesce(s.reserved, 0) as reserved,
@@ -137,6 +139,7 @@ select
     f.client_id,
     f.week,
     f.outbound,
+    f.outbound_fbs,
     f.withdrawal,
     f.inbound,
     f.reserved,
