@@ -24,6 +24,22 @@ from warehouse.settings import get_settings
 log = logging.getLogger("client360.app")
 ARROWS = {1: "↑", 0: "→", -1: "↓"}
 PERIODS = {"30 дней": 30, "90 дней": 90, "год": 365, "всё время": None}
+STOCK = (("остаток", lambda w: w["stock_end"]),)
+FLOWS = (  # units per week; outbound split by kind (marketplace = supplies to the marketplaces' warehouses)
+    ("на маркетплейсы (FBO)", lambda w: (w["outbound"] or 0) - (w.get("outbound_fbs") or 0)),
+    ("FBS", lambda w: w.get("outbound_fbs") or 0),
+    ("вывоз клиентом", lambda w: w["withdrawal"]),
+    ("приёмка", lambda w: w["inbound"]),
+    ("резервы", lambda w: w["reserved"]),
+)
+FLOW_COLORS = dict(
+    zip([name for name, _ in FLOWS], ["#1f77b4", "#17becf", "#d62728", "#2ca02c", "#ff7f0e"], strict=True)
+)
+MAP_SYSTEMS = {
+    "telegram_chat": "Чат Telegram",
+    "wms_client": "Клиент WMS",
+    "recording": "Запись встречи (путь из списка или имя комнаты)",
+}
 
 
 def _local(at):
@@ -31,6 +47,15 @@ def _local(at):
     from datetime import UTC
 
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(get_settings().tz)
+
+
+def _weekly(weeks: list[dict], series) -> pd.DataFrame | None:
+    rows = [
+        {"неделя": pd.Timestamp(w["week"]), "ряд": name, "единиц": value(w) or 0}
+        for w in weeks
+        for name, value in series
+    ]
+    return pd.DataFrame(rows) if rows else None
 
 
 def _trend(value) -> str:
@@ -74,7 +99,7 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         card = data.client(user, client_id) if client_id else None
         if card is None:
             message = "Клиент не найден или закрыт для вас" if client_id else "Введите ID лида"
-            return message, "", "", "", pd.DataFrame(), None, ""
+            return message, "", "", "", pd.DataFrame(), None, None, ""
         head = f"## {card['title'] or 'лид ' + client_id} (лид {client_id})\nКуратор: {card['curator_name'] or '—'}"
         p = card["profile"] or {}
         facts = [
@@ -129,23 +154,6 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
             ]
         )
         weeks = data.wms_weeks(client_id)
-        chart = (
-            pd.DataFrame(
-                [
-                    {"неделя": pd.Timestamp(w["week"]), "ряд": name, "единиц": w[key] or 0}
-                    for w in weeks
-                    for name, key in (
-                        ("остаток", "stock_end"),
-                        ("отгрузки", "outbound"),
-                        ("вывоз", "withdrawal"),
-                        ("приёмка", "inbound"),
-                        ("резервы", "reserved"),
-                    )
-                ]
-            )
-            if weeks
-            else None
-        )
         notes = "### Заметки\n" + (
             "\n".join(
                 f"- #{n['id']} **{n['author']}**, {_local(n['created_at']):%d.%m.%Y %H:%M}: {n['text']}"
@@ -153,7 +161,7 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
             )
             or "пока нет"
         )
-        return head, profile, health, alerts + "\n\n" + notes, table, chart, ""
+        return head, profile, health, alerts + "\n\n" + notes, table, _weekly(weeks, STOCK), _weekly(weeks, FLOWS), ""
 
     def add_note(client_id: str, text: str, request: gr.Request):
         user = me(request)
@@ -183,18 +191,45 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
     def delete_note(note_id: str, request: gr.Request):
         return change_note(note_id, "", True, request)
 
-    def show_transcript(client_id: str, ref: str, request: gr.Request):
+    def open_original(client_id: str, ref: str, request: gr.Request) -> str:
+        """The meeting (summary and transcript), conversation, letter, call, note or week behind a reference."""
         user = me(request)
-        if data.client(user, (client_id or "").strip()) is None:
+        client_id = (client_id or "").strip()
+        if data.client(user, client_id) is None:
             return "Клиент не найден или закрыт для вас"
-        recording = (ref or "").strip().removeprefix("meeting:")
-        return data.transcript(client_id.strip(), recording) or "Расшифровка не найдена"
+        return data.original(client_id, ref)
+
+    def pick_event(client_id: str, evt: gr.SelectData, request: gr.Request):
+        ref = str(evt.row_value[-1]) if evt.row_value else ""  # the row's «Ссылка»
+        return ref, open_original(client_id, ref, request), gr.Accordion(open=True)
+
+    def pick_client(evt: gr.SelectData):
+        client_id = str(evt.row_value[0]) if evt.row_value else ""
+        return client_id, client_id, gr.Tabs(selected="card")
+
+    def cited(citations) -> gr.Radio:
+        """An answer's citations as choices that open the original."""
+        items = json.loads(citations) if isinstance(citations, str) else citations or []
+        choices = [(f"[{c['n']}] {c['title']} · {c['time'] or ''}", c["deep_ref"]) for c in items]
+        return gr.Radio(choices=choices, value=None, visible=bool(choices))
 
     def load_chat(client_id: str, request: gr.Request):
         user = me(request)
         if data.client(user, (client_id or "").strip()) is None:
-            return []
-        return [{"role": m["role"], "content": m["text"]} for m in staff.chat_history(user, client_id.strip())]
+            return [], cited(None)
+        log_ = staff.chat_history(user, client_id.strip())
+        last = next((m["citations"] for m in reversed(log_) if m["role"] == "assistant"), None)
+        return [{"role": m["role"], "content": m["text"]} for m in log_], cited(last)
+
+    def shown_message(user: User, client_id: str, shown: list, index) -> dict | None:
+        """The stored message behind the chat's n-th shown one (the chat shows the newest of the stored log)."""
+        logged = staff.chat_history(user, (client_id or "").strip())[-len(shown) :] if shown else []
+        index = index[0] if isinstance(index, list | tuple) else index
+        return logged[index] if isinstance(index, int) and 0 <= index < len(logged) else None
+
+    def pick_answer(client_id: str, shown: list, evt: gr.SelectData, request: gr.Request):
+        message = shown_message(me(request), client_id, shown, evt.index)
+        return cited(message["citations"]) if message and message["role"] == "assistant" else gr.Radio()
 
     def ask(message: str, history: list, client_id: str, request: gr.Request):
         user = me(request)
@@ -202,6 +237,7 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         if data.client(user, client_id) is None:
             raise gr.Error("Выберите клиента, открытого для вас")
         history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+        sources = gr.Radio()
         staff.log_chat(user, client_id, "user", message)
         engine = build_engine(get_settings())
         started, first = time.monotonic(), None
@@ -212,6 +248,7 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
                     for c in piece.citations
                 )
                 history[-1]["content"] = text
+                sources = cited([c.__dict__ for c in piece.citations])
                 first_ms = int(((first or time.monotonic()) - started) * 1000)
                 log.info("первый фрагмент ответа через %d мс (%s, клиент %s)", first_ms, user.login, client_id)
                 staff.log_chat(
@@ -225,26 +262,29 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
             else:
                 first = first or time.monotonic()
                 history[-1]["content"] += piece
-            yield "", history
+            yield "", history, sources
 
     def feedback(client_id: str, shown: list, like: gr.LikeData, request: gr.Request):
-        """The thumb goes to the answer it was given on: the chat shows the newest messages of the stored log."""
+        """The thumb goes to the answer it was given on."""
         user = me(request)
-        logged = staff.chat_history(user, (client_id or "").strip())[-len(shown) :] if shown else []
-        index = like.index[0] if isinstance(like.index, list | tuple) else like.index
-        if 0 <= index < len(logged) and logged[index]["role"] == "assistant":
-            staff.rate_answer(user, logged[index]["id"], bool(like.liked))
+        message = shown_message(user, client_id, shown, like.index)
+        if message and message["role"] == "assistant":
+            staff.rate_answer(user, message["id"], bool(like.liked))
 
     def admin_overview(request: gr.Request):
-        user = me(request)
-        if user.role != "admin":
-            raise gr.Error("Только для администратора")
+        admin(request)
         u = data.unmapped()
         lines = ["### Без клиента", "**Чаты Telegram:**"]
         lines += [f"- `{c['chat_id']}` {c['title'] or ''}" for c in u["chats"]] or ["- нет"]
         lines += ["**Клиенты WMS:**"] + ([f"- `{w['wms_client_id']}` {w['name'] or ''}" for w in u["wms"]] or ["- нет"])
-        lines += ["**Записи встреч без ID лида** (переименуйте комнату по правилу `client-<ID лида>` или папку):"]
-        lines += [f"- `{r['path']}` — {r['reason']}" for r in u["recordings"]] or ["- нет"]
+        lines += [
+            "**Записи встреч без ID лида** (привяжите ниже запись — путь из списка — или всю комнату — её имя; "
+            "или переименуйте комнату по правилу `client-<ID лида>`):"
+        ]
+        lines += [f"- `{r['path']}` (комната `{r['room'] or '—'}`) — {r['reason']}" for r in u["recordings"]] or [
+            "- нет"
+        ]
+        lines.append("_Списки обновляются вместе с витринами, раз в час._")
         lines += ["", "### Пользователи"] + [
             f"- **{s.login}** — {s.role}{'' if s.active else ' (отключён)'}"
             f"{', все клиенты' if s.see_all else ''} {s.name or ''}"
@@ -261,85 +301,138 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
             lines.append(f"нет доступа к истории запусков: {exc}")
         return "\n".join(lines)
 
-    def map_item(system: str, external_id: str, client_id: str, request: gr.Request):
-        from warehouse.aliases import save_alias
-
+    def admin(request: gr.Request) -> User:
         user = me(request)
         if user.role != "admin":
             raise gr.Error("Только для администратора")
+        return user
+
+    def set_access(login: str, see_all: bool, request: gr.Request) -> str:
+        user = admin(request)
+        login = (login or "").strip()
+        try:
+            staff.set_see_all(login, bool(see_all))
+        except StaffError as exc:
+            raise gr.Error(str(exc)) from exc
+        log.info("%s: %s теперь видит %s", user.login, login, "всех клиентов" if see_all else "своих клиентов")
+        return f"{login} теперь видит {'всех клиентов' if see_all else 'только своих клиентов'}."
+
+    def map_item(system: str, external_id: str, client_id: str, request: gr.Request):
+        from warehouse.aliases import save_alias
+
+        user = admin(request)
         external_id, client_id = (external_id or "").strip(), (client_id or "").strip()
-        if not (external_id and client_id.isdigit()):
+        if system not in MAP_SYSTEMS or not (external_id and client_id.isdigit()):
             raise gr.Error("Нужны ID в системе и ID лида (число)")
         save_alias(settings.resolved_aliases_file, system, external_id, client_id, f"приложение, {user.login}")
         log.info("%s привязал %s %s к лиду %s", user.login, system, external_id, client_id)
-        return (
-            f"Привязано: {external_id} → лид {client_id}. Вся история подтянется при ближайшей загрузке "
-            "(WMS — в течение часа, Telegram — при ежедневной загрузке)."
-        )
+        when = {
+            "wms_client": "в течение часа",
+            "telegram_chat": "при ежедневной загрузке",
+            "recording": "в течение минуты (запись обработается как обычная встреча)",
+        }[system]
+        return f"Привязано: {external_id} → лид {client_id}. Данные подтянутся {when}."
 
     with gr.Blocks(title="client360 — клиенты фулфилмента") as app:
         gr.Markdown("# client360 — клиенты фулфилмента")
-        with gr.Tab("Клиенты"):
-            search = gr.Textbox(label="Поиск по названию или ID лида", placeholder="например, 10234 или Зоомир")
-            table = gr.Dataframe(label="Клиенты: сначала самые рискованные", interactive=False, wrap=True)
-            search.change(list_clients, search, table)
-            app.load(list_clients, search, table)
-        with gr.Tab("Карточка клиента"):
-            with gr.Row():
-                client_box = gr.Textbox(label="ID лида", scale=2)
-                sources = gr.CheckboxGroup(
-                    choices=[(v, k) for k, v in data.SOURCES.items()], label="Источники", scale=3
+        with gr.Tabs() as tabs:
+            with gr.Tab("Клиенты", id="clients"):
+                search = gr.Textbox(label="Поиск по названию или ID лида", placeholder="например, 10234 или Зоомир")
+                table = gr.Dataframe(
+                    label="Клиенты: сначала самые рискованные (нажмите на строку, чтобы открыть карточку)",
+                    interactive=False,
+                    wrap=True,
+                    elem_id="clients",
                 )
-                period = gr.Dropdown(choices=list(PERIODS), value="90 дней", label="Период", scale=1)
-                open_btn = gr.Button("Открыть", variant="primary", scale=1)
-            head = gr.Markdown()
-            with gr.Row():
-                profile = gr.Markdown()
-                health = gr.Markdown()
-            alerts = gr.Markdown()
-            chart = gr.LinePlot(x="неделя", y="единиц", color="ряд", label="Склад по неделям", height=300)
-            timeline_df = gr.Dataframe(label="История клиента", interactive=False, wrap=True)
-            with gr.Accordion("Расшифровка встречи", open=False):
-                ref_box = gr.Textbox(label="Ссылка на встречу из истории (meeting:…)")
-                transcript_box = gr.Textbox(label="Расшифровка", lines=12)
-                ref_box.submit(show_transcript, [client_box, ref_box], transcript_box)
-            with gr.Row():
-                note_text = gr.Textbox(label="Новая заметка", lines=2, scale=4)
-                note_btn = gr.Button("Сохранить заметку", scale=1)
-            with gr.Row():
-                note_no = gr.Textbox(label="Номер заметки (#)", scale=1)
-                note_new = gr.Textbox(label="Новый текст", scale=3)
-                edit_btn = gr.Button("Изменить", scale=1)
-                delete_btn = gr.Button("Удалить", variant="stop", scale=1)
-            note_status = gr.Markdown()
-            edit_btn.click(edit_note, [note_no, note_new], [note_new, note_status])
-            delete_btn.click(delete_note, [note_no], [note_new, note_status])
-            outputs = [head, profile, health, alerts, timeline_df, chart, note_status]
-            open_btn.click(open_card, [client_box, sources, period], outputs)
-            client_box.submit(open_card, [client_box, sources, period], outputs)
-            note_btn.click(add_note, [client_box, note_text], [note_text, note_status])
-        with gr.Tab("Чат по клиенту"):
-            chat_client = gr.Textbox(label="ID лида")
-            chatbot = gr.Chatbot(label="Ответы по данным клиента, со ссылками на источники", height=480)
-            question = gr.Textbox(label="Вопрос", placeholder="что обещали на последней встрече?")
-            chat_client.submit(load_chat, chat_client, chatbot)
-            question.submit(ask, [question, chatbot, chat_client], [question, chatbot])
-            chatbot.like(feedback, [chat_client, chatbot], None)
-        with gr.Tab("Администрирование", visible=False) as admin_tab:
-            overview = gr.Markdown()
-            refresh_btn = gr.Button("Обновить")
-            with gr.Row():
-                system = gr.Dropdown(
-                    choices=[("Чат Telegram", "telegram_chat"), ("Клиент WMS", "wms_client")],
-                    value="telegram_chat",
-                    label="Что привязать",
+            with gr.Tab("Карточка клиента", id="card"):
+                with gr.Row():
+                    client_box = gr.Textbox(label="ID лида", scale=2)
+                    sources = gr.CheckboxGroup(
+                        choices=[(v, k) for k, v in data.SOURCES.items()], label="Источники", scale=3
+                    )
+                    period = gr.Dropdown(choices=list(PERIODS), value="90 дней", label="Период", scale=1)
+                    open_btn = gr.Button("Открыть", variant="primary", scale=1)
+                head = gr.Markdown()
+                with gr.Row():
+                    profile = gr.Markdown()
+                    health = gr.Markdown()
+                alerts = gr.Markdown()
+                with gr.Row():
+                    stock_chart = gr.LinePlot(
+                        x="неделя", y="единиц", color="ряд", label="Остаток на складе, ед.", color_title=""
+                    )
+                    flows_chart = gr.LinePlot(
+                        x="неделя",
+                        y="единиц",
+                        color="ряд",
+                        label="Отгрузки, вывоз, приёмка и резервы за неделю, ед.",
+                        color_title="",
+                        color_map=FLOW_COLORS,
+                    )
+                timeline_df = gr.Dataframe(
+                    label="История клиента (нажмите на строку — откроется запись целиком: расшифровка встречи, "
+                    "переписка, письмо)",
+                    interactive=False,
+                    wrap=True,
+                    elem_id="timeline",
                 )
-                external = gr.Textbox(label="ID в системе")
-                lead = gr.Textbox(label="ID лида")
-                map_btn = gr.Button("Привязать", variant="primary")
-            map_status = gr.Markdown()
-            refresh_btn.click(admin_overview, None, overview)
-            map_btn.click(map_item, [system, external, lead], map_status)
+                with gr.Accordion("Запись целиком", open=False) as original_box:
+                    ref_box = gr.Textbox(label="Ссылка на запись (meeting:…, telegram:…, bitrix:…)")
+                    original_view = gr.Markdown(elem_id="original-view")
+                with gr.Row():
+                    note_text = gr.Textbox(label="Новая заметка", lines=2, scale=4)
+                    note_btn = gr.Button("Сохранить заметку", scale=1)
+                with gr.Row():
+                    note_no = gr.Textbox(label="Номер заметки (#)", scale=1)
+                    note_new = gr.Textbox(label="Новый текст", scale=3)
+                    edit_btn = gr.Button("Изменить", scale=1)
+                    delete_btn = gr.Button("Удалить", variant="stop", scale=1)
+                note_status = gr.Markdown()
+            with gr.Tab("Чат по клиенту", id="chat"):
+                chat_client = gr.Textbox(label="ID лида")
+                chatbot = gr.Chatbot(label="Ответы по данным клиента, со ссылками на источники", height=480)
+                question = gr.Textbox(label="Вопрос", placeholder="что обещали на последней встрече?")
+                cite_choice = gr.Radio(
+                    label="Источники ответа: нажмите, чтобы открыть (или нажмите на другой ответ)", visible=False
+                )
+                cite_view = gr.Markdown(elem_id="cite-view")
+            with gr.Tab("Администрирование", id="admin", visible=False) as admin_tab:
+                overview = gr.Markdown()
+                refresh_btn = gr.Button("Обновить")
+                with gr.Row():
+                    system = gr.Dropdown(
+                        choices=[(v, k) for k, v in MAP_SYSTEMS.items()], value="telegram_chat", label="Что привязать"
+                    )
+                    external = gr.Textbox(label="ID в системе / путь / комната")
+                    lead = gr.Textbox(label="ID лида")
+                    map_btn = gr.Button("Привязать", variant="primary")
+                map_status = gr.Markdown()
+                with gr.Row():
+                    access_login = gr.Textbox(label="Логин куратора")
+                    access_all = gr.Checkbox(label="Видит всех клиентов, а не только своих")
+                    access_btn = gr.Button("Сохранить доступ")
+                access_status = gr.Markdown()
+
+        search.change(list_clients, search, table)
+        app.load(list_clients, search, table)
+        card_inputs = [client_box, sources, period]
+        card_outputs = [head, profile, health, alerts, timeline_df, stock_chart, flows_chart, note_status]
+        table.select(pick_client, None, [client_box, chat_client, tabs]).then(open_card, card_inputs, card_outputs)
+        open_btn.click(open_card, card_inputs, card_outputs)
+        client_box.submit(open_card, card_inputs, card_outputs)
+        timeline_df.select(pick_event, client_box, [ref_box, original_view, original_box])
+        ref_box.submit(open_original, [client_box, ref_box], original_view)
+        note_btn.click(add_note, [client_box, note_text], [note_text, note_status])
+        edit_btn.click(edit_note, [note_no, note_new], [note_new, note_status])
+        delete_btn.click(delete_note, [note_no], [note_new, note_status])
+        chat_client.submit(load_chat, chat_client, [chatbot, cite_choice])
+        question.submit(ask, [question, chatbot, chat_client], [question, chatbot, cite_choice])
+        chatbot.like(feedback, [chat_client, chatbot], None)
+        chatbot.select(pick_answer, [chat_client, chatbot], cite_choice)
+        cite_choice.input(open_original, [chat_client, cite_choice], cite_view)
+        refresh_btn.click(admin_overview, None, overview)
+        map_btn.click(map_item, [system, external, lead], map_status)
+        access_btn.click(set_access, [access_login, access_all], access_status)
 
         def show_admin(request: gr.Request):
             return gr.update(visible=me(request).role == "admin")

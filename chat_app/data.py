@@ -151,10 +151,13 @@ def original(client_id: str, ref: str) -> str:
     for h in hits:
         if h.source == "meeting" and "**Расшифровка**" not in lines:
             lines.append("**Расшифровка**")
-        rows = [r for r in h.text.splitlines() if r.strip()]
+        rows = [r.rstrip() for r in h.text.splitlines() if r.strip()]
         # windows repeat the last turn/message of the one before: show it once
         overlap = next((k for k in range(min(len(rows), len(previous)), 0, -1) if previous[-k:] == rows[:k]), 0)
         cited = ref in (h.deep_ref, h.chunk_id)
+        if cited and overlap:  # the cited window starts with lines already shown: show them marked instead
+            del lines[-overlap:]
+            overlap = 0
         lines += [f"> **{r}**" if cited else r for r in rows[overlap:]]
         previous = rows
     return "\n\n".join(lines)

@@ -107,6 +107,10 @@ class Staff:
     def disable(self, login: str) -> None:
         self._update(login, active=False)
 
+    def set_see_all(self, login: str, see_all: bool) -> None:
+        """A curator sees every client (or again only their own)."""
+        self._update(login, see_all=see_all)
+
     def _update(self, login: str, **values) -> None:
         with self.engine.begin() as con:
             if con.execute(users.update().where(users.c.login == login).values(**values)).rowcount == 0:

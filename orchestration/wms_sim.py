@@ -156,6 +156,8 @@ class WmsWorld:
         active = sum(
             r["units"] for r in c.reservations if r["status"] == "active" and r["created_at"][:10] <= as_of.isoformat()
         )
+        # the end of that day, but never later than now: a WMS does not report stock from the future
+        as_of_at = min(datetime.fromisoformat(_at(self.day(index), 23, 59)), datetime.now(UTC)).isoformat()
         rows = []
         for k, (sku, name, weight) in enumerate(c.skus):
             rows.append(
@@ -164,7 +166,7 @@ class WmsWorld:
                     "name": name,
                     "on_hand": int(total * weight),
                     "reserved": min(int(total * weight), active) if k == 0 else 0,
-                    "as_of": _at(self.day(index), 23, 59),
+                    "as_of": as_of_at,
                 }
             )
         return rows

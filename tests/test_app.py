@@ -2,6 +2,7 @@
 (the riskiest first), the card shows the profile, health and a note written at once; the chat answers with
 citations; while a run holds the warehouse the app keeps answering (it reads the serving snapshot)."""
 
+import json
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from gradio_client import Client
 
+from assets.rag.assets import rag_index
 from assets.serving import serving_snapshot
 from chat_app.app import launch
 from chat_app.sessions import ExpiringSessions
@@ -76,12 +78,12 @@ def test_a_curator_sees_own_clients_and_a_note_appears_on_the_card(running_app):
     assert closed[0] == "Клиент не найден или закрыт для вас"
     _, status = anna.predict("10234", "Клиент просит скидку на хранение", api_name="/add_note")
     assert "сохранена" in status
-    *_, alerts_and_notes, _, _, _ = anna.predict("10234", [], "всё время", api_name="/open_card")
+    *_, alerts_and_notes, _, _, _, _ = anna.predict("10234", [], "всё время", api_name="/open_card")
     assert "Клиент просит скидку на хранение" in alerts_and_notes and "anna" in alerts_and_notes
     [note] = staff.notes_of("10234")
     _, status = anna.predict(str(note["id"]), "Клиент просит скидку 10% на хранение", api_name="/edit_note")
     assert "изменена" in status
-    *_, alerts_and_notes, _, _, _ = anna.predict("10234", [], "всё время", api_name="/open_card")
+    *_, alerts_and_notes, _, _, _, _ = anna.predict("10234", [], "всё время", api_name="/open_card")
     assert "скидку 10%" in alerts_and_notes
     boss = Client(url, auth=("boss", "пароль-босса-1"), verbose=False)
     assert {row[0] for row in boss.predict("", api_name="/list_clients")["data"]} == {"10234", "10517"}
@@ -134,10 +136,71 @@ def test_admin_page_shows_unmapped_users_and_runs_and_maps(running_app, env, ins
     assert "**anna** — curator" in page and "Последние запуски Dagster" in page
     status = boss.predict("wms_client", "W-77", "10999", api_name="/map_item")
     assert "W-77 → лид 10999" in status
+    status = boss.predict("recording", "planerka", "10888", api_name="/map_item")
+    assert "planerka → лид 10888" in status and "в течение минуты" in status
     assert "wms_client,W-77,10999" in env.resolved_aliases_file.read_text()
+    assert "recording,planerka,10888" in env.resolved_aliases_file.read_text()
     anna = Client(url, auth=("anna", "пароль-анны-1"), verbose=False)
     with pytest.raises(Exception, match="Только для администратора"):
         anna.predict(api_name="/admin_overview")
+    with pytest.raises(Exception, match="Только для администратора"):
+        anna.predict("anna", True, api_name="/set_access")
+
+    # a curator's «see all clients» is the admin's setting
+    assert [row[0] for row in anna.predict("", api_name="/list_clients")["data"]] == ["10234"]
+    assert "anna теперь видит всех клиентов" in boss.predict("anna", True, api_name="/set_access")
+    assert {row[0] for row in anna.predict("", api_name="/list_clients")["data"]} == {"10234", "10517"}
+    assert "ДомТекстиль" in anna.predict("10517", [], "всё время", api_name="/open_card")[0]
+    boss.predict("anna", False, api_name="/set_access")
+    assert [row[0] for row in anna.predict("", api_name="/list_clients")["data"]] == ["10234"]
+    with pytest.raises(Exception, match="пользователя nobody нет"):
+        boss.predict("nobody", True, api_name="/set_access")
+
+
+def test_a_reference_opens_the_whole_original_with_the_cited_place_marked(running_app, env, instance):
+    """Timeline rows and chat citations open the meeting (summary and transcript), the chat conversation, never
+    another client's data."""
+    url, _ = running_app
+    turns = [
+        (i * 60.0, "Ольга" if i % 2 else "Анна", f"Реплика {i}: " + "про поставку и маркировку " * 8) for i in range(12)
+    ]
+    with connect(env.warehouse_path) as con:
+        con.execute(
+            "insert into raw.meeting_summaries (recording_id, client_id, meeting_date, started_at, summary, "
+            "summary_text) values ('m1', '10234', '2026-11-20', '2026-11-20 11:00', '{\"topic\": \"Поставки\"}', "
+            "'Договорились о поставке в декабре')"
+        )
+        con.execute(
+            "insert into raw.meeting_transcripts (recording_id, client_id, provider, text, segments) "
+            "values ('m1', '10234', 'sidecar', 'весь текст', ?)",
+            [json.dumps([{"start": t, "speaker": who, "text": text} for t, who, text in turns], ensure_ascii=False)],
+        )
+        con.execute(
+            "insert into raw.telegram_chats (chat_id, title, client_id, mapped_by) "
+            "values (-1001, 'client-10234', '10234', 'title'), (-1002, 'client-10517', '10517', 'title')"
+        )
+        for chat, n, text in ((-1001, 1, "Где наша поставка?"), (-1001, 2, "Уже на складе"), (-1002, 1, "Чужое")):
+            con.execute(
+                "insert into raw.telegram_messages (chat_id, message_id, sent_at, direction, kind, text, source) "
+                "values (?, ?, ?, 'client', 'message', ?, 'export')",
+                [chat, n, f"2026-11-23 09:0{n}", text],
+            )
+    assert dg.materialize([rag_index], resources=all_resources(), instance=instance).success
+    anna = Client(url, auth=("anna", "пароль-анны-1"), verbose=False)
+    page = anna.predict("10234", "meeting:m1@540", api_name="/open_original")
+    assert page.startswith("### Встреча 20.11.2026 11:00: Поставки") and "Договорились о поставке" in page
+    lines = page.split("\n\n")
+    for i in range(12):  # the whole transcript, each turn once
+        assert sum(f"Реплика {i}:" in x for x in lines) == 1, i
+    marked = [x for x in lines if x.startswith("> **")]
+    assert marked[0].startswith("> **[09:00] Ольга: Реплика 9:"), "the cited window, from 9:00, is marked"
+    assert [x for x in marked if "Реплика 8:" in x] == []
+    chat = anna.predict("10234", "telegram:-1001:2", api_name="/open_original")  # one message → its conversation
+    assert "Где наша поставка?" in chat and "Уже на складе" in chat and "Чужое" not in chat
+    day = anna.predict("10234", "telegram_day:10234:2026-11-23", api_name="/open_original")
+    assert "Уже на складе" in day and "Чужое" not in day
+    assert "Чужое" not in anna.predict("10234", "telegram:-1002:1", api_name="/open_original")
+    assert anna.predict("10517", "telegram:-1002:1", api_name="/open_original") == "Клиент не найден или закрыт для вас"
 
 
 def test_sessions_end_when_idle_or_too_old():

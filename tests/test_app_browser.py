@@ -41,6 +41,11 @@ def shows(page, text: str, timeout: int = 20000) -> None:
     page.wait_for_function("t => document.body.innerText.includes(t)", arg=text, timeout=timeout)
 
 
+def cell(page, table: str, text: str):
+    """A shown cell of a table (Gradio also renders hidden copies of the rows to measure them)."""
+    return page.locator(f"#{table} [data-testid^=cell-]").filter(has_text=text).first
+
+
 @pytest.fixture
 def browser():
     from playwright.sync_api import sync_playwright
@@ -86,11 +91,11 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     assert "ООО ДомТекстиль" not in page.inner_text("body"), "a colleague's client is not listed"
     page.screenshot(path=str(SHOTS / "01-clients.png"), full_page=True)
 
-    page.get_by_role("tab", name="Карточка клиента").click()
-    page.get_by_label("ID лида", exact=True).first.fill("10234")
-    page.get_by_role("button", name="Открыть").click()
+    cell(page, "clients", "ИП Смирнова").click()  # a row of the list opens the card
     shows(page, "Wildberries", 20000)
-    page.locator(".vega-embed").first.wait_for(timeout=20000)  # the warehouse chart is drawn
+    page.locator(".vega-embed").nth(1).wait_for(timeout=20000)  # both warehouse charts are drawn
+    cell(page, "timeline", "wms_week:10234:").click()  # a row of the history opens the original
+    page.locator("#original-view").get_by_text("отгружено на маркетплейсы").wait_for(timeout=20000)
     page.get_by_label("Новая заметка").fill("Клиент просит скидку на хранение")
     page.get_by_role("button", name="Сохранить заметку").click()
     shows(page, "Заметка сохранена", 20000)
@@ -111,6 +116,9 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     page.get_by_label("Вопрос").press("Enter")
     shows(page, "пересорт на Wildberries и штраф", 30000)
     shows(page, "telegram:-1001:1", 20000)
+    # a citation opens the conversation it cites
+    page.get_by_role("radio", name=re.compile(r"^\[1\] Telegram, client-10234")).click()
+    page.locator("#cite-view").get_by_text("Опять пересорт на Wildberries").wait_for(timeout=20000)
     page.screenshot(path=str(SHOTS / "03-chat.png"), full_page=True)
     page.get_by_role("button", name=re.compile(r"^like$", re.I)).last.click()
     answer = next(m for m in reversed(staff.chat_history(staff.get("anna"), "10234")) if m["role"] == "assistant")

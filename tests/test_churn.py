@@ -1,6 +1,8 @@
 """Churn signals, health and alerts on the WMS simulator: quality against ground truth, once-only delivery,
 evidence that points at real rows."""
 
+from datetime import datetime, timedelta
+
 import dagster as dg
 import pytest
 
@@ -54,7 +56,8 @@ def test_alert_evidence_points_at_rows_that_exist(churny_warehouse, env):
 
 def test_an_alert_is_sent_once(churny_warehouse, env, instance, telegram, monkeypatch):
     monkeypatch.setenv("C360_ALERT_CHAT_ID", "-1009876543210")
-    current = query(env, "select distinct dedupe_key from marts.client_alerts where week_end >= current_date - 14")
+    since = datetime.now(env.tz).date() - timedelta(days=14)  # the team's today, as the delivery counts
+    current = query(env, "select distinct dedupe_key from marts.client_alerts where week_end >= ?", [since])
     assert current, "the simulator's late churners are alerting now"
     first = dg.materialize([client_alert_delivery], resources=all_resources(), instance=instance)
     assert len(telegram.messages) == len(current)

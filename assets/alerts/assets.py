@@ -46,7 +46,7 @@ def render_alert(alert: dict) -> str:
 )
 def client_alert_delivery(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = get_settings()
-    since = datetime.now(settings.tz).replace(tzinfo=None) - timedelta(days=14)  # only what is current
+    since = datetime.now(settings.tz).date() - timedelta(days=14)  # only what is current: weeks ended since
     with context.resources.warehouse.connect(read_only=True) as con:
         alerts = fetch_dicts(
             con,
