@@ -35,10 +35,13 @@ FLOWS = (  # units per week; outbound split by kind (marketplace = supplies to t
 FLOW_COLORS = dict(
     zip([name for name, _ in FLOWS], ["#1f77b4", "#17becf", "#d62728", "#2ca02c", "#ff7f0e"], strict=True)
 )
-MAP_SYSTEMS = {
-    "telegram_chat": "Чат Telegram",
-    "wms_client": "Клиент WMS",
-    "recording": "Запись встречи (путь из списка или имя комнаты)",
+MAP_SYSTEMS = {  # what the admin can map to a lead: its label, and when its data arrives after mapping
+    "telegram_chat": ("Чат Telegram", "при ежедневной загрузке"),
+    "wms_client": ("Клиент WMS", "в течение часа"),
+    "recording": (
+        "Запись встречи (путь из списка или имя комнаты)",
+        "в течение минуты (запись обработается как обычная встреча)",
+    ),
 }
 
 
@@ -326,12 +329,7 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
             raise gr.Error("Нужны ID в системе и ID лида (число)")
         save_alias(settings.resolved_aliases_file, system, external_id, client_id, f"приложение, {user.login}")
         log.info("%s привязал %s %s к лиду %s", user.login, system, external_id, client_id)
-        when = {
-            "wms_client": "в течение часа",
-            "telegram_chat": "при ежедневной загрузке",
-            "recording": "в течение минуты (запись обработается как обычная встреча)",
-        }[system]
-        return f"Привязано: {external_id} → лид {client_id}. Данные подтянутся {when}."
+        return f"Привязано: {external_id} → лид {client_id}. Данные подтянутся {MAP_SYSTEMS[system][1]}."
 
     with gr.Blocks(title="client360 — клиенты фулфилмента") as app:
         gr.Markdown("# client360 — клиенты фулфилмента")
@@ -401,7 +399,9 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
                 refresh_btn = gr.Button("Обновить")
                 with gr.Row():
                     system = gr.Dropdown(
-                        choices=[(v, k) for k, v in MAP_SYSTEMS.items()], value="telegram_chat", label="Что привязать"
+                        choices=[(label, k) for k, (label, _) in MAP_SYSTEMS.items()],
+                        value="telegram_chat",
+                        label="Что привязать",
                     )
                     external = gr.Textbox(label="ID в системе / путь / комната")
                     lead = gr.Textbox(label="ID лида")
