@@ -45,6 +45,25 @@ MAP_SYSTEMS = {  # what the admin can map to a lead: its label, and when its dat
 }
 
 
+# A session that has ended (idle, too old) makes the app's calls fail with 401: reload, and the login form shows
+# instead of an «Error» in every box. Once per 10 s at most, so a page that cannot log in never loops.
+RELOGIN_JS = """<script>
+(() => {
+  const fetch0 = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const response = await fetch0(input, init);
+    const url = String((input && input.url) || input);
+    const last = Number(sessionStorage.getItem("c360-relogin") || 0);
+    if (response.status === 401 && /\\/(queue|call)\\//.test(url) && Date.now() - last > 10000) {
+      sessionStorage.setItem("c360-relogin", String(Date.now()));
+      window.location.reload();
+    }
+    return response;
+  };
+})();
+</script>"""
+
+
 def _local(at):
     """App DB times are UTC; people read the team's time."""
     from datetime import UTC
@@ -456,6 +475,7 @@ def launch(
         server_port=port,
         auth=check,
         auth_message="client360: войдите под своим логином",
+        head=RELOGIN_JS,
         prevent_thread_lock=True,
         show_error=True,
     )

@@ -18,7 +18,7 @@ from assets.wms.assets import wms_assets
 from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.resources import all_resources
 from orchestration.wms_sim import WmsSimulator, WmsWorld
-from tests.test_app import running_app  # noqa: F401  (fixture)
+from tests.test_app import running_app, short_sessions  # noqa: F401  (fixtures)
 from tests.test_notes_flow import tick
 from warehouse.aliases import save_alias
 from warehouse.duck import connect
@@ -39,6 +39,14 @@ ARGS = [
 def shows(page, text: str, timeout: int = 20000) -> None:
     """Wait until the text is on the screen (visible text of the page, not hidden measuring copies)."""
     page.wait_for_function("t => document.body.innerText.includes(t)", arg=text, timeout=timeout)
+
+
+def log_in(page, url: str, login: str, password: str) -> None:
+    page.goto(url)
+    page.get_by_label("username").fill(login)
+    page.get_by_label("password").fill(password)
+    page.get_by_role("button", name="Login").click()
+    shows(page, "client360 — клиенты фулфилмента", 20000)
 
 
 def cell(page, table: str, text: str):
@@ -82,11 +90,7 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     SHOTS.mkdir(parents=True, exist_ok=True)
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(url)
-    page.get_by_label("username").fill("anna")
-    page.get_by_label("password").fill("пароль-анны-1")
-    page.get_by_role("button", name="Login").click()
-    shows(page, "client360 — клиенты фулфилмента", 20000)
+    log_in(page, url, "anna", "пароль-анны-1")
     shows(page, "ИП Смирнова", 20000)
     assert "ООО ДомТекстиль" not in page.inner_text("body"), "a colleague's client is not listed"
     page.screenshot(path=str(SHOTS / "01-clients.png"), full_page=True)
@@ -131,3 +135,18 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     anonymous = browser.new_page()
     response = anonymous.goto(url + "/config")
     assert response.status in (401, 403)
+
+
+def test_an_ended_session_brings_back_the_login_form(short_sessions, running_app, browser):  # noqa: F811
+    url, _ = running_app
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    log_in(page, url, "anna", "пароль-анны-1")
+    shows(page, "ИП Смирнова", 20000)
+    time.sleep(3)  # idle longer than a session may be here (1.5 s)
+    page.get_by_role("tab", name="Карточка клиента").click()
+    page.get_by_label("ID лида", exact=True).first.fill("10234")
+    page.get_by_role("button", name="Открыть").click()
+    page.get_by_label("username").wait_for(timeout=20000)  # not an «Error» in every box
+    assert "войдите под своим логином" in page.inner_text("body")
+    log_in(page, url, "anna", "пароль-анны-1")  # and logging in again works
+    shows(page, "ИП Смирнова", 20000)
