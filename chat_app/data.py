@@ -154,7 +154,7 @@ def original(client_id: str, ref: str) -> str:
         rows = [r.rstrip() for r in h.text.splitlines() if r.strip()]
         # windows repeat the last turn/message of the one before: show it once
         overlap = next((k for k in range(min(len(rows), len(previous)), 0, -1) if previous[-k:] == rows[:k]), 0)
-        cited = ref in (h.deep_ref, h.chunk_id)
+        cited = ref != h.source_ref and ref in (h.deep_ref, h.chunk_id)  # a place inside the original
         if cited and overlap:  # the cited window starts with lines already shown: show them marked instead
             del lines[-overlap:]
             overlap = 0

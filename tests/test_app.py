@@ -195,6 +195,8 @@ def test_a_reference_opens_the_whole_original_with_the_cited_place_marked(runnin
     marked = [x for x in lines if x.startswith("> **")]
     assert marked[0].startswith("> **[09:00] Ольга: Реплика 9:"), "the cited window, from 9:00, is marked"
     assert [x for x in marked if "Реплика 8:" in x] == []
+    whole = anna.predict("10234", "meeting:m1", api_name="/open_original")  # the history's row: nothing singled out
+    assert "Договорились о поставке" in whole and "Реплика 11:" in whole and "> **" not in whole
     chat = anna.predict("10234", "telegram:-1001:2", api_name="/open_original")  # one message → its conversation
     assert "Где наша поставка?" in chat and "Уже на складе" in chat and "Чужое" not in chat
     day = anna.predict("10234", "telegram_day:10234:2026-11-23", api_name="/open_original")
