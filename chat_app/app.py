@@ -23,6 +23,7 @@ from warehouse.settings import get_settings
 
 log = logging.getLogger("client360.app")
 ARROWS = {1: "↑", 0: "→", -1: "↓"}
+BAND_COLORS = {"красный": "#f8c9c6", "жёлтый": "#fbe7a1", "зелёный": "#cdebd0"}  # the health cell's background
 PERIODS = {"30 дней": 30, "90 дней": 90, "год": 365, "всё время": None}
 STOCK = (("остаток", lambda w: w["stock_end"]),)
 FLOWS = (  # units per week; outbound split by kind (marketplace = supplies to the marketplaces' warehouses)
@@ -98,7 +99,7 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
 
     def list_clients(search: str, request: gr.Request):
         rows = data.clients(me(request), search or "")
-        return pd.DataFrame(
+        table = pd.DataFrame(
             [
                 {
                     "ID лида": r["client_id"],
@@ -114,6 +115,8 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
             ],
             columns=["ID лида", "Клиент", "Здоровье", "Тревоги", "Последний контакт", "Куратор", "Причины"],
         )
+        colors = [f"background-color: {BAND_COLORS[r['band']]}" if r["band"] in BAND_COLORS else "" for r in rows]
+        return table.style.apply(lambda _: colors, subset=["Здоровье"])
 
     def open_card(client_id: str, sources: list[str], period: str, request: gr.Request):
         user = me(request)
@@ -360,6 +363,7 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
                     interactive=False,
                     wrap=True,
                     elem_id="clients",
+                    column_widths=["7%", "17%", "12%", "7%", "10%", "12%", "35%"],
                 )
             with gr.Tab("Карточка клиента", id="card"):
                 with gr.Row():

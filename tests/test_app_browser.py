@@ -92,6 +92,12 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     log_in(page, url, "anna", "пароль-анны-1")
     shows(page, "ИП Смирнова", 20000)
+    health = cell(page, "clients", "красный")  # the band in colour: the client is withdrawing its stock
+    background = health.evaluate(
+        "e => { for (; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor;"
+        " if (c !== 'rgba(0, 0, 0, 0)') return c; } }"
+    )
+    assert background == "rgb(248, 201, 198)"
     assert "ООО ДомТекстиль" not in page.inner_text("body"), "a colleague's client is not listed"
     page.screenshot(path=str(SHOTS / "01-clients.png"), full_page=True)
 
