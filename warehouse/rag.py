@@ -182,8 +182,10 @@ class RagIndex:
             where += f" AND source = {_quote(source)}"
         rows = tbl.search().where(where).select(HIT_COLUMNS).limit(limit).to_list()
         hits = [Hit(**{c: r.get(c) for c in HIT_COLUMNS}, score=1.0) for r in rows]
-        number = lambda h: int(h.chunk_id.rsplit("#", 1)[1]) if h.chunk_id.rsplit("#", 1)[-1].isdigit() else 0  # noqa: E731
-        return sorted(hits, key=lambda h: (h.occurred_at or datetime.min, h.source_ref, number(h)))
+        # chunk ids are <source_ref>#<n> (assets/rag/chunks.py): n orders the windows of one original
+        return sorted(
+            hits, key=lambda h: (h.occurred_at or datetime.min, h.source_ref, int(h.chunk_id.rpartition("#")[2]))
+        )
 
     def fts(self, client_id: str, text: str, limit: int = 20) -> list[str]:
         """chunk_ids that share words (stems) with the text — to tell «nothing in the data» from weak matches."""

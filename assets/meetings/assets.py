@@ -203,7 +203,8 @@ def meeting_summaries(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     ),
 )
 def meeting_unmatched_files(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    found = context.resources.recordings.folder().scan(now=time.time(), take_all=True).unmatched
+    folder = context.resources.recordings.folder()
+    found = folder.scan(now=time.time(), take_all=True).unmatched
     rows = [{"path": str(u.path), "room": u.room, "reason": u.reason, "size_bytes": u.size} for u in found]
     with context.resources.warehouse.connect() as con:
         known = {r[0] for r in con.execute("select path from raw.meeting_unmatched").fetchall()}
@@ -214,7 +215,7 @@ def meeting_unmatched_files(context: dg.AssetExecutionContext) -> dg.Materialize
                 "size_bytes = excluded.size_bytes, last_seen_at = now()",
                 [[r["path"], r["room"], r["reason"], r["size_bytes"]] for r in rows],
             )
-        if context.resources.recordings.folder().root.is_dir():  # mapped or renamed since: off the list
+        if folder.root.is_dir():  # mapped or renamed since: off the list
             con.execute(
                 "delete from raw.meeting_unmatched where path not in (select unnest(?::varchar[]))",
                 [[r["path"] for r in rows]],
