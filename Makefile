@@ -1,15 +1,21 @@
 # All set-up happens here: a fresh machine needs only Python 3.11 and make.
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# uv lives in its own small venv and is called by path: a fresh `pip install uv` puts nothing on PATH under
+# pyenv shims, and a Debian Python refuses pip outside a venv
+TOOLS  := .tools
+UV     := $(TOOLS)/bin/uv
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: setup demo test ui run lock clean
 
-$(STAMP): requirements.lock pyproject.toml
-	@command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv
-	@test -x $(BIN)/python || uv venv -q -p 3.11 $(VENV)
-	VIRTUAL_ENV=$(VENV) uv pip sync -q requirements.lock
-	VIRTUAL_ENV=$(VENV) uv pip install -q --no-deps -e .
+$(UV):
+	python3 -m venv $(TOOLS) && $(TOOLS)/bin/python -m pip install -q --disable-pip-version-check uv
+
+$(STAMP): requirements.lock pyproject.toml | $(UV)
+	@test -x $(BIN)/python || $(UV) venv -q -p 3.11 $(VENV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip sync -q requirements.lock
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -q --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
 setup: $(STAMP)
@@ -29,8 +35,8 @@ run: setup             ## один цикл по настоящим настро
 ui: setup              ## интерфейс Dagster на http://127.0.0.1:3000
 	$(BIN)/client360 ui
 
-lock:                  ## пересобрать requirements.lock после правки pyproject.toml
-	uv pip compile -q pyproject.toml --extra dev -p 3.11 -o requirements.lock
+lock: | $(UV)          ## пересобрать requirements.lock после правки pyproject.toml
+	$(UV) pip compile -q pyproject.toml --extra dev -p 3.11 -o requirements.lock
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) $(TOOLS) data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,9 @@ class Settings(BaseSettings):
     recordings_dir: Path | None = _env("C360_RECORDINGS_DIR")
     app_db_url: str | None = _env("C360_APP_DB_URL")
     timezone: str = _env("C360_TIMEZONE", "Europe/Moscow")
+    # «today» for the whole system (demo world, simulators, reports, models); unset = the real date. Tests pin it
+    # to a Sunday, the 1st of a month, 1 January… so nothing depends on the calendar of the day they run
+    today_override: date | None = _env("C360_TODAY")
     # the curators' app: a login lasts a working day at most and ends after two idle hours
     app_session_hours: float = _env("C360_APP_SESSION_HOURS", 12.0)
     app_idle_minutes: float = _env("C360_APP_IDLE_MINUTES", 120.0)
@@ -92,6 +96,16 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def now(self) -> datetime:
+        """The current moment in the team's timezone; with C360_TODAY, the same time of day on that date."""
+        real = datetime.now(self.tz)
+        if self.today_override is None:
+            return real
+        return datetime.combine(self.today_override, real.timetz())
+
+    def today(self) -> date:
+        return self.now().date()
 
     @property
     def warehouse_path(self) -> Path:
