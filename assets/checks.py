@@ -30,6 +30,7 @@ SOURCES = {
         for key, (_, _, age, what) in SOURCES.items()
     ],
     required_resource_keys={"warehouse"},
+    pool="duckdb_write",  # only reads the warehouse, but a reading process locks the writer out
     can_subset=True,  # a pull job runs the check of its own source right after the pull
 )
 def source_freshness(context: dg.AssetCheckExecutionContext):

@@ -33,3 +33,27 @@ def test_daily_report_schedule_runs_at_nine_for_yesterday():
     with dg.build_schedule_context(scheduled_execution_time=when) as context:
         [request] = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-11-24"
+
+
+# Steps that may run outside the warehouse writers' pool: ones that open neither the DuckDB warehouse (not even
+# read-only: a reading process and the writer lock each other out) nor the LanceDB index, e.g. a step that only
+# calls an external system. None today; add a step here with the reason it touches no local store.
+OUTSIDE_THE_WRITERS_POOL: dict[str, str] = {}
+
+
+def test_every_step_that_opens_the_warehouse_or_the_index_is_in_the_writers_pool():
+    """Every op of every job (assets, asset checks, plain ops) takes pool duckdb_write, so two runs never
+    collide on the DuckDB file; a new asset without the pool fails here unless it is listed above with a reason."""
+    steps: dict[str, str | None] = {}
+    for job in defs.resolve_all_job_defs():
+        for node in job.graph.iterate_node_defs():
+            if isinstance(node, dg.OpDefinition):
+                steps[node.name] = node.pool
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        if graph.get(key).is_executable:  # every materializable asset is a step of some job
+            assert graph.get(key).assets_def.node_def.name in steps, key
+    assert {"meeting_transcripts", "warehouse_models", "wms_stock", "source_freshness", "backup"} <= set(steps)
+
+    outside = sorted(name for name, pool in steps.items() if pool != "duckdb_write")
+    assert outside == sorted(OUTSIDE_THE_WRITERS_POOL), f"steps without pool='duckdb_write': {outside}"

@@ -37,6 +37,7 @@ def render_alert(alert: dict) -> str:
     group_name="alerts",
     deps=[dg.AssetKey("client_alerts"), dg.AssetKey("dim_clients")],
     required_resource_keys={"warehouse", "telegram", "app_db"},
+    pool="duckdb_write",  # only reads the warehouse, but a reading process locks the writer out
     kinds={"telegram"},
     description=(
         "Рассылка тревог об уходе клиентов в Telegram-группу C360_ALERT_CHAT_ID: каждая тревога (одно и то же "

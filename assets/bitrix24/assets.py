@@ -41,6 +41,7 @@ def _failure(exc: Exception) -> dg.Failure:
 @dg.asset(
     group_name=GROUP,
     required_resource_keys={"warehouse", "bitrix"},
+    pool="duckdb_write",
     kinds={"duckdb", "bitrix24"},
     description=(
         "Клиенты из Битрикс24: лиды (ID лида = ID клиента) со статусом, источником, ответственным куратором, "
@@ -114,6 +115,7 @@ def _iso(day: str) -> str:
     group_name=GROUP,
     deps=[bitrix_clients],
     required_resource_keys={"warehouse", "bitrix"},
+    pool="duckdb_write",
     kinds={"duckdb", "bitrix24"},
     description=(
         "Звонки и письма (и прочие дела) по лидам, контактам, компаниям и сделкам клиентов из Битрикс24. "
@@ -208,6 +210,7 @@ def _recording_suffix(url: str) -> str:
     group_name=GROUP,
     deps=[bitrix_activities],
     required_resource_keys={"warehouse", "bitrix", "stt"},
+    pool="duckdb_write",
     kinds={"duckdb"},
     description=(
         "Расшифровки записей звонков из Битрикс24 — тем же распознаванием, что и встречи. Недоступная запись или "
@@ -291,6 +294,7 @@ def load_day_activities(con, day, tz) -> list[dict]:
     group_name=GROUP,
     deps=[bitrix_call_transcripts],
     required_resource_keys={"warehouse", "llm"},
+    pool="duckdb_write",
     kinds={"duckdb"},
     description=(
         "Резюме звонков (по расшифровке или описанию) и переписки по почте (по цепочке писем) за день — "

@@ -45,6 +45,7 @@ where a.kind in ('call', 'email') and a.client_id is not null
         bitrix_call_transcripts,
     ],
     required_resource_keys={"warehouse", "llm"},
+    pool="duckdb_write",
     kinds={"duckdb"},
     description=(
         "Сигналы каждого контакта с клиентом (встреча, день переписки, звонок, письмо): настроение от −1 до 1, "

@@ -134,6 +134,7 @@ def system_facts(con) -> list[dict]:
     group_name="enrichment",
     deps=[interaction_signals, wms_orders, bitrix_clients],
     required_resource_keys={"warehouse"},
+    pool="duckdb_write",
     kinds={"duckdb"},
     description=(
         "Профиль клиента: что продаёт, бренды, маркетплейсы и схемы (FBO/FBS), с какого времени с нами, объёмы, "

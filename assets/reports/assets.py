@@ -25,6 +25,7 @@ from assets.telegram.assets import telegram_daily_summaries
         bitrix_activity_summaries,
     ],
     required_resource_keys={"warehouse", "telegram", "app_db"},
+    pool="duckdb_write",  # only reads the warehouse, but a reading process locks the writer out
     kinds={"telegram"},
     description=(
         "Ежедневный отчёт кураторам: все встречи за день по клиентам с резюме и короткая сводка переписки в чатах. "

@@ -113,6 +113,7 @@ async def _pull(tg: TelegramUserClient, warehouse, settings, log) -> dict:
 @dg.asset(
     group_name=GROUP,
     required_resource_keys={"warehouse", "telegram_user"},
+    pool="duckdb_write",
     kinds={"duckdb", "telegram"},
     description=(
         "Ежедневная загрузка переписки из Telegram (аккаунт сотрудника, Telethon): по каждому чату, привязанному к "
@@ -166,6 +167,7 @@ def load_day_messages(con, day, tz) -> list[dict]:
     group_name=GROUP,
     deps=[telegram_messages, telegram_exports],
     required_resource_keys={"warehouse", "llm"},
+    pool="duckdb_write",
     kinds={"duckdb"},
     description=(
         "Сводка переписки в Telegram по каждому клиенту за день: о чём говорили, просьбы, жалобы, обещания нашей "

@@ -95,6 +95,7 @@ def _skip_or_fail(exc: ExternalServiceError, failed: dict, what: str) -> None:
 @dg.asset(
     group_name=GROUP,
     required_resource_keys={"warehouse", "wms"},
+    pool="duckdb_write",
     kinds={"duckdb"},
     description=(
         "Клиенты склада из WMS (id, название, ИНН) и их привязка к ID лида через файл привязок (wms_client). "
@@ -143,6 +144,7 @@ class StockConfig(dg.Config):
     group_name=GROUP,
     deps=[wms_clients],
     required_resource_keys={"warehouse", "wms"},
+    pool="duckdb_write",
     kinds={"duckdb"},
     description=(
         "Остатки клиента на складе по SKU: снимок на день (на руках, в резерве). Повторный запуск в тот же день "
@@ -208,6 +210,7 @@ def _flow_asset(name: str, method: str, table: str, make_row, description: str):
         group_name=GROUP,
         deps=[wms_clients],
         required_resource_keys={"warehouse", "wms"},
+        pool="duckdb_write",
         kinds={"duckdb"},
         description=description,
     )
