@@ -78,6 +78,7 @@ def meeting_recordings(context: dg.AssetExecutionContext) -> dg.MaterializeResul
     group_name=GROUP,
     deps=[meeting_recordings],
     required_resource_keys={"warehouse", "stt"},
+    pool="duckdb_write",
     kinds={"duckdb"},
     code_version="1",
     description=(
@@ -130,6 +131,7 @@ def meeting_transcripts(context: dg.AssetExecutionContext) -> dg.MaterializeResu
     group_name=GROUP,
     deps=[meeting_transcripts],
     required_resource_keys={"warehouse", "llm"},
+    pool="duckdb_write",
     kinds={"duckdb"},
     code_version="1",
     description=(
