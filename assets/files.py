@@ -1,4 +1,4 @@
-"""Deciding that a file dropped into a watched folder is complete."""
+"""Files dropped into watched folders: deciding one is complete, and naming one a person can read."""
 
 import os
 
@@ -10,3 +10,13 @@ def is_settled(
     seen = previous.get(rel)
     unchanged = seen is not None and seen[0] == stat.st_size and seen[1] == stat.st_mtime
     return unchanged or now - stat.st_mtime >= quiet_seconds
+
+
+def readable_name(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (kept by the OS as surrogate escapes) shown as «�»."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def is_valid_name(name: str) -> bool:
+    """False for a name with undecodable bytes: it cannot be stored, tagged or logged as it is."""
+    return readable_name(name) == name

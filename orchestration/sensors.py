@@ -6,8 +6,10 @@ import time
 
 import dagster as dg
 
-from assets.files import is_settled
+from assets.files import is_settled, is_valid_name, readable_name
 from assets.meetings.assets import meeting_unmatched_files, recordings_partitions
+from assets.metadata import md_table
+from assets.telegram.assets import telegram_exports
 from chat_app.staff import Staff
 from connectors.factory import build_bot
 from connectors.telegram_bot import escape, split_html
@@ -36,8 +38,15 @@ def new_recordings_sensor(context: dg.SensorEvaluationContext, recordings: Recor
         context.log.warning(message)
         return dg.SensorResult(skip_reason=message, cursor=context.cursor)
     scan = folder.scan(state.get("pending"), now=time.time())
+    # a recording is new until it has a run: a partition registered by a tick that died before launching its run
+    # (daemon or `client360 run` killed) is requested again; a failed run waits for a person, as before
+    with_runs = {
+        p.partition
+        for p in context.instance.get_run_partition_data(dg.RunsFilter(job_name=meeting_pipeline_job.name))
+    }
     known = set(context.instance.get_dynamic_partitions(recordings_partitions.name))
-    new = [r for r in scan.ready if r.recording_id not in known]
+    new = [r for r in scan.ready if r.recording_id not in with_runs]
+    to_add = [r.recording_id for r in new if r.recording_id not in known]
 
     run_requests = [
         dg.RunRequest(
@@ -74,9 +83,7 @@ def new_recordings_sensor(context: dg.SensorEvaluationContext, recordings: Recor
         skip = f"Новых записей нет (ждут завершения: {len(scan.pending)}, без ID лида: {len(scan.unmatched)})"
     return dg.SensorResult(
         run_requests=run_requests,
-        dynamic_partitions_requests=[recordings_partitions.build_add_request([r.recording_id for r in new])]
-        if new
-        else [],
+        dynamic_partitions_requests=[recordings_partitions.build_add_request(to_add)] if to_add else [],
         asset_events=asset_events,
         cursor=cursor,
         skip_reason=skip,
@@ -113,12 +120,21 @@ def telegram_exports_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
         return dg.SensorResult(skip_reason=f"Папка экспортов {root} не найдена", cursor=context.cursor)
     state = json.loads(context.cursor) if context.cursor else {}
     done: dict[str, list[float]] = state.get("done", {})  # export files are few: remember each one requested
-    pending, requests = {}, []
+    pending, requests, bad = {}, [], []
     for path in sorted(root.rglob("*.json")):
+        rel = path.relative_to(root).as_posix()
         if path.name != "result.json" and path.parent != root:
             continue  # exports are result.json; loose *.json files are accepted only at the top level
-        stat = path.stat()
-        rel = path.relative_to(root).as_posix()
+        if not is_valid_name(rel):
+            bad.append((readable_name(rel), "имя не в кодировке UTF-8: переименуйте файл или папку"))
+            continue
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue  # removed since the listing
+        except OSError as exc:
+            bad.append((rel, f"не читается: {exc.strerror or exc}"))
+            continue
         if done.get(rel) == [stat.st_size, stat.st_mtime]:
             continue
         if is_settled(state.get("pending", {}), rel, stat, time.time(), settings.file_quiet_seconds):
@@ -126,10 +142,23 @@ def telegram_exports_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
             done[rel] = [stat.st_size, stat.st_mtime]
         else:
             pending[rel] = [stat.st_size, stat.st_mtime]
+    bad_digest = hashlib.sha1(repr(bad).encode()).hexdigest() if bad else ""
+    asset_events = []
+    if bad_digest != state.get("bad", ""):  # the list of files not taken changed: say so once
+        for rel, reason in bad:
+            context.log.warning(f"Экспорт не взят: {rel} — {reason}")
+        asset_events.append(
+            dg.AssetObservation(
+                asset_key=telegram_exports.key,
+                metadata={"файлов не взято": len(bad), "файлы": md_table(("файл", "причина"), bad)},
+            )
+        )
+    skip = f"Новых экспортов нет (ещё пишутся: {len(pending)}, не взято из-за ошибок: {len(bad)})"
     return dg.SensorResult(
         run_requests=requests,
-        cursor=json.dumps({"pending": pending, "done": done}, sort_keys=True),
-        skip_reason=None if requests else f"Новых экспортов нет (ещё пишутся: {len(pending)})",
+        asset_events=asset_events,
+        cursor=json.dumps({"pending": pending, "done": done, "bad": bad_digest}, sort_keys=True),
+        skip_reason=None if requests else skip,
     )
 
 

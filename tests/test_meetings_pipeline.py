@@ -1,6 +1,7 @@
 """The sensor and the meeting assets, run for real on a Dagster instance, against a Jibri-layout folder."""
 
 from datetime import datetime
+from pathlib import Path
 
 import dagster as dg
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
@@ -31,10 +32,19 @@ def test_new_jibri_recording_becomes_exactly_one_run(env, recordings, instance):
     [add] = first.dynamic_partitions_requests
     assert list(add.partition_keys) == [request.partition_key]
 
-    apply_sensor_data(instance, first)  # what the daemon does after a tick
+    apply_sensor_data(instance, first)  # the daemon registered the partition, then died before launching the run
     second = tick(instance, first.cursor)
-    assert second.run_requests == [] and second.dynamic_partitions_requests == []
-    assert "Новых записей нет" in second.skip_message
+    [again] = second.run_requests
+    assert (again.partition_key, again.run_key) == (request.partition_key, request.run_key)
+    assert second.dynamic_partitions_requests == [], "already registered: not added twice"
+
+    run = defs.resolve_job_def(again.job_name).execute_in_process(
+        instance=instance, partition_key=again.partition_key, tags={"dagster/run_key": again.run_key}
+    )
+    assert run.success
+    third = tick(instance, second.cursor)
+    assert third.run_requests == [] and third.dynamic_partitions_requests == []
+    assert "Новых записей нет" in third.skip_message
 
 
 def test_missing_recordings_folder_is_said_plainly(env, instance, monkeypatch, tmp_path):
@@ -160,3 +170,31 @@ def test_assets_have_russian_descriptions_and_groups():
             "dbt_marts",
         }
         assert node.group_name in groups, key
+
+
+def test_bad_entries_are_listed_and_never_block_the_folder(env, recordings, instance):
+    """An undecodable file name, an undecodable session folder and an empty session do not stop the others."""
+    import os
+
+    from orchestration.demo import write_tone
+
+    jibri(recordings, "good", "2001", datetime(2026, 11, 24, 10, 0, 0))
+    raw = os.fsencode(recordings)
+    write_tone(Path(os.fsdecode(raw + b"/client-2002_\xff\xfe.mp4")))  # a name in no encoding Python can decode
+    jibri(recordings, os.fsdecode(b"sess-\xe9t\xe9"), "2003", datetime(2026, 11, 24, 12, 0, 0))  # Latin-1 name
+    (recordings / "empty-session").mkdir()
+    (recordings / "empty-session" / "metadata.json").write_text("{}")
+
+    data = tick(instance)
+    [request] = data.run_requests[:1]
+    assert "-2001-" in request.partition_key and len(data.run_requests) == 2  # the meeting + the unmatched list
+    [observation] = data.asset_events
+    listed = observation.metadata["файлы"].value
+    assert listed.count("имя не в кодировке UTF-8") == 2 and "client-2002_\ufffd\ufffd.mp4" in listed
+    assert "sess-\ufffdt\ufffd" in listed and "нет файла записи" in listed
+
+    apply_sensor_data(instance, data)
+    assert run_once(defs, instance, env, log=lambda *_: None).failed == []
+    stored = rows(env, "select path, reason from raw.meeting_unmatched order by path")
+    assert len(stored) == 3 and all("\ufffd" in p or "empty-session" in p for p, _ in stored)
+    assert rows(env, "select client_id from raw.meeting_recordings") == [("2001",)]

@@ -3,6 +3,7 @@
 import json
 import os
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -185,3 +186,23 @@ def test_cli_import_prints_counts_and_is_idempotent(tg_env, tmp_path):
 def test_sensor_without_export_dir_says_so(env, instance):
     data = evaluate_sensor(defs, instance, "telegram_exports_sensor", None)
     assert data.run_requests == [] and "C360_TELEGRAM_EXPORT_DIR" in data.skip_message
+
+
+def test_exports_sensor_lists_a_bad_file_name_and_imports_the_rest(tg_env, instance, tmp_path):
+    exports = tmp_path / "exports"
+    good = write(exports / "ChatExport_ok" / "result.json", fx.single_chat_export())
+    bad_dir = Path(os.fsdecode(os.fsencode(exports) + b"/ChatExport_\xff"))  # a folder name that is not UTF-8
+    write(bad_dir / "result.json", fx.single_chat_export())
+    old = datetime(2026, 11, 1).timestamp()
+    for path in (good, bad_dir / "result.json"):
+        os.utime(path, (old, old))
+
+    data = evaluate_sensor(defs, instance, "telegram_exports_sensor", None)
+    [request] = data.run_requests
+    assert request.tags["c360/export"] == os.path.realpath(good)
+    [observation] = data.asset_events
+    assert "ChatExport_\ufffd/result.json" in observation.metadata["файлы"].value
+    assert "UTF-8" in observation.metadata["файлы"].value
+    again = evaluate_sensor(defs, instance, "telegram_exports_sensor", data.cursor)
+    assert again.asset_events == [], "the same list is said once"
+    assert "не взято из-за ошибок: 1" in again.skip_message

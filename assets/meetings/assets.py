@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.files import readable_name
 from assets.metadata import md_table
 from connectors.llm import LLMError, MeetingSummary, summarize_meeting
 from connectors.stt import Segment, TranscriptionError
@@ -207,7 +208,9 @@ def meeting_summaries(context: dg.AssetExecutionContext) -> dg.MaterializeResult
 def meeting_unmatched_files(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     folder = context.resources.recordings.folder()
     found = folder.scan(now=time.time(), take_all=True).unmatched
-    rows = [{"path": str(u.path), "room": u.room, "reason": u.reason, "size_bytes": u.size} for u in found]
+    rows = [
+        {"path": readable_name(str(u.path)), "room": u.room, "reason": u.reason, "size_bytes": u.size} for u in found
+    ]
     with context.resources.warehouse.connect() as con:
         known = {r[0] for r in con.execute("select path from raw.meeting_unmatched").fetchall()}
         if rows:

@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 from zoneinfo import ZoneInfo
 
-from assets.files import is_settled
+from assets.files import is_settled, is_valid_name, readable_name
 
 MEDIA_EXTENSIONS = frozenset(
     {".mp4", ".webm", ".mkv", ".mov", ".m4a", ".mp3", ".ogg", ".opus", ".oga", ".wav", ".flac", ".aac"}
@@ -170,51 +170,74 @@ class RecordingsFolder:
     def _add(self, result: ScanResult, item) -> None:
         (result.ready if isinstance(item, Recording) else result.unmatched).append(item)
 
-    def _scan_entry(self, entry: Path, previous: dict, result: ScanResult, *, now: float, take_all: bool) -> None:
-        if entry.is_dir():
-            meta_path = entry / JIBRI_METADATA
-            media = sorted((p for p in entry.iterdir() if _is_media(p)), key=lambda p: p.stat().st_size, reverse=True)
-            if not meta_path.exists() and not take_all:
-                return  # Jibri is still recording: metadata.json is written when it stops
-            if not media:
-                if meta_path.exists():
-                    result.unmatched.append(
-                        Unmatched(
-                            meta_path,
-                            meta_path.relative_to(self.root).as_posix(),
-                            None,
-                            "в папке сессии Jibri нет файла записи",
-                            0,
-                        )
-                    )
-                return
-            metadata, error = _read_metadata(meta_path) if meta_path.exists() else ({}, None)
-            for m in media:
-                self._add(result, self._build(m, kind="jibri", session_dir=entry, metadata=metadata, meta_error=error))
-        elif _is_media(entry):
-            stat = entry.stat()
-            rel = entry.relative_to(self.root).as_posix()
-            if take_all or is_settled(previous, rel, stat, now, self.quiet_seconds):
-                self._add(result, self._build(entry, kind="file", session_dir=None, metadata={}, meta_error=None))
-            else:
-                result.pending[rel] = [stat.st_size, stat.st_mtime]
+    def _bad(self, result: ScanResult, path: Path, reason: str) -> None:
+        """A file or folder that cannot be taken is listed with its reason; the scan goes on."""
+        rel = readable_name(path.relative_to(self.root).as_posix())
+        result.unmatched.append(Unmatched(path, rel, None, reason, 0))
+
+    def _guarded(self, result: ScanResult, path: Path, take) -> None:
+        """Run `take(path)` unless the name is not text; any OS error (vanished, no permission, NFS hiccup) lists
+        the path with the reason instead of stopping the scan."""
+        if not is_valid_name(path.relative_to(self.root).as_posix()):
+            self._bad(result, path, "имя не в кодировке UTF-8: переименуйте файл или папку")
+            return
+        try:
+            take(path)
+        except FileNotFoundError:
+            pass  # removed between listing and reading: nothing to take, nothing to report
+        except OSError as exc:
+            self._bad(result, path, f"не читается: {exc.strerror or exc}")
+
+    def _scan_session(self, entry: Path, result: ScanResult, *, take_all: bool) -> None:
+        meta_path = entry / JIBRI_METADATA
+        if not meta_path.exists() and not take_all:
+            return  # Jibri is still recording: metadata.json is written when it stops
+        media: list[tuple[int, Path]] = []
+
+        def take_media(p: Path) -> None:
+            if _is_media(p):
+                media.append((p.stat().st_size, p))
+
+        for p in sorted(entry.iterdir()):
+            self._guarded(result, p, take_media)
+        if not media:
+            if meta_path.exists():
+                self._bad(result, meta_path, "в папке сессии Jibri нет файла записи")
+            return
+        metadata, error = _read_metadata(meta_path) if meta_path.exists() else ({}, None)
+
+        def take_recording(m: Path) -> None:
+            self._add(result, self._build(m, kind="jibri", session_dir=entry, metadata=metadata, meta_error=error))
+
+        for _, m in sorted(media, key=lambda x: x[0], reverse=True):  # the largest file first
+            self._guarded(result, m, take_recording)
+
+    def _scan_file(self, entry: Path, previous: dict, result: ScanResult, *, now: float, take_all: bool) -> None:
+        stat = entry.stat()
+        rel = entry.relative_to(self.root).as_posix()
+        if take_all or is_settled(previous, rel, stat, now, self.quiet_seconds):
+            self._add(result, self._build(entry, kind="file", session_dir=None, metadata={}, meta_error=None))
+        else:
+            result.pending[rel] = [stat.st_size, stat.st_mtime]
 
     def scan(self, previous: dict[str, list[float]] | None = None, *, now: float, take_all: bool = False) -> ScanResult:
         """Jibri sessions count once metadata.json exists; plain files once unchanged since the previous tick
-        (or untouched for `quiet_seconds`). `take_all` treats every file as complete (for lookups by ID)."""
+        (or untouched for `quiet_seconds`). `take_all` treats every file as complete (for lookups by ID).
+        One bad entry (undecodable name, no permission, vanished) is listed in `unmatched` and never stops the rest."""
         previous = previous or {}
         result = ScanResult()
         if not self.root.is_dir():
             return result
+
+        def take(entry: Path) -> None:
+            if entry.is_dir():
+                self._scan_session(entry, result, take_all=take_all)
+            elif _is_media(entry):
+                self._scan_file(entry, previous, result, now=now, take_all=take_all)
+
         for entry in sorted(self.root.iterdir()):
-            if entry.name.startswith("."):
-                continue
-            try:
-                self._scan_entry(entry, previous, result, now=now, take_all=take_all)
-            except OSError as exc:  # vanished or unreadable (NFS hiccup): report it, keep scanning
-                result.unmatched.append(
-                    Unmatched(entry, entry.relative_to(self.root).as_posix(), None, f"не читается: {exc}", 0)
-                )
+            if not entry.name.startswith("."):
+                self._guarded(result, entry, take)
         return result
 
     def find(self, rec_id: str, *, now: float) -> Recording | None:
