@@ -27,6 +27,7 @@ test: setup            ## проверка стиля и все тесты (Post
 	$(BIN)/ruff check .
 	bash .ci/ensure-postgres
 	bash .ci/ensure-chromium
+	bash .ci/ensure-lua
 	$(BIN)/pytest
 
 run: setup             ## один цикл по настоящим настройкам (.env)
