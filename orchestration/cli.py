@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -14,21 +15,31 @@ from warehouse.settings import Settings, get_settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cmd_run(_: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
+    from orchestration.cycle import STEPS, CycleBusy, run_cycle
     from orchestration.definitions import defs
     from orchestration.instance import get_instance
-    from orchestration.run_once import run_once
 
+    only = [s.strip() for s in (args.only or "").split(",") if s.strip()] or None
+    unknown = sorted(set(only or []) - set(STEPS))
+    if unknown:
+        print(f"Неизвестные шаги: {', '.join(unknown)}. Можно: {','.join(STEPS)}", file=sys.stderr)
+        return 2
     settings = get_settings()
-    instance = get_instance(settings)
-    report = run_once(defs, instance, settings)
+    try:
+        result = run_cycle(defs, get_instance(settings), settings, only=only)
+    except CycleBusy as exc:
+        print(f"Цикл уже идёт в другом процессе ({exc}): дождитесь его конца.", file=sys.stderr)
+        return 2
+    failed = [s for s in result.steps if not s.ok]
     print(
-        f"Итого: запусков {len(report.succeeded) + len(report.failed)}, успешно {len(report.succeeded)}, "
-        f"с ошибкой {len(report.failed)}, уже были {len(report.skipped)}."
+        f"Итого: шагов {len(result.steps)}, успешно {len(result.steps) - len(failed)}, с ошибкой {len(failed)}; "
+        f"запусков {sum(s.runs_ok + len(s.failures) for s in result.steps)}."
     )
-    for what, why in report.failed:
-        print(f"  ошибка {what}: {why}", file=sys.stderr)
-    return 1 if report.failed else 0
+    for step in failed:
+        for why in step.failures:
+            print(f"  ошибка «{step.title}» — {why}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _report(settings: Settings, day: date, send: bool) -> int:
@@ -183,44 +194,51 @@ def cmd_telegram_login(_: argparse.Namespace) -> int:
 
 
 def cmd_demo(_: argparse.Namespace) -> int:
-    from orchestration.definitions import defs
-    from orchestration.demo import build_demo_company, build_demo_telegram_export
-    from orchestration.instance import get_instance
-    from orchestration.run_once import QUIET_CONSOLE, quiet_stdout
+    """The offline demo: a synthetic company (meetings, a Telegram export, a WMS and a Bitrix24 portal simulator),
+    then the same whole cycle `client360 run` makes, then the curators' report for the last demo day."""
+    from orchestration.bitrix_sim import BitrixSimulator
+    from orchestration.demo import CLIENTS, build_demo_bitrix, build_demo_company, build_demo_telegram_export
+    from orchestration.wms_sim import WmsSimulator, WmsWorld, write_truth
+    from warehouse.aliases import load_aliases, save_alias
 
     base = get_settings()
     recordings = (base.data_dir / "demo_recordings").resolve()
     exports = (base.data_dir / "demo_telegram_exports").resolve()
-    # the demo is offline by construction, whatever the environment says
-    os.environ.update(
-        C360_RECORDINGS_DIR=str(recordings),
-        C360_TELEGRAM_EXPORT_DIR=str(exports),
-        C360_STT_PROVIDER="sidecar",
-        C360_LLM_PROVIDER="offline",
+    today = base.today()
+    days = build_demo_company(recordings, today, base.tz)
+    build_demo_telegram_export(exports, days, base.tz)
+    world = WmsWorld(clients=30, days=365, end=today)
+    aliases = load_aliases(base.resolved_aliases_file)
+    for (lead, *_), client in zip(CLIENTS, world.clients, strict=False):  # the first ten WMS clients are demo leads
+        if ("wms_client", client.wms_id) not in aliases:
+            save_alias(base.resolved_aliases_file, "wms_client", client.wms_id, lead, client.name)
+    truth = base.data_dir.resolve() / "demo_wms_truth.json"
+    write_truth(world, truth)
+    print(
+        f"Демо-записи встреч (формат Jibri): {recordings}\nДемо-экспорт Telegram: {exports}\n"
+        f"Симуляторы WMS (30 клиентов за год; ответы — {truth}) и Битрикс24 (лиды, звонки, письма)\n"
     )
-    settings = get_settings()
-    days = build_demo_company(recordings, datetime.now(settings.tz).date(), settings.tz)
-    build_demo_telegram_export(exports, days, settings.tz)
-    print(f"Демо-записи встреч (формат Jibri): {recordings}\nДемо-экспорт Telegram: {exports}")
-    code = cmd_run(argparse.Namespace())
-    instance = get_instance(settings)
-    code = _demo_wms(defs, instance, settings) or code
-    code = _demo_bitrix(defs, instance, settings, days) or code
-    summaries = defs.resolve_job_def("telegram_summary_job")
-    for day in days:
-        ok = summaries.execute_in_process(
-            run_config=QUIET_CONSOLE, instance=instance, partition_key=day.isoformat(), raise_on_error=False
-        ).success
-        print(f"{'✓' if ok else '✗'} telegram_summary_job {day.isoformat()}")
-        code = code or (0 if ok else 1)
-    with quiet_stdout():
-        ok = (
-            defs.resolve_job_def("warehouse_job")
-            .execute_in_process(run_config=QUIET_CONSOLE, instance=instance, raise_on_error=False)
-            .success
+    with contextlib.ExitStack() as stack:
+        wms = stack.enter_context(WmsSimulator(world))
+        portal = stack.enter_context(BitrixSimulator())
+        build_demo_bitrix(portal, days, base.tz)
+        # the demo is offline by construction, whatever the environment says
+        stack.enter_context(
+            _environ(
+                C360_RECORDINGS_DIR=str(recordings),
+                C360_TELEGRAM_EXPORT_DIR=str(exports),
+                C360_STT_PROVIDER="sidecar",
+                C360_LLM_PROVIDER="offline",
+                C360_WMS_BASE_URL=wms.url,
+                C360_WMS_TOKEN=wms.token,
+                BITRIX_WEBHOOK_URL=portal.webhook_url,
+                C360_BITRIX_RATE="100",
+                TELEGRAM_BOT_TOKEN=None,
+                TELEGRAM_SESSION=None,
+            )
         )
-    print(f"{'✓' if ok else '✗'} warehouse_job (сигналы, профиль, витрины dbt, тревоги, поисковый индекс)")
-    code = code or (0 if ok else 1)
+        code = cmd_run(argparse.Namespace(only=None))
+    settings = get_settings()
     print()
     _report(settings, days[-1], send=False)
     data_dir = settings.data_dir.resolve()
@@ -236,6 +254,25 @@ def cmd_demo(_: argparse.Namespace) -> int:
         f"  папка данных:         {data_dir}"
     )
     return code
+
+
+@contextlib.contextmanager
+def _environ(**values: str | None):
+    """Set (or, with None, remove) environment variables for a block, then put them back."""
+
+    def put(items) -> None:
+        for k, v in items:
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    saved = [(k, os.environ.get(k)) for k in values]
+    try:
+        put(values.items())
+        yield
+    finally:
+        put(saved)
 
 
 def cmd_wms_sim(args: argparse.Namespace) -> int:
@@ -260,58 +297,6 @@ def cmd_wms_sim(args: argparse.Namespace) -> int:
                 time.sleep(3600)
         except KeyboardInterrupt:
             return 0
-
-
-def _demo_wms(defs, instance, settings) -> int:
-    """The WMS simulator, in-process, for the demo: 30 clients over a year, the first ten mapped to demo leads."""
-    from orchestration.demo import CLIENTS
-    from orchestration.run_once import QUIET_CONSOLE
-    from orchestration.wms_sim import WmsSimulator, WmsWorld, write_truth
-    from warehouse.aliases import load_aliases, save_alias
-
-    world = WmsWorld(clients=30, days=365, end=datetime.now(settings.tz).date())
-    aliases = load_aliases(settings.resolved_aliases_file)
-    for (lead, *_), client in zip(CLIENTS, world.clients, strict=False):
-        if ("wms_client", client.wms_id) not in aliases:
-            save_alias(settings.resolved_aliases_file, "wms_client", client.wms_id, lead, client.name)
-    truth = settings.data_dir.resolve() / "demo_wms_truth.json"
-    with WmsSimulator(world) as sim:
-        os.environ.update(C360_WMS_BASE_URL=sim.url, C360_WMS_TOKEN=sim.token)
-        ok = (
-            defs.resolve_job_def("wms_pull_job")
-            .execute_in_process(run_config=QUIET_CONSOLE, instance=instance, raise_on_error=False)
-            .success
-        )
-    write_truth(world, truth)
-    print(f"{'✓' if ok else '✗'} wms_pull_job (симулятор WMS: 30 клиентов за год; ответы — {truth})")
-    return 0 if ok else 1
-
-
-def _demo_bitrix(defs, instance, settings, days) -> int:
-    """A Bitrix24 portal simulator, in-process: the demo clients as leads, calls and e-mails on the demo days."""
-    from orchestration.bitrix_sim import BitrixSimulator
-    from orchestration.demo import build_demo_bitrix
-    from orchestration.run_once import QUIET_CONSOLE
-
-    with BitrixSimulator() as portal:
-        build_demo_bitrix(portal, days, settings.tz)
-        os.environ.update(BITRIX_WEBHOOK_URL=portal.webhook_url, C360_BITRIX_RATE="100")
-        ok = (
-            defs.resolve_job_def("bitrix_pull_job")
-            .execute_in_process(run_config=QUIET_CONSOLE, instance=instance, raise_on_error=False)
-            .success
-        )
-        summaries = defs.resolve_job_def("bitrix_summary_job")
-        for day in days:
-            ok = (
-                summaries.execute_in_process(
-                    run_config=QUIET_CONSOLE, instance=instance, partition_key=day.isoformat(), raise_on_error=False
-                ).success
-                and ok
-            )
-    os.environ.pop("BITRIX_WEBHOOK_URL", None)
-    print(f"{'✓' if ok else '✗'} bitrix_pull_job + bitrix_summary_job (симулятор Битрикс24: лиды, звонки, письма)")
-    return 0 if ok else 1
 
 
 def cmd_eval_churn(args: argparse.Namespace) -> int:
@@ -482,7 +467,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="client360", description="client360: история клиентов и риск ухода")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="один цикл: найти новые записи и обработать их").set_defaults(func=cmd_run)
+    run = sub.add_parser(
+        "run",
+        help="один полный цикл: записи, экспорты, Telegram, Битрикс24, WMS, сводки, хранилище, тревоги, отчёт",
+    )
+    run.add_argument(
+        "--only", metavar="ШАГИ", help="только эти шаги через запятую: meetings,telegram,bitrix,wms,warehouse,report"
+    )
+    run.set_defaults(func=cmd_run)
     report = sub.add_parser("report", help="ежедневный отчёт кураторам за день")
     report.add_argument("--date", type=date.fromisoformat, help="день YYYY-MM-DD (по умолчанию вчера)")
     report.add_argument("--send", action="store_true", help="отправить в Telegram-группу (один раз)")

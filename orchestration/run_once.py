@@ -9,7 +9,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
 from dagster._core.storage.dagster_run import RunsFilter
@@ -19,6 +22,23 @@ from warehouse.settings import Settings
 SENSORS = ("new_recordings_sensor", "telegram_exports_sensor")
 # the full event log is in the instance (Dagster UI); the console shows warnings and errors only
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# host:pid:start time of the process that runs a run in-process: a later cycle tells a dead one from a live one
+PROCESS_TAG = "c360/process"
+# what a person wants to see of a run in the cycle's line, from the materializations' metadata
+NOTABLE = {"отправлено новых": "новых тревог отправлено"}
+
+
+def process_start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot (/proc), so a reused pid is not taken for the same process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def process_tag() -> str:
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{process_start_time(pid)}"
 
 
 @contextlib.contextmanager
@@ -53,6 +73,40 @@ def failure_text(result: dg.ExecuteInProcessResult) -> str:
     return "; ".join(r.strip() for r in reasons) or "запуск завершился ошибкой"
 
 
+@dataclass
+class RunOutcome:
+    ok: bool
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def execute(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    job_name: str,
+    *,
+    partition_key: str | None = None,
+    run_config: dict | None = None,
+    tags: dict | None = None,
+) -> RunOutcome:
+    """One run of a job in this process, recorded in the instance like any other, with this process as its owner."""
+    with quiet_stdout():
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            run_config={**(run_config or {}), **QUIET_CONSOLE},
+            instance=instance,
+            partition_key=partition_key,
+            tags={**(tags or {}), PROCESS_TAG: process_tag()},
+            raise_on_error=False,
+        )
+    notes = []
+    for event in result.get_asset_materialization_events():
+        for key, label in NOTABLE.items():
+            value = event.materialization.metadata.get(key)
+            if value is not None and isinstance(value.value, int) and value.value:
+                notes.append(f"{label}: {value.value}")
+    return RunOutcome(True, notes=notes) if result.success else RunOutcome(False, failure_text(result), notes)
+
+
 def apply_sensor_data(instance: dg.DagsterInstance, data) -> None:
     """What the daemon does with a tick's side effects: dynamic partitions and reported asset events."""
     for request in data.dynamic_partitions_requests or []:
@@ -75,11 +129,13 @@ def evaluate_sensor(defs: dg.Definitions, instance: dg.DagsterInstance, name: st
         return defs.resolve_sensor_def(name).evaluate_tick(context)
 
 
-def run_once(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, log=print) -> CycleReport:
+def run_once(
+    defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings, log=print, sensors=SENSORS
+) -> CycleReport:
     report = CycleReport()
     cursor_file = _cursor_file(settings)
     cursors = json.loads(cursor_file.read_text()) if cursor_file.exists() else {}
-    for name in SENSORS:
+    for name in sensors:
         data = evaluate_sensor(defs, instance, name, cursors.get(name))
         apply_sensor_data(instance, data)
         if data.skip_message:
@@ -90,22 +146,21 @@ def run_once(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Setti
             if instance.get_runs(filters=RunsFilter(tags={"dagster/run_key": request.run_key}), limit=1):
                 report.skipped.append(what)
                 continue
-            job = defs.resolve_job_def(request.job_name)
             tags = {**request.tags, "dagster/run_key": request.run_key, "dagster/sensor_name": name}
-            result = job.execute_in_process(
-                run_config={**(request.run_config or {}), **QUIET_CONSOLE},
-                instance=instance,
+            outcome = execute(
+                defs,
+                instance,
+                request.job_name,
                 partition_key=request.partition_key,
+                run_config=request.run_config,
                 tags=tags,
-                raise_on_error=False,
             )
-            if result.success:
+            if outcome.ok:
                 report.succeeded.append(what)
                 log(f"✓ {request.job_name} {request.partition_key or ''}".rstrip())
             else:
-                reason = failure_text(result)
-                report.failed.append((what, reason))
-                log(f"✗ {request.job_name} {request.partition_key or ''}: {reason}")
+                report.failed.append((what, outcome.reason))
+                log(f"✗ {request.job_name} {request.partition_key or ''}: {outcome.reason}")
         cursors[name] = data.cursor
         cursor_file.parent.mkdir(parents=True, exist_ok=True)
         cursor_file.write_text(json.dumps(cursors))

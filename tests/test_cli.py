@@ -6,6 +6,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import jibri
 
 BIN = Path(sys.executable).parent / "client360"
@@ -21,16 +23,16 @@ def test_run_then_report_send_delivers_once(env, recordings, telegram, tmp_path)
     jibri(recordings, "e2e1", "12345", datetime(2026, 11, 24, 10, 0, 0))
     jibri(recordings, "e2e2", "67890", datetime(2026, 11, 24, 14, 0, 0))
 
-    first = cli("run", cwd=tmp_path)
+    first = cli("run", "--only", "meetings", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "успешно 2" in first.stdout
+    assert first.stdout.count("✓ meeting_pipeline_job") == 2 and "с ошибкой 0" in first.stdout
     sent = cli("report", "--date", "2026-11-24", "--send", cwd=tmp_path)
     assert sent.returncode == 0, sent.stderr
     assert "Отчёт кураторам за 24.11.2026" in sent.stdout
     assert len(telegram.messages) == 1
     assert "лид 12345" in telegram.messages[0]["text"] and "лид 67890" in telegram.messages[0]["text"]
 
-    again = cli("run", cwd=tmp_path)
+    again = cli("run", "--only", "meetings", cwd=tmp_path)
     assert again.returncode == 0 and "Новых записей нет" in again.stdout and "запусков 0" in again.stdout
     resent = cli("report", "--date", "2026-11-24", "--send", cwd=tmp_path)
     assert resent.returncode == 0 and "уже был отправлен" in resent.stderr
@@ -43,11 +45,13 @@ def test_run_reports_a_broken_recording_and_goes_on(env, recordings, tmp_path):
     next(bad.glob("*.vtt")).write_text("WEBVTT\n\n")  # an empty transcript
     result = cli("run", cwd=tmp_path)
     assert result.returncode == 1
-    assert "успешно 1, с ошибкой 1" in result.stdout
+    assert "✗ Встречи (папка записей): запусков 2" in result.stdout and "ошибок 1" in result.stdout
+    assert "✓ Хранилище" in result.stdout, "the other steps still run"
     assert "client-1002_2026-11-24-11-00-00.vtt: файл расшифровки пуст" in result.stderr
     assert cli("run", cwd=tmp_path).returncode == 0, "a failed recording is not resubmitted on every cycle"
 
 
+@pytest.mark.calendar
 def test_demo_runs_offline_and_prints_a_russian_report(tmp_path):
     result = cli("demo", cwd=tmp_path, env_extra={"C360_DATA_DIR": str(tmp_path / "data")})
     assert result.returncode == 0, result.stderr[-2000:]
@@ -57,7 +61,7 @@ def test_demo_runs_offline_and_prints_a_russian_report(tmp_path):
     report = cli("report", "--date", day, cwd=tmp_path, env_extra={"C360_DATA_DIR": str(tmp_path / "data")})
     assert report.returncode == 0 and f"Отчёт кураторам за {day[8:10]}.{day[5:7]}.{day[:4]}" in report.stdout
     assert "Встреч:" in report.stdout
-    assert "✓ bitrix_pull_job" in result.stdout and "✓ warehouse_job" in result.stdout
+    assert "✓ Битрикс24" in result.stdout and "✓ Склад (WMS)" in result.stdout and "✓ Хранилище" in result.stdout
 
     # the question set over the demo data: every source type, periods, numbers, and absent answers
     rag = cli("eval-rag", cwd=tmp_path, env_extra={"C360_DATA_DIR": str(tmp_path / "data")})

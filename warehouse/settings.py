@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     price_glm_rub_per_mtokens: float | None = _env("C360_PRICE_GLM_RUB_PER_MTOKENS")  # for `client360 usage`
     price_speechkit_rub_per_min: float | None = _env("C360_PRICE_SPEECHKIT_RUB_PER_MIN")
     partitions_start: str = _env("C360_PARTITIONS_START", "2025-01-01")
+    # `client360 run` makes the daily summaries missing for up to this many days back (after downtime)
+    catchup_days: int = _env("C360_CATCHUP_DAYS", 7)
 
     # Telegram user account (Telethon)
     telegram_api_id: int | None = _env("TELEGRAM_API_ID")
