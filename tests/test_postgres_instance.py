@@ -54,9 +54,9 @@ def test_run_history_is_stored_in_postgres(env, recordings, tmp_path, pg_databas
     pg_env = production_home(home, pg_database)
     jibri(recordings, "pg1", "777", datetime(2026, 11, 24, 10, 0, 0))
 
-    first = cli("run", cwd=tmp_path, env_extra=pg_env)
+    first = cli("run", "--only", "meetings", cwd=tmp_path, env_extra=pg_env)
     assert first.returncode == 0, first.stderr[-3000:]
-    second = cli("run", cwd=tmp_path, env_extra=pg_env)
+    second = cli("run", "--only", "meetings", cwd=tmp_path, env_extra=pg_env)
     assert second.returncode == 0 and "запусков 0" in second.stdout
 
     with psycopg.connect(dbname=pg_database, **PG) as con:
