@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +22,8 @@ from dagster._core.events import JobFailureData, RunFailureReason
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 from dagster._core.storage.tags import PARENT_RUN_ID_TAG, RETRY_NUMBER_TAG, ROOT_RUN_ID_TAG, WILL_RETRY_TAG
 
-from orchestration.run_once import PROCESS_TAG, execute, run_once
+from orchestration.launcher import PROCESS_TAG, owner_alive
+from orchestration.run_once import execute, run_once
 from warehouse.settings import Settings
 
 STEPS = ("meetings", "telegram", "bitrix", "wms", "warehouse", "report")
@@ -63,31 +63,15 @@ class CycleResult:
 # --- runs whose process died -------------------------------------------------------------------------------------
 
 
-def _process_alive(pid: int, started: str) -> bool:
-    """Alive and the same process (a reused pid has another start time in /proc)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    from orchestration.run_once import process_start_time
-
-    return process_start_time(pid) == started
-
-
 def reap_dead_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
     """Runs started by a `client360` process on this machine that is gone: failed, so nothing waits on them forever
     (and their pool slots are free). The daemon's runs are watched by the code server and run monitoring instead."""
-    host = socket.gethostname()
     dead = []
     for record in instance.get_run_records(filters=RunsFilter(statuses=IN_PROGRESS)):
         run = record.dagster_run
-        owner = run.tags.get(PROCESS_TAG, "")
-        run_host, _, rest = owner.partition(":")
-        pid, _, started = rest.partition(":")
-        if not owner or run_host != host or not pid.isdigit() or _process_alive(int(pid), started):
+        if PROCESS_TAG not in run.tags or owner_alive(run.tags[PROCESS_TAG]) is not False:
             continue
+        pid = run.tags[PROCESS_TAG].split(":")[1]
         # retried by this cycle right away (below), so the daemon's run retries must not take it too
         instance.add_run_tags(run.run_id, {WILL_RETRY_TAG: "true" if _may_retry(instance, run) else "false"})
         instance.report_run_failed(

@@ -9,36 +9,19 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-import socket
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import dagster as dg
 from dagster._core.storage.dagster_run import RunsFilter
 
+from orchestration.launcher import PROCESS_TAG, process_tag
 from warehouse.settings import Settings
 
 SENSORS = ("new_recordings_sensor", "telegram_exports_sensor")
 # the full event log is in the instance (Dagster UI); the console shows warnings and errors only
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-# host:pid:start time of the process that runs a run in-process: a later cycle tells a dead one from a live one
-PROCESS_TAG = "c360/process"
 # what a person wants to see of a run in the cycle's line, from the materializations' metadata
 NOTABLE = {"отправлено новых": "новых тревог отправлено"}
-
-
-def process_start_time(pid: int) -> str:
-    """The process's start time in clock ticks since boot (/proc), so a reused pid is not taken for the same process."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
-def process_tag() -> str:
-    pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{process_start_time(pid)}"
 
 
 @contextlib.contextmanager
