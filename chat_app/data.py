@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import duckdb
 
@@ -88,7 +88,7 @@ def timeline(client_id: str, sources: list[str] | None = None, days: int | None 
         params += sources
     if days:
         sql += " and occurred_at >= ?"
-        params.append(date.today() - timedelta(days=days))
+        params.append(get_settings().today() - timedelta(days=days))
     return _query(sql + " order by occurred_at desc limit 500", params)
 
 

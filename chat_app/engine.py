@@ -41,11 +41,15 @@ QUESTION_WORDS = frozenset(
     прошлым""".split()
 )
 # what curators ask in their words → how it is said in the data (the offline answerer matches words, not meaning)
+COMPLAINTS = ["задерж", "пересо", "штраф", "долго", "дорог", "недов"]
 SYNONYMS = {
     "обеща": ["пришл", "отправ", "подгот", "сдела", "догов", "пров", "срок"],
     "блокер": ["задерж", "пересо", "штраф", "долго", "висит", "дорог"],
     "пробл": ["задерж", "пересо", "штраф", "долго", "висит", "дорог"],
-    "жалоб": ["задерж", "пересо", "штраф", "долго", "дорог", "недов"],
+    "жалоб": COMPLAINTS,  # жалоба, жалобы
+    "жалов": COMPLAINTS,  # жаловался, жаловались
+    "жалу": COMPLAINTS,  # жалуется, жалуются
+    "пожалов": COMPLAINTS,  # пожаловался
     "маркетпл": ["wildb", "ozon", "яндек", "марке", "мегам"],
     "торгу": ["wildb", "ozon", "яндек", "марке"],
     "настро": ["тон"],
@@ -188,7 +192,10 @@ class ClientQA:
 
     def ask(self, client_id: str, question: str, today: date | None = None) -> Iterator[str | Answer]:
         """Yields pieces of the answer text as they come, then the finished Answer."""
-        today = today or date.today()
+        if today is None:
+            from warehouse.settings import get_settings
+
+            today = get_settings().today()
         hits, (start, end) = self.retrieve(client_id, question, today)
         answer = Answer(
             question,

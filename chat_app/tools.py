@@ -6,7 +6,7 @@ They read the warehouse read-only for a moment; while a run holds the file they 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -14,6 +14,7 @@ import duckdb
 from chat_app.engine import Passage
 from warehouse import duck
 from warehouse.duck import fetch_dicts
+from warehouse.settings import get_settings
 
 SCHEMAS = [
     {
@@ -61,6 +62,12 @@ SCHEMAS = [
         },
     },
 ]
+
+
+def months_back(day: date, months: int) -> date:
+    """The 1st of the month `months` calendar months before the month of `day` (whole months, any month length)."""
+    index = day.year * 12 + day.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 class WarehouseTools:
@@ -116,7 +123,7 @@ class WarehouseTools:
 
     @staticmethod
     def _tone_by_month(con, client_id: str, months: int = 6):
-        since = date.today().replace(day=1) - timedelta(days=31 * max(1, int(months)))
+        since = months_back(get_settings().today(), max(1, int(months)))
         rows = fetch_dicts(
             con,
             """select date_trunc('month', occurred_at) as month, avg(sentiment) as sentiment, count(*) as n,

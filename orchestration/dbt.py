@@ -70,6 +70,12 @@ def dbt_vars(settings) -> dict:
     return {"timezone": settings.timezone, "churn": yaml.safe_load(CHURN_FILE.read_text(encoding="utf-8"))}
 
 
+def run_vars(settings) -> dict:
+    """dbt_vars and the team's «today» (Settings.today(), so C360_TODAY pins it; macros/today.sql). «today» stays out
+    of the build fingerprint: a new day must not rebuild every incremental mart in full."""
+    return {**dbt_vars(settings), "today": settings.today().isoformat()}
+
+
 def ensure_manifest(project: DbtProject = dbt_project) -> Path:
     """`dbt parse` when the manifest is missing or older than any model, macro or config (a fresh clone, an edit)."""
     manifest = project.manifest_path
@@ -114,7 +120,7 @@ def build_fingerprint(con, settings) -> str:
 def build_args(settings, full: bool) -> list[str]:
     """`dbt build` as the asset runs it. An incremental run leaves out the staging/intermediate views: they are
     only re-created when the models change (a full build), and each costs dbt a round of overhead."""
-    args = ["build", "--vars", json.dumps(dbt_vars(settings), ensure_ascii=False)]
+    args = ["build", "--vars", json.dumps(run_vars(settings), ensure_ascii=False)]
     return [*args, "--full-refresh"] if full else [*args, "--exclude", "config.materialized:view"]
 
 

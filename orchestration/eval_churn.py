@@ -48,7 +48,7 @@ def evaluate(clients: int = 60, days: int = 365, seed: int = 7, workdir: Path | 
     from warehouse.duck import connect, fetch_dicts
 
     workdir = workdir or Path(tempfile.mkdtemp(prefix="c360-eval-"))
-    world = WmsWorld(clients=clients, days=days, end=date.today(), seed=seed)
+    world = WmsWorld(clients=clients, days=days, end=get_settings().today(), seed=seed)
     truth = world.truth()
     saved = {
         k: os.environ.get(k) for k in ("C360_DATA_DIR", "C360_WMS_BASE_URL", "C360_WMS_TOKEN", "C360_ALIASES_FILE")

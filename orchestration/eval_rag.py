@@ -185,7 +185,7 @@ def build_questions(con, today: date) -> list[Question]:
 
 
 def evaluate(engine: ClientQA, settings, today: date | None = None) -> RagEval:
-    today = today or date.today()
+    today = today or settings.today()
     with duck.connect(settings.warehouse_path, read_only=True) as con:
         questions = build_questions(con, today)
     result = RagEval(questions, provider=engine.llm.name)

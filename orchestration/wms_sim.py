@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 from orchestration.local_http import LocalHttpServer
+from warehouse.settings import get_settings
 
 MARKETPLACES = ("wildberries", "ozon", "yandex_market")
 PLANTED = ("withdraws_stock", "reservation_spike", "inbound_stops", "seasonal_trap", "fbo_supply_trap")
@@ -46,7 +47,7 @@ def _at(day: date, hour: int, minute: int = 0) -> str:
 class WmsWorld:
     def __init__(self, clients: int = 30, days: int = 365, end: date | None = None, seed: int = 1):
         self.rng = random.Random(seed)
-        self.end = end or datetime.now(UTC).date()
+        self.end = end or get_settings().today()
         self.start = self.end - timedelta(days=days - 1)
         self.days = days
         self.clients = [self._client(i) for i in range(1, clients + 1)]
@@ -156,8 +157,9 @@ class WmsWorld:
         active = sum(
             r["units"] for r in c.reservations if r["status"] == "active" and r["created_at"][:10] <= as_of.isoformat()
         )
-        # the end of that day, but never later than now: a WMS does not report stock from the future
-        as_of_at = min(datetime.fromisoformat(_at(self.day(index), 23, 59)), datetime.now(UTC)).isoformat()
+        # the end of that day, but never later than now («now» of Settings): a WMS does not report stock from the future
+        now = get_settings().now().astimezone(UTC)
+        as_of_at = min(datetime.fromisoformat(_at(self.day(index), 23, 59)), now).isoformat()
         rows = []
         for k, (sku, name, weight) in enumerate(c.skus):
             rows.append(

@@ -18,6 +18,13 @@ DIALOGUE = [
 ]
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "calendar: depends on «today» (Settings.today()); .ci/run runs these again with C360_TODAY at hard dates",
+    )
+
+
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     """An isolated, offline configuration: data and recordings under tmp_path, no keys."""

@@ -6,7 +6,8 @@ Screenshots of the main screens go to docs/screenshots/."""
 import re
 import shutil
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 
 import dagster as dg
@@ -49,6 +50,13 @@ def log_in(page, url: str, login: str, password: str) -> None:
     shows(page, "client360 — клиенты фулфилмента", 20000)
 
 
+def shot(page, settings, name: str) -> None:
+    """A screenshot for docs/screenshots/, from a run at the real date only (not from the reruns at C360_TODAY)."""
+    if settings.today_override is None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / name), full_page=True)
+
+
 def cell(page, table: str, text: str):
     """A shown cell of a table (Gradio also renders hidden copies of the rows to measure them)."""
     return page.locator(f"#{table} [data-testid^=cell-]").filter(has_text=text).first
@@ -64,6 +72,7 @@ def browser():
         b.close()
 
 
+@pytest.mark.calendar
 def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, monkeypatch):  # noqa: F811
     url, staff = running_app
     with connect(env.warehouse_path) as con:
@@ -75,9 +84,9 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
             "insert into raw.telegram_messages (chat_id, message_id, sent_at, sender_name, direction, kind, "
             "text, source) values (-1001, 1, ?, 'Ольга', 'client', 'message', "
             "'Опять пересорт на Wildberries, выставили штраф', 'export')",
-            [datetime(2026, 11, 23, 9, 0)],
+            [datetime.combine(env.today() - timedelta(days=8), clock(9, 0))],
         )
-    world = WmsWorld(clients=1, days=120, seed=2)  # the client's warehouse, for the chart
+    world = WmsWorld(clients=1, days=120, seed=2)  # the client's warehouse up to «today», for the chart
     save_alias(env.resolved_aliases_file, "wms_client", world.clients[0].wms_id, "10234")
     with WmsSimulator(world) as sim:
         monkeypatch.setenv("C360_WMS_BASE_URL", sim.url)
@@ -86,8 +95,14 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     assert dg.materialize([warehouse_models], resources={"dbt": dbt_resource()}, instance=instance).success
     assert dg.materialize([rag_index, serving_snapshot], resources=all_resources(), instance=instance).success
     monkeypatch.setenv("C360_LLM_PROVIDER", "glm")
-    glm.reply = "Клиент жаловался на пересорт на Wildberries и штраф [1]."
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    cited = []
+
+    def reply(body):  # like a model: cite the passage that carries the complaint, whatever its rank
+        parts = re.split(r"(?m)^\[(\d+)\] ", body["messages"][-1]["content"])  # head, then n, passage, n, …
+        cited[:] = [n for n, text in zip(parts[1::2], parts[2::2], strict=True) if "Опять пересорт" in text][:1]
+        return f"Клиент жаловался на пересорт на Wildberries и штраф [{cited[0]}]." if cited else "Нет в данных."
+
+    glm.reply = reply
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     log_in(page, url, "anna", "пароль-анны-1")
@@ -99,7 +114,7 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     )
     assert background == "rgb(248, 201, 198)"
     assert "ООО ДомТекстиль" not in page.inner_text("body"), "a colleague's client is not listed"
-    page.screenshot(path=str(SHOTS / "01-clients.png"), full_page=True)
+    shot(page, env, "01-clients.png")
 
     cell(page, "clients", "ИП Смирнова").click()  # a row of the list opens the card
     shows(page, "Wildberries", 20000)
@@ -112,7 +127,7 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     assert tick(instance), "the notes sensor picks the note up"
     page.get_by_role("button", name="Открыть").click()
     shows(page, "Заметка: anna", 20000)
-    page.screenshot(path=str(SHOTS / "02-card.png"), full_page=True)
+    shot(page, env, "02-card.png")
 
     page.get_by_label("ID лида", exact=True).first.fill("10517")
     page.get_by_role("button", name="Открыть").click()
@@ -127,9 +142,9 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     shows(page, "пересорт на Wildberries и штраф", 30000)
     shows(page, "telegram:-1001:1", 20000)
     # a citation opens the conversation it cites
-    page.get_by_role("radio", name=re.compile(r"^\[1\] Telegram, client-10234")).click()
+    page.get_by_role("radio", name=re.compile(rf"^\[{cited[0]}\] Telegram, client-10234")).click()
     page.locator("#cite-view").get_by_text("Опять пересорт на Wildberries").wait_for(timeout=20000)
-    page.screenshot(path=str(SHOTS / "03-chat.png"), full_page=True)
+    shot(page, env, "03-chat.png")
     page.get_by_role("button", name=re.compile(r"^like$", re.I)).last.click()
     answer = next(m for m in reversed(staff.chat_history(staff.get("anna"), "10234")) if m["role"] == "assistant")
     for _ in range(50):  # the thumb is stored by the app's event handler

@@ -1,8 +1,9 @@
 """Asset checks the data owner sees: freshness of every source; no orphan client ids in the marts."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import dagster as dg
+import pytest
 
 from assets.bitrix24.assets import bitrix_assets
 from assets.checks import source_freshness
@@ -13,8 +14,9 @@ from orchestration.resources import all_resources
 from warehouse.duck import connect
 
 
+@pytest.mark.calendar
 def test_source_freshness_warns_on_a_stale_source_only(env, instance):
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = env.now().astimezone(UTC).replace(tzinfo=None)  # «now» of the settings, as the check measures
     with connect(env.warehouse_path) as con:
         con.execute(
             "insert into raw.telegram_messages (chat_id, message_id, sent_at, direction, kind, source) "

@@ -1,7 +1,7 @@
 """Churn signals, health and alerts on the WMS simulator: quality against ground truth, once-only delivery,
 evidence that points at real rows."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import dagster as dg
 import pytest
@@ -14,6 +14,7 @@ from orchestration.wms_sim import WmsWorld
 from tests.conftest import pull_wms_world, query
 
 
+@pytest.mark.calendar
 def test_eval_churn_meets_the_bar(tmp_path):
     result = evaluate(clients=40, days=365, seed=7, workdir=tmp_path)
     assert result.churners == 12
@@ -30,6 +31,7 @@ def churny_warehouse(env, instance, monkeypatch):
     return world
 
 
+@pytest.mark.calendar
 def test_alert_evidence_points_at_rows_that_exist(churny_warehouse, env):
     alerts = query(env, "select * from marts.client_alerts")
     assert {a["alert_type"] for a in alerts} == {"withdrawal", "reservation_spike", "inbound_stopped"}
@@ -54,9 +56,10 @@ def test_alert_evidence_points_at_rows_that_exist(churny_warehouse, env):
     assert healthy == [{"score": 100, "band": "зелёный"}]
 
 
+@pytest.mark.calendar
 def test_an_alert_is_sent_once(churny_warehouse, env, instance, telegram, monkeypatch):
     monkeypatch.setenv("C360_ALERT_CHAT_ID", "-1009876543210")
-    since = datetime.now(env.tz).date() - timedelta(days=14)  # the team's today, as the delivery counts
+    since = env.today() - timedelta(days=14)  # the team's «today», as the delivery counts
     current = query(env, "select distinct dedupe_key from marts.client_alerts where week_end >= ?", [since])
     assert current, "the simulator's late churners are alerting now"
     first = dg.materialize([client_alert_delivery], resources=all_resources(), instance=instance)

@@ -4,13 +4,14 @@ unkept promises — for clients with no warehouse data at all; a client who keep
 import json
 
 import dagster as dg
+import pytest
 
 from orchestration.dbt import dbt_resource, warehouse_models
 from warehouse.duck import connect, fetch_dicts
 
 
-def chat(con, client: str, chat_id: int, direction: str, from_day: int, to_day: int, every: int) -> None:
-    """Messages in a client's chat every `every` days, from `from_day` to `to_day` days ago (noon UTC)."""
+def chat(con, today, client: str, chat_id: int, direction: str, from_day: int, to_day: int, every: int) -> None:
+    """Messages in a client's chat every `every` days, from `from_day` to `to_day` days before `today` (noon UTC)."""
     con.execute(
         "insert or ignore into raw.telegram_chats (chat_id, title, client_id, mapped_by) values (?, ?, ?, 'alias')",
         [chat_id, f"Клиент {client}", client],
@@ -18,21 +19,22 @@ def chat(con, client: str, chat_id: int, direction: str, from_day: int, to_day: 
     con.execute(
         f"""insert into raw.telegram_messages (chat_id, message_id, sent_at, direction, kind, text, source)
         select ?, d * 10 + {0 if direction == "client" else 1},
-               cast(current_date - cast(d as integer) as timestamp) + interval 12 hour, ?, 'message', 'текст',
+               cast(cast(? as date) - cast(d as integer) as timestamp) + interval 12 hour, ?, 'message', 'текст',
                'telethon'
         from range(?, ?, -?) t(d)""",
-        [chat_id, direction, from_day, to_day - 1, every],
+        [chat_id, today, direction, from_day, to_day - 1, every],
     )
 
 
-def signal(con, client: str, days_ago: int, sentiment: float, conflict=False, promise=None) -> None:
+def signal(con, today, client: str, days_ago: int, sentiment: float, conflict=False, promise=None) -> None:
     con.execute(
         "insert into raw.interaction_signals (ref, client_id, source, occurred_at, content_hash, sentiment, tone, "
-        "complaint, conflict, blockers, promises) values (?, ?, 'telegram', current_date - cast(? as integer) "
+        "complaint, conflict, blockers, promises) values (?, ?, 'telegram', cast(? as date) - cast(? as integer) "
         "+ interval 20 hour, 'h', ?, 'нейтральный', ?, ?, '[]', ?)",
         [
             f"telegram_day:{client}:{days_ago}",
             client,
+            today,
             days_ago,
             sentiment,
             conflict,
@@ -42,24 +44,26 @@ def signal(con, client: str, days_ago: int, sentiment: float, conflict=False, pr
     )
 
 
+@pytest.mark.calendar
 def test_communication_signals_reach_health(env, instance):
+    today = env.today()
     with connect(env.warehouse_path) as con:
         # 556: talks every 3 days, both ways, up to today — the control
-        chat(con, "556", -1556, "client", 200, 0, 3)
-        chat(con, "556", -1556, "staff", 199, 0, 3)
+        chat(con, today, "556", -1556, "client", 200, 0, 3)
+        chat(con, today, "556", -1556, "staff", 199, 0, 3)
         for d in range(7, 200, 7):
-            signal(con, "556", d, 0.3)
+            signal(con, today, "556", d, 0.3)
         # 557: talked every 2 days for half a year, silent for the last 5 weeks
-        chat(con, "557", -1557, "client", 220, 35, 2)
-        chat(con, "557", -1557, "staff", 219, 35, 2)
+        chat(con, today, "557", -1557, "client", 220, 35, 2)
+        chat(con, today, "557", -1557, "staff", 219, 35, 2)
         # 555: keeps writing, but the tone fell, two conflicts, and we promised and went quiet
-        chat(con, "555", -1555, "client", 200, 0, 2)
-        chat(con, "555", -1555, "staff", 199, 17, 2)
+        chat(con, today, "555", -1555, "client", 200, 0, 2)
+        chat(con, today, "555", -1555, "staff", 199, 17, 2)
         for d in range(35, 120, 7):
-            signal(con, "555", d, 0.6)
-        signal(con, "555", 16, -0.5, promise="пришлём акт сверки")
-        signal(con, "555", 9, -0.6, conflict=True)
-        signal(con, "555", 2, -0.7, conflict=True)
+            signal(con, today, "555", d, 0.6)
+        signal(con, today, "555", 16, -0.5, promise="пришлём акт сверки")
+        signal(con, today, "555", 9, -0.6, conflict=True)
+        signal(con, today, "555", 2, -0.7, conflict=True)
     assert dg.materialize([warehouse_models], resources={"dbt": dbt_resource()}, instance=instance).success
     with connect(env.warehouse_path, read_only=True) as con:
         health = {r["client_id"]: r for r in fetch_dicts(con, "select * from marts.client_health")}

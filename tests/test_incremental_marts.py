@@ -77,6 +77,7 @@ def held_back_world(env, instance, monkeypatch):
     return world, cut
 
 
+@pytest.mark.calendar
 def test_incremental_build_equals_a_full_rebuild(held_back_world, env, instance):
     world, cut = held_back_world
     assert build(instance), "the first build is a full one"

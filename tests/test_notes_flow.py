@@ -1,8 +1,6 @@
 """A note written in the app reaches the warehouse, the client's timeline and the search index within one tick of
 the notes sensor; an edit replaces it there, a deletion removes it everywhere."""
 
-from datetime import date
-
 import dagster as dg
 
 from chat_app.engine import build_engine
@@ -51,7 +49,7 @@ def test_a_note_reaches_timeline_and_search_in_one_tick(env, instance):
     [row] = timeline_notes(settings)
     assert row["client_id"] == "10234" and row["kind"] == "заметка" and "Казани" in row["summary"]
     assert row["ref"] == f"note:{note}" and row["title"] == "Заметка: anna"
-    answer = [p for p in build_engine(settings).ask("10234", "Куда клиент планирует переехать?", date.today())][-1]
+    answer = [p for p in build_engine(settings).ask("10234", "Куда клиент планирует переехать?", settings.today())][-1]
     assert answer.found and answer.citations[0].source == "note" and answer.citations[0].source_id == f"note:{note}"
     assert not tick(instance), "nothing new: no run"
 
@@ -63,5 +61,5 @@ def test_a_note_reaches_timeline_and_search_in_one_tick(env, instance):
     staff.delete_note(anna, note)
     assert tick(instance)
     assert timeline_notes(settings) == []
-    gone = [p for p in build_engine(settings).ask("10234", "Куда клиент планирует переехать?", date.today())][-1]
+    gone = [p for p in build_engine(settings).ask("10234", "Куда клиент планирует переехать?", settings.today())][-1]
     assert not gone.found

@@ -107,6 +107,25 @@ def test_offline_answer_cites_the_meeting_moment(two_clients, instance):
     assert "meeting:m1@0" in cited and any("пересорт" in c.quote for c in answer.citations)
 
 
+def test_a_complaint_asked_about_in_any_word_form_outranks_warehouse_figures(two_clients, instance):
+    with connect(two_clients.warehouse_path) as con:
+        message(con, -1001, A, 4, datetime(2026, 11, 24, 9, 0), "Опять пересорт на Wildberries, выставили штраф")
+        con.execute("create schema if not exists intermediate")
+        con.execute(  # the weeks of the client's warehouse: figures, no complaint, «клиент» in every one
+            "create table intermediate.int_wms_weekly as select ? as client_id, cast(w as date) as week, "
+            "100 + 10 * i as outbound, i as withdrawal, 0 as inbound, 0 as reserved, 500 - i as stock_end "
+            "from (select unnest(generate_series(date '2026-09-07', date '2026-11-23', interval 7 day)) as w, "
+            "row_number() over () as i)",
+            [A],
+        )
+    index(instance)
+    for question in ("На что жаловался клиент?", "На что жалуется клиент?", "Какие у клиента были жалобы?"):
+        _, answer = ask(A, question)
+        assert answer.found and any("пересорт" in c.quote for c in answer.citations), (question, answer.text)
+        assert answer.retrieved[0].startswith(("telegram:-1001", "meeting:m1")), (question, answer.retrieved)
+        assert answer.citations[0].source != "wms", question
+
+
 def test_an_instruction_inside_a_message_stays_fenced_data(two_clients, instance, glm, monkeypatch):
     index(instance)
     monkeypatch.setenv("C360_LLM_PROVIDER", "glm")

@@ -47,6 +47,7 @@ def test_paging_and_a_5xx_mid_listing(sim, world):
         assert wms.pages == -(-len(client.orders) // 100)
 
 
+@pytest.mark.calendar
 def test_full_then_incremental_pull(sim, world, env, instance):
     first = pull(instance)
     clients = metadata_of(first, "wms_clients")
@@ -74,6 +75,7 @@ def test_full_then_incremental_pull(sim, world, env, instance):
     assert withdrawing == [{"client_id": "10001"}, {"client_id": "10002"}]
 
 
+@pytest.mark.calendar
 def test_planted_behaviours_show_in_the_tables(sim, world, env, instance):
     pull(instance, history_weeks=28)
     series = {

@@ -1,7 +1,7 @@
 """Churn alerts → the alert chat, each condition once (ledger in the app DB), with evidence and the curator."""
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import dagster as dg
 
@@ -47,7 +47,7 @@ def render_alert(alert: dict) -> str:
 )
 def client_alert_delivery(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = get_settings()
-    since = datetime.now(settings.tz).date() - timedelta(days=14)  # only what is current: weeks ended since
+    since = settings.today() - timedelta(days=14)  # only what is current: weeks ended since
     with context.resources.warehouse.connect(read_only=True) as con:
         alerts = fetch_dicts(
             con,

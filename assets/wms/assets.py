@@ -153,7 +153,7 @@ class StockConfig(dg.Config):
 )
 def wms_stock(context: dg.AssetExecutionContext, config: StockConfig) -> dg.MaterializeResult:
     settings = get_settings()
-    today = datetime.now(settings.tz).date()
+    today = settings.today()
     days: list[date | None] = [None] + [today - timedelta(weeks=w) for w in range(1, config.history_weeks + 1)]
     with context.resources.warehouse.connect(read_only=True) as con:
         clients = [r[0] for r in con.execute("select wms_client_id from raw.wms_clients order by 1").fetchall()]
@@ -216,7 +216,7 @@ def _flow_asset(name: str, method: str, table: str, make_row, description: str):
     )
     def _flow(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         settings = get_settings()
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = settings.now().astimezone(UTC).replace(tzinfo=None)  # a first pull reaches back from «today»
         with context.resources.warehouse.connect(read_only=True) as con:
             clients = [r[0] for r in con.execute("select wms_client_id from raw.wms_clients order by 1").fetchall()]
             cursors = dict(con.execute(f"select wms_client_id, max(created_at) from {table} group by 1").fetchall())

@@ -31,7 +31,7 @@ with
 {% endif %}
 
 as_of as (
-    select cast(date_trunc('week', least(max(day), current_date)) as date) as week
+    select cast(date_trunc('week', least(max(day), {{ today() }})) as date) as week
     from {{ ref('client_daily_activity') }}
 ),
 

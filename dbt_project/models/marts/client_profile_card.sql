@@ -6,7 +6,7 @@ with
 facts as (
     select
         *,
-        kind in ('pains', 'conflicts') and last_confirmed < now() - interval 180 day as stale
+        kind in ('pains', 'conflicts') and last_confirmed < {{ today() }} - interval 180 day as stale
     from {{ ref('stg_enrichment__client_profile_facts') }}
     where client_id is not null
 ),

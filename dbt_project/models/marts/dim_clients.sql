@@ -44,7 +44,7 @@ select
     l.curator_id,
     l.curator_name,
     l.created_at as client_since,
-    date_diff('day', l.created_at, current_date) as tenure_days,
+    date_diff('day', l.created_at, {{ today() }}) as tenure_days,
     m.marketplaces,
     coalesce(c.telegram_chats, 0) as telegram_chats,
     w.wms_client_ids,
