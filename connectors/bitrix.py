@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import quote
-
-import httpx
 
 from connectors.http import ExternalServiceError, HttpClient
 
 PAGE = 50  # Bitrix24 list methods always return 50 rows a page
 BATCH_MAX = 50  # sub-calls per `batch`
+
+if TYPE_CHECKING:
+    import httpx
 
 AUTH_ERRORS = {
     "NO_AUTH_FOUND": "неверный адрес вебхука (код вебхука не найден): проверьте BITRIX_WEBHOOK_URL",

@@ -15,10 +15,7 @@ import zlib
 from pathlib import Path
 from typing import Protocol
 
-import httpx
 import numpy as np
-from zhipuai import ZhipuAI
-from zhipuai.core import _errors as zerr
 
 from connectors.http import RetryLater, with_retries
 from connectors.llm.base import LLMError, LLMUsage
@@ -155,6 +152,9 @@ class GlmEmbedder:
     ):
         if not api_key:
             raise LLMError("GLM: не задан ZHIPUAI_API_KEY (или выберите C360_EMBED_PROVIDER=local)")
+        import httpx  # here: the local embedder (and `client360 ask` with it) needs neither httpx nor the SDK
+        from zhipuai import ZhipuAI
+
         self._sdk = ZhipuAI(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=httpx.Timeout(timeout, connect=10)
         )
@@ -163,6 +163,8 @@ class GlmEmbedder:
         self.usage = LLMUsage()
 
     def _call(self, batch: list[str]):
+        from zhipuai.core import _errors as zerr
+
         try:
             return self._sdk.embeddings.create(model=self.model, input=batch, dimensions=self.dim)
         except (

@@ -7,9 +7,10 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
+if TYPE_CHECKING:  # httpx (with its CLI's rich) is imported by the clients that call out, not by their importers
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ class HttpClient:
         max_delay: float = 60.0,
         min_interval: float = 0.0,
     ):
+        import httpx
+
         self._client = httpx.Client(base_url=base_url, headers=headers or {}, timeout=timeout)
         self.attempts = attempts
         self.base_delay = base_delay
@@ -117,6 +120,8 @@ class HttpClient:
             self._last_call = time.monotonic()
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        import httpx
+
         def attempt() -> httpx.Response:
             self._throttle()
             try:

@@ -11,8 +11,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import httpx
-
 from connectors.http import ExternalServiceError, HttpClient
 
 SIDECAR_EXTENSIONS = (".json", ".vtt", ".txt")
@@ -248,6 +246,8 @@ class SpeechKitStt(HttpClient):
             "speakerLabeling": {"speakerLabeling": "SPEAKER_LABELING_ENABLED"},
         }
         # up to 60 MB of audio (80 MB as base64) may take minutes to upload on a VPS uplink
+        import httpx
+
         upload_timeout = httpx.Timeout(60.0, write=900.0)
         return self.request("POST", "/stt/v3/recognizeFileAsync", json=body, timeout=upload_timeout).json()["id"]
 

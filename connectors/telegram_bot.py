@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import html
 import re
-
-import httpx
+from typing import TYPE_CHECKING
 
 from connectors.http import ExternalServiceError, HttpClient
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_MESSAGE_UNITS = 4096
 _TOKEN_RE = re.compile(r"(<[^>]+>)|(&#?\w+;)|([^<&]+|[<&])")

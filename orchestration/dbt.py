@@ -1,6 +1,8 @@
 """dbt (DuckDB) wired into Dagster: every model an asset; raw tables map to the Python assets that write them."""
 
+import fcntl
 import hashlib
+import importlib.metadata
 import json
 import os
 import sys
@@ -55,10 +57,12 @@ side_tables = [
 dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
 
 
-def dbt_resource() -> DbtCliResource:
+def dbt_resource(project: DbtProject = dbt_project) -> DbtCliResource:
     # the dbt next to this Python, so it works without an activated virtualenv
     return DbtCliResource(
-        project_dir=dbt_project, profiles_dir=str(DBT_DIR), dbt_executable=str(Path(sys.executable).parent / "dbt")
+        project_dir=project,
+        profiles_dir=str(project.project_dir),
+        dbt_executable=str(Path(sys.executable).parent / "dbt"),
     )
 
 
@@ -76,14 +80,52 @@ def run_vars(settings) -> dict:
     return {**dbt_vars(settings), "today": settings.today().isoformat()}
 
 
+PARSE_INPUTS = (".sql", ".yml", ".yaml", ".csv", ".md")
+NOT_PARSE_INPUTS = {"target", "logs", "dbt_packages"}
+
+
+def manifest_fingerprint(project: DbtProject, settings) -> str:
+    """Everything `dbt parse` reads: the project's files, the vars it is given, the dbt and adapter versions."""
+    versions = "|".join(importlib.metadata.version(d) for d in ("dbt-core", "dbt-duckdb"))
+    params = json.dumps(dbt_vars(settings), sort_keys=True, ensure_ascii=False)
+    h = hashlib.sha256(f"{versions}\0{params}\0".encode())
+    root = Path(project.project_dir)
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in NOT_PARSE_INPUTS and not d.startswith("."))
+        for name in sorted(files):
+            if name.endswith(PARSE_INPUTS) and not name.startswith("."):
+                path = Path(folder, name)
+                h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def ensure_manifest(project: DbtProject = dbt_project) -> Path:
-    """`dbt parse` when the manifest is missing or older than any model, macro or config (a fresh clone, an edit)."""
+    """The manifest `@dbt_assets` is built from, parsed again only when what dbt reads has changed (a fresh clone, an
+    edited model or churn.yml, another dbt), as told by the fingerprint stored with it: every process that loads
+    the code location comes here, and `dbt parse` costs seconds. One process parses at a time (a lock) and the
+    manifest is replaced in one rename, so processes starting together never read a half-written one."""
     manifest = project.manifest_path
-    sources = [p for p in DBT_DIR.rglob("*") if p.suffix in (".sql", ".yml") and "target" not in p.parts]
-    if not manifest.exists() or manifest.stat().st_mtime < max(p.stat().st_mtime for p in sources):
-        os.environ.setdefault("C360_WAREHOUSE_PATH", str(get_settings().warehouse_path.resolve()))
-        args = ["parse", "--quiet", "--vars", json.dumps(dbt_vars(get_settings()), ensure_ascii=False)]
-        dbt_resource().cli(args, target_path=project.target_path).wait()
+    stamp = manifest.with_name("manifest.fingerprint")
+    settings = get_settings()
+    fingerprint = manifest_fingerprint(project, settings)
+
+    def current() -> bool:
+        return manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint
+
+    if current():
+        return manifest
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with open(manifest.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if current():  # another process has just parsed it
+            return manifest
+        os.environ.setdefault("C360_WAREHOUSE_PATH", str(settings.warehouse_path.resolve()))
+        args = ["parse", "--quiet", "--vars", json.dumps(dbt_vars(settings), ensure_ascii=False)]
+        parsed = manifest.parent / "parse"  # its own folder: dbt writes the manifest in place
+        dbt_resource(project).cli(args, target_path=parsed).wait()
+        os.replace(parsed / "manifest.json", manifest)
+        stamp.with_suffix(".tmp").write_text(fingerprint)
+        os.replace(stamp.with_suffix(".tmp"), stamp)
     return manifest
 
 

@@ -10,12 +10,9 @@ from assets.files import is_settled, is_valid_name, readable_name
 from assets.meetings.assets import meeting_unmatched_files, recordings_partitions
 from assets.metadata import md_table
 from assets.telegram.assets import telegram_exports
-from chat_app.staff import Staff
-from connectors.factory import build_bot
 from connectors.telegram_bot import escape, split_html
 from orchestration.jobs import meeting_pipeline_job, notes_job, telegram_export_job, unmatched_recordings_job
 from orchestration.resources import RecordingsResource
-from warehouse.appdb import AppDB
 from warehouse.settings import get_settings
 
 
@@ -193,6 +190,8 @@ def run_failure_notice(context: dg.RunFailureSensorContext):
         for event in context.get_step_failure_events()
     ]
     text = failure_notice(context.dagster_run, failures, settings.dagster_url)
+    from connectors.factory import build_bot
+
     with build_bot(settings) as bot:
         for part in split_html(text):
             bot.send_message(settings.alert_chat_id, part)
@@ -209,6 +208,9 @@ def run_failure_notice(context: dg.RunFailureSensorContext):
     ),
 )
 def notes_sensor(context: dg.SensorEvaluationContext):
+    from chat_app.staff import Staff  # SQLAlchemy and argon2: for this sensor's tick, not for loading the code
+    from warehouse.appdb import AppDB
+
     last = Staff(AppDB(get_settings().resolved_app_db_url)).last_note_change()
     if last is None:
         return dg.SkipReason("Заметок пока нет")

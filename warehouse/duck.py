@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 RAW_DDL = """
 create schema if not exists raw;
@@ -395,6 +394,8 @@ def upsert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict]) -> 
     """
     if not rows:
         return 0
+    import pyarrow as pa  # here, not at the top: loading the code location needs no pyarrow
+
     columns = list(rows[0])
     incoming = pa.Table.from_pylist(list(rows))
     # `insert or replace` keeps an omitted column's old value: the load stamp is set explicitly, so the

@@ -10,17 +10,20 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-os.environ.setdefault("LANCEDB_LOG", "error")  # the Rust side's deprecation notices are not for the user
-
-import lancedb  # noqa: E402
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
+# lancedb, pyarrow and numpy are imported where used: LanceDB alone is a second of start-up, and the code location
+# (every Dagster step process) imports this module without searching
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
 
 TABLE = "chunks"
 
 
 def schema(dim: int) -> pa.Schema:
+    import pyarrow as pa
+
     return pa.schema(
         [
             pa.field("chunk_id", pa.string(), nullable=False),  # <source ref>#<n>
@@ -72,6 +75,9 @@ class Hit:
 
 class RagIndex:
     def __init__(self, path: Path, dim: int):
+        os.environ.setdefault("LANCEDB_LOG", "error")  # the Rust side's deprecation notices are not for the user
+        import lancedb
+
         path.mkdir(parents=True, exist_ok=True)
         self.db = lancedb.connect(str(path))
         self.dim = dim
@@ -101,6 +107,8 @@ class RagIndex:
     def upsert(self, rows: list[dict]) -> None:
         if not rows:
             return
+        import pyarrow as pa
+
         tbl = self.table()
         data = pa.Table.from_pylist(rows, schema=schema(self.dim))
         tbl.merge_insert("chunk_id").when_matched_update_all().when_not_matched_insert_all().execute(data)

@@ -2,7 +2,6 @@
 
 import dagster as dg
 
-from chat_app.staff import Staff
 from warehouse.duck import upsert
 
 
@@ -21,6 +20,8 @@ def _utc(value):
     ),
 )
 def staff_notes(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    from chat_app.staff import Staff  # SQLAlchemy and argon2, for this step only
+
     with context.resources.warehouse.connect(read_only=True) as con:
         since = con.execute("select max(updated_at) from raw.staff_notes").fetchone()[0]
     changed = Staff(context.resources.app_db.db()).notes_changed_since(since)

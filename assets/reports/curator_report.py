@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from connectors.llm.chats import ChatDaySummary
 from connectors.llm.offline import OFFLINE_LABEL
 from connectors.llm.summaries import MeetingSummary, format_action
 from connectors.telegram_bot import TelegramBot, escape, split_html
-from warehouse.appdb import AppDB
 from warehouse.duck import fetch_dicts
+
+if TYPE_CHECKING:  # the app DB (SQLAlchemy) is passed in by the callers that deliver
+    import duckdb
+
+    from warehouse.appdb import AppDB
 
 WEEKDAYS = ["понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье"]
 REPORT_KIND = "daily_curator_report"

@@ -3,6 +3,7 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
@@ -21,10 +22,12 @@ from assets.telegram.storage import (
 from connectors.llm import LLMError
 from connectors.llm.chats import summarize_chat_day
 from connectors.telegram_export import ExportError, parse_export
-from connectors.telegram_user import TelegramUserClient, TelegramUserError
 from warehouse.aliases import load_aliases
 from warehouse.duck import fetch_dicts, upsert
 from warehouse.settings import get_settings
+
+if TYPE_CHECKING:  # Telethon is imported by the pull alone: a second of start-up for every other step
+    from connectors.telegram_user import TelegramUserClient
 
 GROUP = "telegram"
 
@@ -75,7 +78,7 @@ def telegram_exports(context: dg.AssetExecutionContext, config: TelegramExportCo
     )
 
 
-async def _pull(tg: TelegramUserClient, warehouse, settings, log) -> dict:
+async def _pull(tg: "TelegramUserClient", warehouse, settings, log) -> dict:
     totals, chats_pulled = StoreResult(), 0
     try:
         await tg.start()
@@ -122,6 +125,8 @@ async def _pull(tg: TelegramUserClient, warehouse, settings, log) -> dict:
     ),
 )
 def telegram_messages(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    from connectors.telegram_user import TelegramUserError
+
     settings = get_settings()
     tg = context.resources.telegram_user.client()
     try:

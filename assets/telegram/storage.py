@@ -5,28 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
-import polars as pl
 
 from warehouse.aliases import lead_id_in_title
 
+# column → type; polars is imported by store_messages alone (loading the code location needs none of it)
 MESSAGE_SCHEMA = {
-    "chat_id": pl.Int64,
-    "message_id": pl.Int64,
-    "sent_at": pl.Datetime("us"),
-    "edited_at": pl.Datetime("us"),
-    "sender_id": pl.Int64,
-    "sender_name": pl.Utf8,
-    "direction": pl.Utf8,
-    "kind": pl.Utf8,
-    "text": pl.Utf8,
-    "reply_to_id": pl.Int64,
-    "forwarded_from": pl.Utf8,
-    "media_kind": pl.Utf8,
-    "media_name": pl.Utf8,
-    "media_size": pl.Int64,
-    "service_action": pl.Utf8,
-    "raw": pl.Utf8,
-    "source": pl.Utf8,
+    "chat_id": "int",
+    "message_id": "int",
+    "sent_at": "datetime",
+    "edited_at": "datetime",
+    "sender_id": "int",
+    "sender_name": "str",
+    "direction": "str",
+    "kind": "str",
+    "text": "str",
+    "reply_to_id": "int",
+    "forwarded_from": "str",
+    "media_kind": "str",
+    "media_name": "str",
+    "media_size": "int",
+    "service_action": "str",
+    "raw": "str",
+    "source": "str",
 }
 COLUMNS = ", ".join(MESSAGE_SCHEMA)
 
@@ -48,7 +48,10 @@ def store_messages(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> StoreRes
     """Insert new messages; for known ones apply a newer edit (keeping the first text); never duplicate."""
     if not rows:
         return StoreResult()
-    incoming = pl.DataFrame(rows, schema=MESSAGE_SCHEMA)
+    import polars as pl
+
+    dtypes = {"int": pl.Int64, "datetime": pl.Datetime("us"), "str": pl.Utf8}
+    incoming = pl.DataFrame(rows, schema={c: dtypes[t] for c, t in MESSAGE_SCHEMA.items()})
     # an export overlapping itself, or a batch with a message twice: keep the latest edit
     incoming = incoming.sort("edited_at", nulls_last=False).unique(["chat_id", "message_id"], keep="last")
     con.register("incoming_messages", incoming.to_arrow())

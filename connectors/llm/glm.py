@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import httpx
-from zhipuai import ZhipuAI
-from zhipuai.core import _errors as zerr
+from typing import TYPE_CHECKING
 
 from connectors.http import ExternalServiceError, RetryLater, with_retries
 from connectors.llm.base import LLMError, LLMUsage, ResponseCache
+
+# the SDK (and httpx) are imported when GLM is used: importing this module costs nothing to the code location
+if TYPE_CHECKING:
+    from zhipuai.core import _errors as zerr
 
 SERVICE = "GLM (Zhipu)"
 
@@ -40,6 +41,9 @@ class GLMClient:
     ):
         if not api_key:
             raise ExternalServiceError(SERVICE, "не задан ZHIPUAI_API_KEY (или выберите C360_LLM_PROVIDER=offline)")
+        import httpx
+        from zhipuai import ZhipuAI
+
         # retries are ours (one backoff policy for every external system), so the SDK's own are off
         self._sdk = ZhipuAI(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=httpx.Timeout(timeout, connect=10)
@@ -53,6 +57,8 @@ class GLMClient:
         self.max_tokens = max_tokens
 
     def _call(self, messages: list[dict], json_mode: bool = False, **kwargs):
+        from zhipuai.core import _errors as zerr
+
         if json_mode:
             kwargs["response_format"] = {"type": "json_object"}
         try:
@@ -113,6 +119,9 @@ class GLMClient:
             self.usage.hit()
             yield cached
             return
+        import httpx
+        from zhipuai.core import _errors as zerr
+
         chunks = with_retries(
             lambda: self._call(messages, stream=True), attempts=self.attempts, base_delay=self.base_delay
         )
