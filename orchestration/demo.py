@@ -120,6 +120,14 @@ def write_jibri_session(
     return folder
 
 
+def _finished_at(when: datetime, *paths: Path) -> None:
+    """Files written at `when` of the demo world. A file time is physical, so never later than an hour ago on the real
+    clock: with C360_TODAY ahead of it, a file from the future would never look complete to the folder sensors."""
+    stamp = min(when.timestamp(), datetime.now().timestamp() - 3600)
+    for path in paths:
+        os.utime(path, (stamp, stamp))
+
+
 def build_demo_company(root: Path, today: date, tz: ZoneInfo, *, days: int = 3, seed: int = 42) -> list[date]:
     """Meetings on the `days` days before `today`; returns those days. Deterministic for a seed and a day."""
     rng = random.Random(seed)
@@ -153,9 +161,7 @@ def build_demo_company(root: Path, today: date, tz: ZoneInfo, *, days: int = 3, 
     dropped.with_suffix(".txt").write_text(
         "\n".join(f"{who}: {text}" for who, text in _dialogue(rng, CURATORS[0], person, mp)), encoding="utf-8"
     )
-    stamp = datetime.combine(meeting_days[-1], time(16, 20), tzinfo=tz).timestamp()
-    for p in (dropped, dropped.with_suffix(".txt")):
-        os.utime(p, (stamp, stamp))
+    _finished_at(datetime.combine(meeting_days[-1], time(16, 20), tzinfo=tz), dropped, dropped.with_suffix(".txt"))
     return meeting_days
 
 
@@ -212,8 +218,7 @@ def build_demo_telegram_export(folder: Path, days: list[date], tz: ZoneInfo, *, 
     path = folder / "ChatExport_demo" / "result.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(export, ensure_ascii=False, indent=1), encoding="utf-8")
-    stamp = datetime.combine(days[-1], time(20, 0), tzinfo=tz).timestamp()
-    os.utime(path, (stamp, stamp))  # an export finished yesterday evening
+    _finished_at(datetime.combine(days[-1], time(20, 0), tzinfo=tz), path)  # an export finished yesterday evening
     return path
 
 

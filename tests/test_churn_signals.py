@@ -2,6 +2,7 @@
 unkept promises — for clients with no warehouse data at all; a client who keeps talking as usual stays green."""
 
 import json
+from datetime import datetime, time, timedelta
 
 import dagster as dg
 import pytest
@@ -48,6 +49,10 @@ def signal(con, today, client: str, days_ago: int, sentiment: float, conflict=Fa
 def test_communication_signals_reach_health(env, instance):
     today = env.today()
     with connect(env.warehouse_path) as con:
+        con.execute(  # a client for 400 days: the tenure counts to «today» of the settings (dbt var today)
+            "insert into raw.bitrix_leads (lead_id, title, date_create) values (556, 'Клиент 556', ?)",
+            [datetime.combine(today - timedelta(days=400), time(9, 0))],
+        )
         # 556: talks every 3 days, both ways, up to today — the control
         chat(con, today, "556", -1556, "client", 200, 0, 3)
         chat(con, today, "556", -1556, "staff", 199, 0, 3)
@@ -67,9 +72,11 @@ def test_communication_signals_reach_health(env, instance):
     assert dg.materialize([warehouse_models], resources={"dbt": dbt_resource()}, instance=instance).success
     with connect(env.warehouse_path, read_only=True) as con:
         health = {r["client_id"]: r for r in fetch_dicts(con, "select * from marts.client_health")}
+        [tenure] = fetch_dicts(con, "select tenure_days from marts.dim_clients where client_id = '556'")
         [promise] = fetch_dicts(con, "select * from intermediate.int_promises where client_id = '555'")
 
     assert health["556"]["score"] == 100 and health["556"]["band"] == "зелёный", health["556"]
+    assert tenure == {"tenure_days": 400}
     silent = health["557"]["top_reasons"]
     assert "клиент молчит" in silent and "обычно на связи раз в 2 дн." in silent, silent
     troubled = health["555"]["top_reasons"]

@@ -80,7 +80,6 @@ def test_timeline_has_every_source_with_refs_that_exist(all_sources):
     assert call["occurred_at"] == datetime(2026, 11, 24, 15, 0), "Bitrix UTC shown in Moscow time"
 
 
-@pytest.mark.calendar
 def test_daily_activity_and_client_dimension(all_sources):
     world, settings = all_sources
     [day] = query(
@@ -93,4 +92,3 @@ def test_daily_activity_and_client_dimension(all_sources):
     [client] = query(settings, "select * from marts.dim_clients where client_id = '12345'")
     assert client["curator_name"] == "Анна Соколова" and client["telegram_chats"] == 1
     assert client["wms_client_ids"] == world.clients[0].wms_id and "Ozon" in client["marketplaces"]
-    assert client["tenure_days"] == (settings.today() - client["client_since"].date()).days, "«today» of the settings"
