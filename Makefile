@@ -14,7 +14,8 @@ $(UV):
 
 $(STAMP): requirements.lock pyproject.toml | $(UV)
 	@test -x $(BIN)/python || $(UV) venv -q -p 3.11 $(VENV)
-	VIRTUAL_ENV=$(VENV) $(UV) pip sync -q requirements.lock
+# --compile-bytecode: uv leaves no .pyc by default, and every process then compiles all it imports (seconds)
+	VIRTUAL_ENV=$(VENV) $(UV) pip sync -q --compile-bytecode requirements.lock
 	VIRTUAL_ENV=$(VENV) $(UV) pip install -q --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 

@@ -106,3 +106,11 @@ def test_dbt_parses_a_fresh_project_once_and_again_after_an_edit(env, tmp_path):
     (project_dir / "models" / "marts" / "zz_probe.sql").write_text("select 1 as probe\n")
     nodes = json.loads(ensure_manifest(project).read_text())["nodes"]
     assert "model.client360.zz_probe" in nodes
+
+
+def test_installs_compile_bytecode():
+    """uv installs no .pyc by default; without them every process compiles all it imports, seconds per process
+    (the image's site-packages is not even writable by the user the services run as)."""
+    root = DBT_DIR.parent
+    assert "pip sync -q --compile-bytecode" in (root / "Makefile").read_text()
+    assert "--compile-bytecode -r requirements.lock" in (root / "deploy" / "Dockerfile").read_text()
