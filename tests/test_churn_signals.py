@@ -58,6 +58,9 @@ def test_communication_signals_reach_health(env, instance):
         chat(con, today, "556", -1556, "staff", 199, 0, 3)
         for d in range(7, 200, 7):
             signal(con, today, "556", d, 0.3)
+        # 558: talked every 2 days, the last time 10 days ago: not silent yet, whatever the weekday
+        chat(con, today, "558", -1558, "client", 200, 10, 2)
+        chat(con, today, "558", -1558, "staff", 199, 11, 2)
         # 557: talked every 2 days for half a year, silent for the last 5 weeks
         chat(con, today, "557", -1557, "client", 220, 35, 2)
         chat(con, today, "557", -1557, "staff", 219, 35, 2)
@@ -73,10 +76,15 @@ def test_communication_signals_reach_health(env, instance):
     with connect(env.warehouse_path, read_only=True) as con:
         health = {r["client_id"]: r for r in fetch_dicts(con, "select * from marts.client_health")}
         [tenure] = fetch_dicts(con, "select tenure_days from marts.dim_clients where client_id = '556'")
+        [quiet] = fetch_dicts(
+            con, "select silence_days from marts.churn_features where client_id = '558' order by week desc limit 1"
+        )
         [promise] = fetch_dicts(con, "select * from intermediate.int_promises where client_id = '555'")
 
     assert health["556"]["score"] == 100 and health["556"]["band"] == "зелёный", health["556"]
     assert tenure == {"tenure_days": 400}
+    assert quiet == {"silence_days": 10}, "silent since the last contact until «today», not until Sunday"
+    assert "клиент молчит" not in (health["558"]["top_reasons"] or "")
     silent = health["557"]["top_reasons"]
     assert "клиент молчит" in silent and "обычно на связи раз в 2 дн." in silent, silent
     troubled = health["555"]["top_reasons"]

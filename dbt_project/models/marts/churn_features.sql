@@ -160,7 +160,8 @@ features as (
         outbound_4w / nullif(outbound_prior_8w / 2.0, 0) as outbound_ratio,
         case when last_year_weeks = 4 then outbound_4w / nullif(outbound_4w_last_year, 0) end as outbound_yoy_ratio,
         stock_end / nullif(outbound_4w / 4.0, 0) as cover_weeks,
-        date_diff('day', last_contact_day_30w, week_end) as silence_days,
+        -- silence so far: the current week counts to «today», not to its Sunday still ahead
+        date_diff('day', last_contact_day_30w, least(week_end, {{ today() }})) as silence_days,
         26 * 7.0 / nullif(contact_days_prior_26w, 0) as usual_contact_gap_days
     from w
 )
