@@ -29,6 +29,7 @@ from orchestration.jobs import (
     warehouse_job,
     wms_pull_job,
 )
+from orchestration.launcher import heartbeat_executor
 from orchestration.resources import all_resources
 from orchestration.schedules import (
     bitrix_pull_schedule,
@@ -89,4 +90,9 @@ defs = dg.Definitions(
         warehouse_schedule,
     ],
     resources={**all_resources(), "dbt": dbt_resource()},
+    # every step is in the duckdb_write pool (limit 1), so the steps of a run never run in parallel anyway; a
+    # process per step (the multiprocess default) would only add an interpreter and a load of this module per step
+    # while the step already holds the pool's one slot (20-70 s per step on 2 busy cores, for <1 s of work)
+    # (and it beats for the run, so run monitoring tells a run whose process died: orchestration/launcher.py)
+    executor=heartbeat_executor,
 )

@@ -1,25 +1,67 @@
-"""Who runs a run, and whether that process is still alive.
+"""Whether a run's process is still alive: a heartbeat every run writes, read by run monitoring and `client360 run`.
 
-Dagster's DefaultRunLauncher cannot tell run monitoring whether a run's worker lives, so a run whose code server
-was restarted (container restart, deploy) stays STARTED for ever. `MonitoredRunLauncher` answers from the code
-server itself (CanCancelExecution: whether one of its worker processes is executing the run — the one question the
-`dagster code-server` proxy forwards); runs executed in-process by
-`client360 run` carry their process (host:pid:start time) in a tag and are checked on that host.
+Dagster's DefaultRunLauncher cannot tell run monitoring whether a run's worker lives, so a run whose process died
+with its code server (container restart, deploy, out of memory) stays STARTED for ever and holds the warehouse
+pool. Every run here beats instead: the executor of the code location (runs launched by the daemon) and
+`client360 run` (runs executed in-process) stamp the run every HEARTBEAT_SECONDS; `MonitoredRunLauncher` reports a
+run whose stamp is older than STALE_SECONDS as failed, and `run_retries` runs it once more. In-process runs also
+carry their process (host:pid:start time), so the next `client360 run` on that machine sees a killed one at once.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from dagster import DefaultRunLauncher
+import dagster as dg
+from dagster._core.definitions.executor_definition import IN_PROC_CONFIG, _core_in_process_executor_creation
+from dagster._core.executor.in_process import InProcessExecutor
 from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
-from dagster._core.storage.tags import GRPC_INFO_TAG
 
-# host:pid:start time of the process that executes a run in-process
-PROCESS_TAG = "c360/process"
+HEARTBEAT_TAG = "c360/heartbeat"  # unix seconds of the run's last sign of life
+PROCESS_TAG = "c360/process"  # host:pid:start time of the process executing a run in-process
+HEARTBEAT_SECONDS = 30
+STALE_SECONDS = 300  # ten missed beats: the process is gone (a busy 2-core machine still beats every few seconds)
+
+
+@contextlib.contextmanager
+def heartbeat(instance: dg.DagsterInstance, run_id: str) -> Iterator[None]:
+    """Stamp the run now and every HEARTBEAT_SECONDS until the block ends."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a missed beat is harmless; ten in a row mean a dead process
+                instance.add_run_tags(run_id, {HEARTBEAT_TAG: str(int(time.time()))})
+            if stop.wait(HEARTBEAT_SECONDS):
+                return
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{run_id[:8]}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+class HeartbeatExecutor(InProcessExecutor):
+    """Dagster's in-process executor, beating for the run while its steps execute."""
+
+    def execute(self, plan_context, execution_plan):
+        with heartbeat(plan_context.instance, plan_context.run_id):
+            yield from super().execute(plan_context, execution_plan)
+
+
+@dg.executor(name="in_process", config_schema=IN_PROC_CONFIG)
+def heartbeat_executor(init_context) -> HeartbeatExecutor:
+    base = _core_in_process_executor_creation(init_context.executor_config)
+    return HeartbeatExecutor(retries=base.retries, step_dependency_config=base.step_dependency_config)
 
 
 def process_start_time(pid: int) -> str:
@@ -50,38 +92,23 @@ def owner_alive(tag: str) -> bool | None:
     return process_start_time(int(pid)) == started
 
 
-class MonitoredRunLauncher(DefaultRunLauncher):
-    """The default launcher (runs on the code server), with a worker health check for run monitoring."""
+class MonitoredRunLauncher(dg.DefaultRunLauncher):
+    """The default launcher (runs execute on the code server), with a worker health check for run monitoring."""
 
     @property
     def supports_check_run_worker_health(self) -> bool:
         return True
 
-    def check_run_worker_health(self, run) -> CheckRunHealthResult:
-        from dagster._grpc.client import DagsterGrpcClient
-        from dagster._grpc.types import CanCancelExecutionRequest, CanCancelExecutionResult
-        from dagster._serdes import deserialize_value
-
-        if PROCESS_TAG in run.tags:
-            alive = owner_alive(run.tags[PROCESS_TAG])
-            if alive is None:
-                return CheckRunHealthResult(WorkerStatus.UNKNOWN, "запуск идёт в процессе на другой машине")
-            if alive:
-                return CheckRunHealthResult(WorkerStatus.RUNNING)
+    def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
+        if PROCESS_TAG in run.tags and owner_alive(run.tags[PROCESS_TAG]) is False:
             return CheckRunHealthResult(WorkerStatus.FAILED, "процесс client360, выполнявший запуск, завершился")
-        if GRPC_INFO_TAG not in run.tags:
-            return CheckRunHealthResult(WorkerStatus.UNKNOWN, "неизвестно, где выполняется запуск")
-        info = json.loads(run.tags[GRPC_INFO_TAG])
-        client = DagsterGrpcClient(
-            port=info.get("port"), socket=info.get("socket"), host=info.get("host"), use_ssl=bool(info.get("use_ssl"))
-        )
-        try:
-            reply = client.can_cancel_execution(CanCancelExecutionRequest(run_id=run.run_id))
-            executing = deserialize_value(reply, CanCancelExecutionResult).can_cancel
-        except Exception as exc:  # the code server is down or restarting: ask again on the next poll
-            return CheckRunHealthResult(WorkerStatus.UNKNOWN, f"сервер кода не отвечает: {type(exc).__name__}", True)
-        if executing:
-            return CheckRunHealthResult(WorkerStatus.RUNNING)
-        return CheckRunHealthResult(
-            WorkerStatus.FAILED, "сервер кода не выполняет этот запуск: процесс завершился или сервер перезапущен"
-        )
+        beat = run.tags.get(HEARTBEAT_TAG)
+        if beat is None:
+            return CheckRunHealthResult(WorkerStatus.UNKNOWN, "запуск ещё не подавал признаков жизни")
+        silent = time.time() - int(beat)
+        if silent > STALE_SECONDS:
+            return CheckRunHealthResult(
+                WorkerStatus.FAILED,
+                f"процесс запуска молчит {int(silent // 60)} мин: он завершился (перезапуск сервера или контейнера?)",
+            )
+        return CheckRunHealthResult(WorkerStatus.RUNNING)

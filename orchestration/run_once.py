@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import uuid
 from dataclasses import dataclass, field
 
 import dagster as dg
 from dagster._core.storage.dagster_run import RunsFilter
 
-from orchestration.launcher import PROCESS_TAG, process_tag
+from orchestration.launcher import PROCESS_TAG, heartbeat, process_tag
 from warehouse.settings import Settings
 
 SENSORS = ("new_recordings_sensor", "telegram_exports_sensor")
@@ -72,12 +73,15 @@ def execute(
     run_config: dict | None = None,
     tags: dict | None = None,
 ) -> RunOutcome:
-    """One run of a job in this process, recorded in the instance like any other, with this process as its owner."""
-    with quiet_stdout():
+    """One run of a job in this process, recorded in the instance like any other, beating while it runs and naming
+    this process as its owner (orchestration/launcher.py: how a dead one is told from a live one)."""
+    run_id = str(uuid.uuid4())
+    with quiet_stdout(), heartbeat(instance, run_id):
         result = defs.resolve_job_def(job_name).execute_in_process(
             run_config={**(run_config or {}), **QUIET_CONSOLE},
             instance=instance,
             partition_key=partition_key,
+            run_id=run_id,
             tags={**(tags or {}), PROCESS_TAG: process_tag()},
             raise_on_error=False,
         )

@@ -1,87 +1,70 @@
-"""The run launcher's health check, which run monitoring uses to fail a run whose process is gone: asked of a real
-code server over gRPC (GetCurrentRuns), and of this machine's processes for runs `client360 run` executes."""
+"""A run whose process died is told from a live one: every run beats (the code location's executor, and
+`client360 run` for the runs it executes), and the production launcher's health check — what run monitoring asks —
+fails a run that stopped beating or whose client360 process is gone."""
 
-import json
 import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import dagster as dg
-import pytest
 from dagster._core.launcher.base import WorkerStatus
-from dagster._core.storage.tags import GRPC_INFO_TAG
-from dagster._grpc.client import DagsterGrpcClient
 
-from orchestration.launcher import PROCESS_TAG, MonitoredRunLauncher, process_tag
-from tests.production_stack import free_port
-
-BIN = Path(sys.executable).parent
+import orchestration.launcher as launcher_module
+from orchestration.definitions import defs
+from orchestration.launcher import (
+    HEARTBEAT_TAG,
+    PROCESS_TAG,
+    STALE_SECONDS,
+    MonitoredRunLauncher,
+    heartbeat_executor,
+    process_tag,
+)
 
 
 def run_with(tags: dict) -> dg.DagsterRun:
     return dg.DagsterRun(job_name="warehouse_job", run_id="0f1e2d3c-0000-4000-8000-000000000001", tags=tags)
 
 
-def test_a_run_of_a_live_or_dead_client360_process():
-    launcher = MonitoredRunLauncher()
-    assert launcher.check_run_worker_health(run_with({PROCESS_TAG: process_tag()})).status == WorkerStatus.RUNNING
+def health(tags: dict) -> WorkerStatus:
+    return MonitoredRunLauncher().check_run_worker_health(run_with(tags)).status
 
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    tag = f"{os.uname().nodename}:{child.pid}:" + process_tag().rsplit(":", 1)[1]  # a pid, not that process
-    assert launcher.check_run_worker_health(run_with({PROCESS_TAG: tag})).status == WorkerStatus.FAILED, "pid reused"
-    child.kill()
+
+def test_a_run_that_stopped_beating_is_failed_and_a_beating_one_is_not():
+    now = int(time.time())
+    assert health({HEARTBEAT_TAG: str(now - 20)}) == WorkerStatus.RUNNING
+    assert health({HEARTBEAT_TAG: str(now - STALE_SECONDS - 60)}) == WorkerStatus.FAILED
+    assert health({}) == WorkerStatus.UNKNOWN, "not beating yet (just launched): asked again on the next poll"
+
+
+def test_a_run_of_a_dead_client360_process_is_failed_at_once():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     dead = process_tag().replace(f":{os.getpid()}:", f":{child.pid}:")
-    assert launcher.check_run_worker_health(run_with({PROCESS_TAG: dead})).status == WorkerStatus.FAILED
-    elsewhere = "another-host:1:1"
-    assert launcher.check_run_worker_health(run_with({PROCESS_TAG: elsewhere})).status == WorkerStatus.UNKNOWN
+    fresh = str(int(time.time()))
+    assert health({PROCESS_TAG: dead, HEARTBEAT_TAG: fresh}) == WorkerStatus.FAILED
+    assert health({PROCESS_TAG: process_tag(), HEARTBEAT_TAG: fresh}) == WorkerStatus.RUNNING
+    reused = process_tag().rsplit(":", 1)[0] + ":1"  # this pid, another start time: a reused pid
+    assert health({PROCESS_TAG: reused, HEARTBEAT_TAG: fresh}) == WorkerStatus.FAILED
+    elsewhere = {PROCESS_TAG: "another-host:1:1", HEARTBEAT_TAG: fresh}
+    assert health(elsewhere) == WorkerStatus.RUNNING, "another machine's process: its heartbeat decides"
 
 
-def test_a_run_the_code_server_does_not_execute_is_failed(tmp_path):
-    port = free_port()
-    grpc = json.dumps({"host": "127.0.0.1", "port": port})
-    launcher = MonitoredRunLauncher()
-    down = launcher.check_run_worker_health(run_with({GRPC_INFO_TAG: grpc}))
-    assert down.status == WorkerStatus.UNKNOWN, "a code server that does not answer (restarting) is asked again later"
-
-    server = subprocess.Popen(
-        [
-            str(BIN / "dagster"),
-            "code-server",
-            "start",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-m",
-            "orchestration.definitions",
-        ],
-        env={**os.environ, "DAGSTER_HOME": str(tmp_path), "C360_DATA_DIR": str(tmp_path / "data")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        client = DagsterGrpcClient(host="127.0.0.1", port=port)
-        deadline = time.monotonic() + 120
-        while not serving(client):
-            assert time.monotonic() < deadline and server.poll() is None, "the code server did not start"
-            time.sleep(0.5)
-        health = launcher.check_run_worker_health(run_with({GRPC_INFO_TAG: grpc}))
-        assert health.status == WorkerStatus.FAILED and "сервер кода не выполняет" in health.msg
-    finally:
-        server.kill()
-        server.wait()
+@dg.op
+def slow_step():
+    time.sleep(1.0)
 
 
-def serving(client: DagsterGrpcClient) -> bool:
-    try:
-        return client.health_check_query() == "SERVING"
-    except Exception:  # not listening yet
-        return False
+@dg.job(executor_def=heartbeat_executor)
+def beating_job():
+    slow_step()
 
 
-@pytest.mark.parametrize("tags", [{}, {"dagster/partition": "x"}])
-def test_a_run_with_no_known_process_is_left_alone(tags):
-    assert MonitoredRunLauncher().check_run_worker_health(run_with(tags)).status == WorkerStatus.UNKNOWN
+def test_the_code_locations_executor_beats_while_steps_run(monkeypatch, tmp_path):
+    assert defs.resolve_job_def("warehouse_job").executor_def is heartbeat_executor, "daemon-launched runs beat"
+    monkeypatch.setattr(launcher_module, "HEARTBEAT_SECONDS", 0.2)
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        result = dg.execute_job(dg.reconstructable(beating_job), instance=instance)
+        assert result.success
+        beat = int(instance.get_run_by_id(result.run_id).tags[HEARTBEAT_TAG])
+    assert time.time() - beat < 10

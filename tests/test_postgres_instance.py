@@ -87,7 +87,9 @@ def test_production_instance_queues_runs_and_limits_the_warehouse_writer(tmp_pat
         assert config.run_queue_config.max_concurrent_runs == 4
         assert config.pool_config.default_pool_limit == 1
         assert instance.run_monitoring_enabled
-        assert instance.run_launcher.supports_check_run_worker_health, "monitoring can tell a dead run worker"
+        from orchestration.launcher import MonitoredRunLauncher
+
+        assert isinstance(instance.run_launcher, MonitoredRunLauncher), "monitoring can tell a dead run worker"
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
         assert not instance.run_retries_retry_on_asset_or_op_failure, "a failed step waits for a person"
         from dagster._core.scheduler.instigation import InstigatorType
