@@ -151,6 +151,7 @@ class ProductionStack:
                 "HOME": os.environ.get("HOME", str(root)),
                 "LANG": "C.UTF-8",
                 "PYTHONUNBUFFERED": "1",
+                **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}),  # same code
                 **pg_env,
                 **self.settings,
             }

@@ -88,17 +88,18 @@ def test_recordings_and_the_warehouse_job_share_the_writer_through_the_daemon_qu
     warehouse_run = stack.launch_run("warehouse_job")
     stack.start_service("daemon")
     runs = stack.wait_for_runs(4, timeout=150)
+    ours = [r for r in runs if "dagster/schedule_name" not in r["tags"]]  # a schedule may come due meanwhile
 
-    by_lead = {r["tags"]["dagster/partition"].split("-")[2]: r["status"] for r in runs if r["jobName"] == MEETINGS}
+    by_lead = {r["tags"]["dagster/partition"].split("-")[2]: r["status"] for r in ours if r["jobName"] == MEETINGS}
     assert by_lead == {"12345": "SUCCESS", "67890": "SUCCESS", "55555": "FAILURE"}, stack.explain(runs)
-    assert len(runs) == 4, stack.explain(runs)
-    [warehouse] = [r for r in runs if r["jobName"] == "warehouse_job"]
+    assert len(ours) == 4, stack.explain(runs)
+    [warehouse] = [r for r in ours if r["jobName"] == "warehouse_job"]
     assert (warehouse["runId"], warehouse["status"]) == (warehouse_run, "SUCCESS"), stack.explain(runs)
     assert stack.sql("select run_id, step_key from event_logs where event like '%%Could not set lock%%'") == []
 
     # all four were in the queue at once, and still no two steps held the warehouse at the same time: the queue
     # holds back a run whose first step's pool is full, and each step waits for the pool's one slot
-    assert max(r["creationTime"] for r in runs) < min(r["endTime"] for r in runs), f"not queued together: {runs}"
+    assert max(r["creationTime"] for r in ours) < min(r["endTime"] for r in ours), f"not queued together: {ours}"
     intervals = step_intervals(stack)
     assert {run for *_, run, _ in intervals} == {r["runId"] for r in runs}
     for (_, end, run_a, step_a), (start, _, run_b, step_b) in zip(intervals, intervals[1:], strict=False):
@@ -110,7 +111,7 @@ def test_recordings_and_the_warehouse_job_share_the_writer_through_the_daemon_qu
     assert len(warehouse_rows(stack, "select recording_id from raw.meeting_transcripts")) == 2
 
     # the failed recording, and only it, is reported to the alert chat by the daemon's run-failure sensor
-    [failed] = [r for r in runs if r["status"] == "FAILURE"]
+    [failed] = [r for r in ours if r["status"] == "FAILURE"]
     notices = stack.wait_for(
         "the failure notice reached the Bot API",
         lambda: [m for m in bot.messages if "Сбой запуска" in m["text"]],
