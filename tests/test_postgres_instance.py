@@ -30,6 +30,8 @@ def production_home(home, database: str) -> dict:
         "DAGSTER_PG_DB": database,
         "DAGSTER_PG_USER": PG["user"],
         "DAGSTER_PG_PASSWORD": "unused-with-trust",
+        # beside the homes: the services of one stack share it, as the compose services share the data volume
+        "DAGSTER_COMPUTE_LOGS_DIR": str(home.parent / "compute_logs"),
     }
 
 

@@ -110,6 +110,10 @@ def test_recordings_and_the_warehouse_job_share_the_writer_through_the_daemon_qu
     assert len(warehouse_rows(stack, "select recording_id from raw.meeting_recordings")) == 3
     assert len(warehouse_rows(stack, "select recording_id from raw.meeting_transcripts")) == 2
 
+    # the step logs the code server's runs wrote are where the webserver reads them (the shared data volume)
+    logs = stack.root / "compute_logs" / warehouse_run
+    assert any(f.stat().st_size for f in logs.rglob("*.err")), f"no step log of the warehouse run in {logs}"
+
     # the failed recording, and only it, is reported to the alert chat by the daemon's run-failure sensor
     [failed] = [r for r in ours if r["status"] == "FAILURE"]
     notices = stack.wait_for(
