@@ -7,7 +7,7 @@ import contextlib
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from warehouse.settings import Settings, get_settings
@@ -79,7 +79,7 @@ def _report(settings: Settings, day: date, send: bool) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     settings = get_settings()
-    day = args.date or (datetime.now(settings.tz).date() - timedelta(days=1))
+    day = args.date or (settings.today() - timedelta(days=1))
     return _report(settings, day, args.send)
 
 
