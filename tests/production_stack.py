@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,12 +35,33 @@ import httpx
 import psycopg
 import yaml
 
-from tests.test_postgres_instance import PG, production_home
-
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LOCATION = "client360"
 SERVICES = ("code", "webserver", "daemon")
+
+PG = {
+    "host": os.environ.get("C360_TEST_PG_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("C360_TEST_PG_PORT", "5432")),
+    "user": os.environ.get("C360_TEST_PG_USER", "postgres"),
+}
+
+
+def production_home(home, database: str) -> dict:
+    """A DAGSTER_HOME with the production dagster.yaml, and the environment that points it at `database`."""
+    home.mkdir()
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    return {
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_PG_HOST": PG["host"],
+        "DAGSTER_PG_PORT": str(PG["port"]),
+        "DAGSTER_PG_DB": database,
+        "DAGSTER_PG_USER": PG["user"],
+        "DAGSTER_PG_PASSWORD": "unused-with-trust",
+        # beside the homes: the services of one stack share it, as the compose services share the data volume
+        "DAGSTER_COMPUTE_LOGS_DIR": str(home.parent / "compute_logs"),
+    }
+
 
 RUNS_QUERY = """
 query Runs($filter: RunsFilter, $limit: Int) {

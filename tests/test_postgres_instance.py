@@ -1,53 +1,19 @@
 """The production Dagster config (deploy/dagster.yaml) against the real PostgreSQL on 127.0.0.1:5432."""
 
-import os
-import shutil
-import uuid
 from datetime import datetime
 
 import psycopg
 import pytest
 
 from tests.conftest import jibri
+from tests.production_stack import PG, production_home, throwaway_database
 from tests.test_cli import cli
-
-PG = {
-    "host": os.environ.get("C360_TEST_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("C360_TEST_PG_PORT", "5432")),
-    "user": os.environ.get("C360_TEST_PG_USER", "postgres"),
-}
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def production_home(home, database: str) -> dict:
-    """A DAGSTER_HOME with the production dagster.yaml, and the environment that points it at `database`."""
-    home.mkdir()
-    shutil.copy(os.path.join(ROOT, "deploy", "dagster.yaml"), home / "dagster.yaml")
-    return {
-        "DAGSTER_HOME": str(home),
-        "DAGSTER_PG_HOST": PG["host"],
-        "DAGSTER_PG_PORT": str(PG["port"]),
-        "DAGSTER_PG_DB": database,
-        "DAGSTER_PG_USER": PG["user"],
-        "DAGSTER_PG_PASSWORD": "unused-with-trust",
-        # beside the homes: the services of one stack share it, as the compose services share the data volume
-        "DAGSTER_COMPUTE_LOGS_DIR": str(home.parent / "compute_logs"),
-    }
 
 
 @pytest.fixture
 def pg_database():
-    name = f"c360_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **PG)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL на {PG['host']}:{PG['port']} недоступен (.ci/run запускает его): {exc}")
-    admin.execute(f'create database "{name}"')
-    try:
+    with throwaway_database("c360_test") as name:
         yield name
-    finally:
-        admin.execute(f'drop database "{name}" with (force)')
-        admin.close()
 
 
 @pytest.mark.postgres
