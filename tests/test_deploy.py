@@ -80,3 +80,9 @@ def test_service_commands_and_health_checks_exist_in_the_installed_tools():
         words = words[:1] + [w for w in words[1:] if w.replace("-", "").isalpha()]
         run = subprocess.run([str(BIN / words[0]), *words[1:], "--help"], capture_output=True, text=True, timeout=60)
         assert run.returncode == 0, (command, run.stderr[-500:])
+
+
+def test_the_image_takes_no_secret_data_or_local_environment():
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()}
+    assert {".env", ".venv", ".tools", "data", "backups", "dbt_project/target", ".git"} <= ignored
+    assert "!.env.example" in ignored, "the settings template stays in the image"
