@@ -26,7 +26,6 @@ from orchestration.launcher import PROCESS_TAG, owner_alive
 from orchestration.run_once import execute, run_once
 from warehouse.settings import Settings
 
-STEPS = ("meetings", "telegram", "bitrix", "wms", "warehouse", "report")
 IN_PROGRESS = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
 
@@ -53,7 +52,6 @@ class StepResult:
 @dataclass
 class CycleResult:
     steps: list[StepResult] = field(default_factory=list)
-    recovered: list[str] = field(default_factory=list)  # runs of a dead process, marked failed
 
     @property
     def ok(self) -> bool:
@@ -246,6 +244,7 @@ STEP_FUNCS: dict[str, tuple[str, Callable[[Context, StepResult], None]]] = {
     "warehouse": ("Хранилище (сигналы, профиль, витрины, тревоги, поиск)", step_warehouse),
     "report": ("Отчёт кураторам", step_report),
 }
+STEPS = tuple(STEP_FUNCS)  # in the order the schedules imply
 
 
 # --- the cycle -----------------------------------------------------------------------------------------------------
@@ -302,14 +301,13 @@ def run_cycle(
     with cycle_lock(settings):
         dead = reap_dead_runs(instance)
         if dead:
-            result.recovered = [f"{r.job_name} {r.tags.get('dagster/partition', '')}".rstrip() for r in dead]
             log(f"Прерванных запусков прошлого цикла: {len(dead)} — отмечены как сбой")
             retry_dead_runs(defs, instance, dead, log)
+        before = raw_row_counts(settings)  # each step's «after» is the next one's «before»
         for key in only or STEPS:
             title, func = STEP_FUNCS[key]
             step = StepResult(key, title)
             log(f"▶ {title}")
-            before = raw_row_counts(settings)
             started = time.monotonic()
             try:
                 func(Context(defs, instance, settings, log), step)
@@ -321,6 +319,7 @@ def run_cycle(
                 step.rows = {t: n - before.get(t, 0) for t, n in after.items() if n != before.get(t, 0)}
             log(step_line(step))
             result.steps.append(step)
+            before = after
     return result
 
 
