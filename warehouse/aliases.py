@@ -10,10 +10,19 @@ from pathlib import Path
 # folder or the room name (every recording of that room)
 SYSTEMS = ("telegram_chat", "bitrix_contact", "bitrix_company", "wms_client", "recording")
 HEADER = ["system", "external_id", "client_id", "note"]
+# a Bitrix24 lead ID: digits only, at most 12 of them (anything longer is not an id but noise or an attack)
+LEAD_ID_MAX_DIGITS = 12
+LEAD_ID_RULE = f"ID лида — только цифры, не больше {LEAD_ID_MAX_DIGITS}"
 
 
 class AliasError(ValueError):
     pass
+
+
+def is_lead_id(value: object) -> bool:
+    """True for a well-formed lead ID (`10234`); False for empty, signed, non-digit or over-long values."""
+    text = str(value or "")
+    return text.isascii() and text.isdigit() and len(text) <= LEAD_ID_MAX_DIGITS and int(text) > 0
 
 
 def load_aliases(path: Path) -> dict[tuple[str, str], str]:
