@@ -13,6 +13,8 @@ from pathlib import Path
 from warehouse.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# a command that prints its own one-line outcome: the run's events (with stack traces) stay in the run's log only
+SILENT_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -87,7 +89,7 @@ def cmd_import_telegram(args: argparse.Namespace) -> int:
     """Import through the same Dagster job the sensor launches, so the run shows up in the UI."""
     from orchestration.definitions import defs
     from orchestration.instance import get_instance
-    from orchestration.run_once import QUIET_CONSOLE, failure_text
+    from orchestration.run_once import failure_text
     from orchestration.sensors import export_run_request
 
     settings = get_settings()
@@ -101,13 +103,16 @@ def cmd_import_telegram(args: argparse.Namespace) -> int:
             continue
         request = export_run_request(path, path.stat().st_size, path.stat().st_mtime)
         result = defs.resolve_job_def(request.job_name).execute_in_process(
-            run_config={**request.run_config, **QUIET_CONSOLE},
+            run_config={**request.run_config, **SILENT_CONSOLE},
             instance=instance,
             tags=request.tags,
             raise_on_error=False,
         )
         if not result.success:
-            print(f"Ошибка импорта: {failure_text(result)}", file=sys.stderr)
+            print(
+                f"Ошибка импорта: {failure_text(result)} (подробности — запуск {result.run_id} в Dagster)",
+                file=sys.stderr,
+            )
             code = 1
             continue
         [mat] = result.asset_materializations_for_node("telegram_exports")
@@ -122,21 +127,29 @@ def cmd_import_telegram(args: argparse.Namespace) -> int:
 
 def cmd_map_telegram(args: argparse.Namespace) -> int:
     from assets.telegram.storage import refresh_chat_mapping
-    from warehouse.aliases import load_aliases, save_alias
+    from warehouse.aliases import AliasConflict, AliasError, load_aliases, save_alias
     from warehouse.duck import connect
 
     settings = get_settings()
-    save_alias(settings.resolved_aliases_file, "telegram_chat", str(args.chat_id), args.client_id, args.note or "")
+    path = settings.resolved_aliases_file
+    try:
+        written = save_alias(path, "telegram_chat", args.chat_id, args.client_id, args.note or "", replace=args.replace)
+    except AliasConflict as exc:
+        print(f"Не привязано: чат {exc}. Перепривязать к лиду {args.client_id}: добавьте --replace.", file=sys.stderr)
+        return 2
+    except AliasError as exc:
+        print(f"Не привязано: {exc}. Файл привязок не изменён.", file=sys.stderr)
+        return 2
     with connect(settings.warehouse_path) as con:
-        refresh_chat_mapping(con, load_aliases(settings.resolved_aliases_file), settings.room_prefix)
+        refresh_chat_mapping(con, load_aliases(path), settings.room_prefix)
         title, count = con.execute(
             "select any_value(c.title), count(m.message_id) from raw.telegram_chats c "
             "left join raw.telegram_messages m using (chat_id) where c.chat_id = ?",
-            [args.chat_id],
+            [int(args.chat_id)],
         ).fetchone()
     print(
         f"Чат {args.chat_id} «{title or '?'}» привязан к лиду {args.client_id}: сообщений в истории {count}. "
-        f"Запись добавлена в {settings.resolved_aliases_file}."
+        + (f"Запись добавлена в {path}." if written else f"Такая запись в {path} уже была.")
     )
     return 0
 
@@ -489,9 +502,10 @@ def main(argv: list[str] | None = None) -> int:
         func=cmd_telegram_login
     )
     mp = sub.add_parser("map-telegram", help="привязать Telegram-чат к клиенту (ID лида)")
-    mp.add_argument("chat_id", type=int)
-    mp.add_argument("client_id")
+    mp.add_argument("chat_id", help="ID чата (целое число, как в списке «чаты без клиента»)")
+    mp.add_argument("client_id", help="ID лида в Битрикс24")
     mp.add_argument("--note")
+    mp.add_argument("--replace", action="store_true", help="заменить прежнюю привязку этого чата")
     mp.set_defaults(func=cmd_map_telegram)
     tl = sub.add_parser("timeline", help="все события клиента по времени")
     tl.add_argument("client_id")

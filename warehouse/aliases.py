@@ -1,10 +1,17 @@
-"""The editable client-alias mapping: other systems' ids → client_id (the Bitrix24 lead ID)."""
+"""The editable client-alias mapping: other systems' ids → client_id (the Bitrix24 lead ID).
+
+Every line is checked before it is written; a bad line already in the file (edited by hand) is reported with its
+line number and skipped, so one typo never stops the loaders that read the file.
+"""
 
 from __future__ import annotations
 
 import csv
+import logging
 import re
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 # recording: a recording without a lead in its room name — its path (as listed as unmatched), its Jibri session
 # folder or the room name (every recording of that room)
@@ -13,10 +20,16 @@ HEADER = ["system", "external_id", "client_id", "note"]
 # a Bitrix24 lead ID: digits only, at most 12 of them (anything longer is not an id but noise or an attack)
 LEAD_ID_MAX_DIGITS = 12
 LEAD_ID_RULE = f"ID лида — только цифры, не больше {LEAD_ID_MAX_DIGITS}"
+EXTERNAL_ID_MAX_CHARS = 500
+_CHAT_ID = re.compile(r"[-+]?\d{1,20}")
 
 
 class AliasError(ValueError):
     pass
+
+
+class AliasConflict(AliasError):
+    """The id is already mapped to another lead: re-mapping it must be asked for (`replace`)."""
 
 
 def is_lead_id(value: object) -> bool:
@@ -25,38 +38,120 @@ def is_lead_id(value: object) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= LEAD_ID_MAX_DIGITS and int(text) > 0
 
 
-def load_aliases(path: Path) -> dict[tuple[str, str], str]:
-    """Read the CSV (`system,external_id,client_id,note`); a missing file is an empty mapping."""
+def not_a_lead(value: str) -> str:
+    """The reason a value is refused as a lead ID (shortened: the value may be an attacker's megabyte)."""
+    shown = value if len(value) <= 24 else value[:24] + "…"
+    return f"«{shown}» — не ID лида ({LEAD_ID_RULE})"
+
+
+def alias_problem(system: str, external_id: str, client_id: str) -> str | None:
+    """Why a mapping line is unusable (in Russian), or None when it is fine."""
+    if system not in SYSTEMS:
+        return f"неизвестная система «{system[:40]}» (можно: {', '.join(SYSTEMS)})"
+    if not external_id:
+        return "нет ID в системе (external_id)"
+    if len(external_id) > EXTERNAL_ID_MAX_CHARS or not external_id.isprintable():
+        return f"ID в системе длиннее {EXTERNAL_ID_MAX_CHARS} знаков или с управляющими символами"
+    if system == "telegram_chat" and not _CHAT_ID.fullmatch(external_id):
+        return f"ID чата Telegram — целое число (например, -1001730156619), а не «{external_id[:40]}»"
+    if system in ("bitrix_contact", "bitrix_company") and not is_lead_id(external_id):
+        return f"ID контакта или компании Битрикс24 — только цифры, а не «{external_id[:40]}»"
+    if not is_lead_id(client_id):
+        return not_a_lead(client_id) if client_id else f"нет ID лида ({LEAD_ID_RULE})"
+    return None
+
+
+def _canonical(system: str, external_id: str) -> str:
+    """`+0012` and `12` are one Telegram chat (its key is the marked id as Python prints it)."""
+    return str(int(external_id)) if system == "telegram_chat" else external_id
+
+
+class Aliases(dict[tuple[str, str], str]):
+    """(system, external_id) → client_id, plus what was skipped: `problems` as (line number, reason) and `unreadable`,
+    the keys whose line was skipped (their mapping must stay as it was, not fall back to a guess)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[tuple[int, str]] = []
+        self.unreadable: set[tuple[str, str]] = set()
+
+    def skip(self, path: Path, line_no: int, reason: str, key: tuple[str, str] | None = None) -> None:
+        self.problems.append((line_no, reason))
+        if key:
+            self.unreadable.add(key)
+        log.warning("%s, строка %s пропущена: %s", path, line_no, reason)
+
+
+def load_aliases(path: Path) -> Aliases:
+    """Read the CSV (`system,external_id,client_id,note`); a missing file is an empty mapping. A later line for the
+    same id overrides an earlier one (that is how `save_alias(replace=True)` re-maps)."""
+    aliases = Aliases()
     if not path.exists():
-        return {}
-    aliases: dict[tuple[str, str], str] = {}
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        for line_no, row in enumerate(csv.DictReader(f), start=2):
-            system = (row.get("system") or "").strip()
-            external, client = (row.get("external_id") or "").strip(), (row.get("client_id") or "").strip()
-            if not system and not external:
-                continue
-            if system not in SYSTEMS or not external or not client.isdigit():
-                raise AliasError(
-                    f"{path}, строка {line_no}: ожидается system из {SYSTEMS}, external_id и числовой client_id"
-                )
-            aliases[(system, external)] = client
+        return aliases
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            if not {"system", "external_id", "client_id"} <= set(reader.fieldnames or ()):
+                aliases.skip(path, 1, f"нет заголовка {','.join(HEADER)}: файл не прочитан")
+                return aliases
+            for row in reader:
+                line_no = reader.line_num
+                if None in row:  # more cells than the header names: a comma too many
+                    aliases.skip(path, line_no, "лишние поля в строке (запятая в значении без кавычек?)")
+                    continue
+                system = (row.get("system") or "").strip()
+                external, client = (row.get("external_id") or "").strip(), (row.get("client_id") or "").strip()
+                if not system and not external and not client:
+                    continue
+                if problem := alias_problem(system, external, client):
+                    known = system in SYSTEMS and external and alias_problem(system, external, "1") is None
+                    aliases.skip(path, line_no, problem, (system, _canonical(system, external)) if known else None)
+                    continue
+                aliases[(system, _canonical(system, external))] = client
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        aliases.skip(path, 0, f"файл не читается: {exc}")
     return aliases
 
 
-def save_alias(path: Path, system: str, external_id: str, client_id: str, note: str = "") -> None:
-    new = not path.exists()
+def save_alias(
+    path: Path, system: str, external_id: str, client_id: str, note: str = "", *, replace: bool = False
+) -> bool:
+    """Append a checked line. False (nothing written) when the id is already mapped to this lead; AliasError, with
+    nothing written, for a bad value; AliasConflict, unless `replace`, for an id already mapped to another lead."""
+    system, external_id, client_id = system.strip(), str(external_id).strip(), str(client_id).strip()
+    if problem := alias_problem(system, external_id, client_id):
+        raise AliasError(problem)
+    external_id = _canonical(system, external_id)
+    current = load_aliases(path).get((system, external_id))
+    if current == client_id:
+        return False
+    if current and not replace:
+        raise AliasConflict(f"{external_id} уже привязан к лиду {current}")
+    new = not path.exists() or path.stat().st_size == 0
     path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as raw:
+        if not new:  # a file edited by hand may lack the last newline: the new line must not join it
+            raw.seek(-1, 2)
+            if raw.read(1) not in (b"\n", b"\r"):
+                raw.write(b"\r\n")
     with path.open("a", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         if new:
             writer.writerow(HEADER)
-        writer.writerow([system, external_id, client_id, note])
+        writer.writerow([system, external_id, client_id, " ".join(note.split())])
+    return True
+
+
+def title_lead(title: str | None, prefix: str) -> tuple[str | None, str]:
+    """(lead ID, "") for `client-12345 ИП Смирнова` or `ИП Смирнова | client_12345` (the Jitsi room rule, anywhere);
+    (None, why) when the title names no lead or digits that break the lead-ID rule."""
+    m = re.search(rf"(?<![\w]){re.escape(prefix)}[-_ .#]?(\d+)(?!\d)", title or "", re.IGNORECASE)
+    if not m:
+        return None, f"в названии нет ID лида (ожидается {prefix}-12345…)"
+    if not is_lead_id(m.group(1)):
+        return None, f"в названии {not_a_lead(m.group(1))}"
+    return m.group(1), ""
 
 
 def lead_id_in_title(title: str | None, prefix: str) -> str | None:
-    """`client-12345 ИП Смирнова`, `ИП Смирнова | client_12345` → `12345` (the Jitsi room rule, anywhere)."""
-    if not title:
-        return None
-    m = re.search(rf"(?<![\w]){re.escape(prefix)}[-_ .#]?(\d+)(?!\d)", title, re.IGNORECASE)
-    return m.group(1) if m else None
+    return title_lead(title, prefix)[0]
