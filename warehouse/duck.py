@@ -72,8 +72,12 @@ create table if not exists raw.telegram_chats (
     mapped_by        varchar,                   -- alias | title | null (unmapped)
     source           varchar,
     first_seen_at    timestamp default current_timestamp,
-    updated_at       timestamp default current_timestamp
+    updated_at       timestamp default current_timestamp,
+    mapped_title     varchar,                   -- the title the client was read from (mapped_by = title)
+    title_lead       varchar                    -- the lead the current title names: a rename shows as a difference
 );
+alter table raw.telegram_chats add column if not exists mapped_title varchar;
+alter table raw.telegram_chats add column if not exists title_lead varchar;
 
 create table if not exists raw.telegram_messages (
     chat_id          bigint not null,

@@ -11,6 +11,7 @@ from pydantic import Field
 from assets.metadata import md_table
 from assets.partitions import daily_partitions
 from assets.telegram.storage import (
+    ChatMapping,
     StoreResult,
     chat_cursor,
     recent_ids,
@@ -22,7 +23,7 @@ from assets.telegram.storage import (
 from connectors.llm import LLMError
 from connectors.llm.chats import summarize_chat_day
 from connectors.telegram_export import ExportError, parse_export
-from warehouse.aliases import load_aliases
+from warehouse.aliases import Aliases, load_aliases
 from warehouse.duck import fetch_dicts, upsert
 from warehouse.settings import get_settings
 
@@ -30,6 +31,27 @@ if TYPE_CHECKING:  # Telethon is imported by the pull alone: a second of start-u
     from connectors.telegram_user import TelegramUserClient
 
 GROUP = "telegram"
+RENAME_RULE = (
+    "Чат привязывается к клиенту по ID лида в названии, пока у него нет клиента; переименование чата клиента "
+    "не меняет (чат попадает в список «переименован»), перепривязывает только администратор."
+)
+
+
+def mapping_metadata(mapping: ChatMapping, aliases: Aliases) -> dict:
+    """What a person checks after a load: chats without a client (and why), renamed chats (kept with their client
+    until an admin maps them), lines of the alias file that were skipped."""
+    return {
+        "чатов без клиента": len(mapping.unmapped),
+        "чаты без клиента": md_table(
+            ("chat_id", "название", "почему"), [(c["chat_id"], c["title"], c["reason"]) for c in mapping.unmapped]
+        ),
+        "переименованных чатов": len(mapping.renamed),
+        "переименован (клиент не менялся)": md_table(
+            ("chat_id", "было", "стало", "клиент", "лид в новом названии"),
+            [(c["chat_id"], c["mapped_title"], c["title"], c["client_id"], c["title_lead"]) for c in mapping.renamed],
+        ),
+        "строки файла привязок пропущены": md_table(("строка", "ошибка"), aliases.problems),
+    }
 
 
 class TelegramExportConfig(dg.Config):
@@ -43,7 +65,8 @@ class TelegramExportConfig(dg.Config):
     kinds={"duckdb", "telegram"},
     description=(
         "Импорт истории переписки из экспорта Telegram Desktop (result.json: один чат или весь аккаунт). "
-        "Повторный или пересекающийся импорт ничего не дублирует (ключ: чат + номер сообщения), правки применяются."
+        "Повторный или пересекающийся импорт ничего не дублирует (ключ: чат + номер сообщения), правки применяются. "
+        + RENAME_RULE
     ),
 )
 def telegram_exports(context: dg.AssetExecutionContext, config: TelegramExportConfig) -> dg.MaterializeResult:
@@ -59,7 +82,7 @@ def telegram_exports(context: dg.AssetExecutionContext, config: TelegramExportCo
         store_chats(con, parsed.chats, "export")
         result = store_messages(con, parsed.messages)
         store_unparsed(con, str(path.resolve()), parsed.unparsed)
-        unmapped = refresh_chat_mapping(con, aliases, settings.room_prefix)
+        mapping = refresh_chat_mapping(con, aliases, settings.room_prefix)
         con.commit()
     context.log.info(f"{path}: добавлено {result.added}, обновлено {result.updated}, без изменений {result.unchanged}")
     return dg.MaterializeResult(
@@ -72,8 +95,7 @@ def telegram_exports(context: dg.AssetExecutionContext, config: TelegramExportCo
             "уже были": result.unchanged,
             "служебных": parsed.count("service"),
             "неизвестного вида (сохранены как есть)": parsed.count("unknown") + len(parsed.unparsed),
-            "чатов без клиента": len(unmapped),
-            "чаты без клиента": md_table(("chat_id", "название"), [(c["chat_id"], c["title"]) for c in unmapped]),
+            **mapping_metadata(mapping, aliases),
         }
     )
 
@@ -85,7 +107,8 @@ async def _pull(tg: "TelegramUserClient", warehouse, settings, log) -> dict:
         dialogs = await tg.dialogs()
         with warehouse.connect() as con:
             store_chats(con, dialogs, "telethon")
-            unmapped = refresh_chat_mapping(con, load_aliases(settings.resolved_aliases_file), settings.room_prefix)
+            aliases = load_aliases(settings.resolved_aliases_file)
+            mapping = refresh_chat_mapping(con, aliases, settings.room_prefix)
             seen = {d["chat_id"] for d in dialogs}
             mapped = [
                 (chat_id, client_id)
@@ -110,7 +133,7 @@ async def _pull(tg: "TelegramUserClient", warehouse, settings, log) -> dict:
             log.info(f"чат {chat_id} (лид {client_id}): новых сообщений {new}, после #{cursor}")
     finally:
         await tg.close()
-    return {"totals": totals, "chats": chats_pulled, "unmapped": unmapped, "dialogs": len(dialogs)}
+    return {"totals": totals, "chats": chats_pulled, "mapping": mapping, "aliases": aliases, "dialogs": len(dialogs)}
 
 
 @dg.asset(
@@ -121,7 +144,7 @@ async def _pull(tg: "TelegramUserClient", warehouse, settings, log) -> dict:
     description=(
         "Ежедневная загрузка переписки из Telegram (аккаунт сотрудника, Telethon): по каждому чату, привязанному к "
         "клиенту, только новые сообщения после последнего сохранённого, плюс правки за последние дни. "
-        "Чаты без клиента сохраняются в списке и подхватываются целиком, когда их привяжут."
+        "Чаты без клиента сохраняются в списке и подхватываются целиком, когда их привяжут. " + RENAME_RULE
     ),
 )
 def telegram_messages(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -141,10 +164,7 @@ def telegram_messages(context: dg.AssetExecutionContext) -> dg.MaterializeResult
             "новых сообщений": totals.added,
             "правок применено": totals.updated,
             "пауз FloodWait": tg.flood_waits,
-            "чатов без клиента": len(out["unmapped"]),
-            "чаты без клиента": md_table(
-                ("chat_id", "название"), [(c["chat_id"], c["title"]) for c in out["unmapped"]]
-            ),
+            **mapping_metadata(out["mapping"], out["aliases"]),
         }
     )
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 
-from warehouse.aliases import lead_id_in_title
+from warehouse.aliases import Aliases, title_lead
+from warehouse.duck import fetch_dicts
 
 # column → type; polars is imported by store_messages alone (loading the code location needs none of it)
 MESSAGE_SCHEMA = {
@@ -105,28 +106,56 @@ def store_unparsed(con: duckdb.DuckDBPyConnection, source_file: str, items: list
         )
 
 
-def refresh_chat_mapping(
-    con: duckdb.DuckDBPyConnection, aliases: dict[tuple[str, str], str], prefix: str
-) -> list[dict]:
-    """Map every chat to a client (alias file first, then the lead ID in the title); return the unmapped ones."""
-    chats = con.execute("select chat_id, title, client_id, mapped_by from raw.telegram_chats").fetchall()
+# a chat mapped by its title whose title now names another lead (or none): it keeps its client until an admin decides
+RENAMED = "mapped_by = 'title' and title_lead is distinct from client_id"
+
+
+@dataclass
+class ChatMapping:
+    unmapped: list[dict] = field(default_factory=list)  # chat_id, title, reason
+    renamed: list[dict] = field(default_factory=list)  # chat_id, mapped_title, title, client_id, title_lead
+
+
+def refresh_chat_mapping(con: duckdb.DuckDBPyConnection, aliases: Aliases, prefix: str) -> ChatMapping:
+    """Map chats to clients: an alias always wins; otherwise a chat that has no client yet takes the lead ID in its
+    title. A chat once mapped by its title keeps that client whatever it is renamed to (whoever can rename a group
+    must not move a client's history to another client): the rename is listed, and only an alias changes it."""
+    chats = con.execute(
+        "select chat_id, title, client_id, mapped_by, mapped_title, title_lead from raw.telegram_chats order by chat_id"
+    ).fetchall()
     changes, unmapped = [], []
-    for chat_id, title, client_id, mapped_by in chats:
-        alias = aliases.get(("telegram_chat", str(chat_id)))
-        new = (
-            (alias, "alias")
-            if alias
-            else ((lead, "title") if (lead := lead_id_in_title(title, prefix)) else (None, None))
-        )
-        if new != (client_id, mapped_by):
-            changes.append([new[0], new[1], chat_id])
+    for chat_id, title, client_id, mapped_by, mapped_title, old_title_lead in chats:
+        key = ("telegram_chat", str(chat_id))
+        lead, why = title_lead(title, prefix)
+        if key in aliases:
+            new = (aliases[key], "alias", mapped_title)
+        elif key in aliases.unreadable:  # its alias line is broken: it keeps what it had until the line is fixed
+            new = (client_id, mapped_by, mapped_title)
+        elif mapped_by == "title" and client_id:
+            new = (client_id, "title", mapped_title or title)
+        elif lead:
+            new = (lead, "title", title)
+        else:
+            new = (None, None, None)
+        if new + (lead,) != (client_id, mapped_by, mapped_title, old_title_lead):
+            changes.append([*new, lead, chat_id])
         if new[0] is None:
-            unmapped.append({"chat_id": chat_id, "title": title})
+            unmapped.append({"chat_id": chat_id, "title": title, "reason": why})
     if changes:
         con.executemany(
-            "update raw.telegram_chats set client_id = ?, mapped_by = ?, updated_at = now() where chat_id = ?", changes
+            "update raw.telegram_chats set client_id = ?, mapped_by = ?, mapped_title = ?, title_lead = ?, "
+            "updated_at = now() where chat_id = ?",
+            changes,
         )
-    return unmapped
+    return ChatMapping(unmapped=unmapped, renamed=renamed_chats(con))
+
+
+def renamed_chats(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    return fetch_dicts(
+        con,
+        f"select chat_id, mapped_title, title, client_id, title_lead from raw.telegram_chats where {RENAMED} "
+        "order by chat_id",
+    )
 
 
 def chat_cursor(con: duckdb.DuckDBPyConnection, chat_id: int) -> int:
