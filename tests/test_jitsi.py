@@ -186,6 +186,11 @@ RULE_CASES = [
     ("c360.x", "c360ax-5", None),  # the prefix is literal, not a pattern
     ("клиент", "клиент-77-встреча", "77"),
     ("", "12345-x", "12345"),
+    ("client", "client-123456789012", "123456789012"),  # a lead id: at most 12 digits, not all zeros
+    ("client", "client-1234567890123", None),
+    ("client", "client-99999999999999999999999999", None),
+    ("client", "client-0", None),
+    ("client", "client-000-x", None),
 ]
 
 

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlparse
 from zoneinfo import ZoneInfo
 
 from assets.files import is_settled, is_valid_name, readable_name
+from warehouse.aliases import is_lead_id, not_a_lead
 
 MEDIA_EXTENSIONS = frozenset(
     {".mp4", ".webm", ".mkv", ".mov", ".m4a", ".mp3", ".ogg", ".opus", ".oga", ".wav", ".flac", ".aac"}
@@ -59,10 +60,19 @@ class ScanResult:
     unmatched: list[Unmatched] = field(default_factory=list)
 
 
-def lead_id_from_room(room: str, prefix: str) -> str | None:
-    """`client-12345`, `client_12345_anything`, `Client12345` → `12345` (prefix configurable)."""
+def room_lead(room: str, prefix: str) -> tuple[str | None, str]:
+    """(lead, "") for `client-12345`, `client_12345_anything`, `Client12345` (prefix configurable); (None, why) for a
+    room that names no lead or digits that break the lead-ID rule (`client-99999999999999999999` is no client)."""
     m = re.match(rf"^{re.escape(prefix)}[-_.]?(\d+)(?:[-_.].*)?$", room.strip(), re.IGNORECASE)
-    return m.group(1) if m else None
+    if not m:
+        return None, f"в имени комнаты «{room}» нет ID лида (ожидается {prefix}-12345…)"
+    if not is_lead_id(m.group(1)):
+        return None, f"в имени комнаты {not_a_lead(m.group(1))}"
+    return m.group(1), ""
+
+
+def lead_id_from_room(room: str, prefix: str) -> str | None:
+    return room_lead(room, prefix)[0]
 
 
 def room_from_url(url: str) -> str | None:
@@ -132,16 +142,18 @@ class RecordingsFolder:
         room, started = split_jibri_name(media.stem)
         meeting_url = metadata.get("meeting_url") if isinstance(metadata.get("meeting_url"), str) else None
         url_room = room_from_url(meeting_url) if meeting_url else None
-        lead = next((str(metadata[k]).strip() for k in _LEAD_KEYS if str(metadata.get(k, "")).strip().isdigit()), None)
-        lead = lead or (url_room and lead_id_from_room(url_room, self.prefix)) or lead_id_from_room(room, self.prefix)
-        room = url_room or room
+        given = [str(metadata[k]).strip() for k in _LEAD_KEYS if str(metadata.get(k) or "").strip()]
+        lead = next((v for v in given if is_lead_id(v)), None)
+        file_room, room = room, url_room or room  # the meeting's URL names the room best; the file name is a fallback
+        from_room, why = room_lead(room, self.prefix)
+        lead = lead or from_room or lead_id_from_room(file_room, self.prefix)
         if not lead and self.aliases:
             keys = (rel, str(media), session_dir.name if session_dir else None, room)
             lead = next((self.aliases[k] for k in keys if k in self.aliases), None)
         if not lead:
-            return Unmatched(
-                media, rel, room, f"в имени комнаты «{room}» нет ID лида (ожидается {self.prefix}-12345…)", stat.st_size
-            )
+            if given:
+                why = f"в metadata.json {not_a_lead(given[0])}; {why}"
+            return Unmatched(media, rel, room, why, stat.st_size)
         started = started or _local(stat.st_mtime, self.tz)
         participants = (
             tuple(n for n in (_participant_name(p) for p in metadata.get("participants") or []) if n)

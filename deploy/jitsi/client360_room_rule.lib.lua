@@ -1,7 +1,8 @@
 -- client360: which Jitsi rooms are client meetings, and the Bitrix24 lead id in the room name.
 --
 -- The same rule as assets/meetings/discovery.py::lead_id_from_room (regex ^<prefix>[-_.]?(\d+)(?:[-_.].*)?$,
--- case-insensitive, name stripped first): "client-12345", "client_12345_anything", "Client12345" -> "12345".
+-- case-insensitive, name stripped first; the digits a lead id: at most 12, not all zeros):
+-- "client-12345", "client_12345_anything", "Client12345" -> "12345".
 -- Case is ignored for Latin letters only (Jitsi lowercases room names anyway: keep a non-Latin prefix lowercase).
 -- Plain Lua 5.1-5.4, no Prosody API: mod_client360_autostart loads it with module:require("client360_room_rule"),
 -- tests with dofile().
@@ -23,7 +24,8 @@ function M.lead_id(name, prefix)
     local rest = name:sub(#prefix + 1)
     rest = rest:match("^[-_.](.*)$") or rest
     local digits, tail = rest:match("^(%d+)(.*)$")
-    if digits and (tail == "" or tail:find("^[-_.]")) then
+    -- a lead id is at most 12 digits and not all zeros (warehouse/aliases.py::is_lead_id): longer is no client
+    if digits and #digits <= 12 and digits:find("[1-9]") and (tail == "" or tail:find("^[-_.]")) then
         return digits
     end
     return nil
