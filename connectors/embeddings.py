@@ -19,6 +19,7 @@ import numpy as np
 
 from connectors.http import RetryLater, with_retries
 from connectors.llm.base import LLMError, LLMUsage
+from connectors.redact import register
 
 _WORD = re.compile(r"[a-zа-яё0-9]+", re.I)
 # longest first: the stem keeps what is shared by «доставка», «доставку», «доставки», «доставкой»
@@ -155,6 +156,7 @@ class GlmEmbedder:
         import httpx  # here: the local embedder (and `client360 ask` with it) needs neither httpx nor the SDK
         from zhipuai import ZhipuAI
 
+        register(api_key)
         self._sdk = ZhipuAI(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=httpx.Timeout(timeout, connect=10)
         )
@@ -173,9 +175,9 @@ class GlmEmbedder:
             zerr.APIServerFlowExceedError,
             zerr.APIConnectionError,
         ) as exc:
-            raise RetryLater(LLMError(f"GLM embeddings: {type(exc).__name__}: {exc}")) from exc
-        except zerr.APIStatusError as exc:
-            raise LLMError(f"GLM embeddings: HTTP {exc.status_code}: {exc}") from exc
+            raise RetryLater(LLMError(f"GLM embeddings: {type(exc).__name__}: {exc}")) from None
+        except zerr.APIStatusError as exc:  # not chained: the SDK's exception holds the request and the answer
+            raise LLMError(f"GLM embeddings: HTTP {exc.status_code}: {exc}") from None
 
     def embed(self, texts: list[str]) -> np.ndarray:
         texts = [t[: self.MAX_CHARS] for t in texts]

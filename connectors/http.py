@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from connectors.redact import CREDENTIAL_HEADERS, credential, redact, register, register_url
+
 if TYPE_CHECKING:  # httpx (with its CLI's rich) is imported by the clients that call out, not by their importers
     import httpx
 
@@ -20,10 +22,11 @@ RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
 class ExternalServiceError(RuntimeError):
-    """A call to an external system failed; the message says which system, what and why."""
+    """A call to an external system failed; the message says which system, what and why (never a secret: it goes to
+    logs, the Dagster run history and the alert group)."""
 
     def __init__(self, service: str, message: str, *, status: int | None = None, retryable: bool = False):
-        super().__init__(f"{service}: {message}")
+        super().__init__(redact(f"{service}: {message}"))
         self.service = service
         self.status = status
         self.retryable = retryable
@@ -33,7 +36,7 @@ class RetryLater(Exception):
     """Raised inside a retried call to ask for another attempt after `delay` seconds (None: backoff)."""
 
     def __init__(self, error: Exception, delay: float | None = None):
-        super().__init__(str(error))
+        super().__init__(redact(error))
         self.error = error
         self.delay = delay
 
@@ -81,6 +84,9 @@ class HttpClient:
     ):
         import httpx
 
+        # the credentials this client holds (in its URL, in its headers) never appear in what it reports
+        register_url(base_url)
+        register(*(credential(v) for k, v in (headers or {}).items() if k.lower() in CREDENTIAL_HEADERS))
         self._client = httpx.Client(base_url=base_url, headers=headers or {}, timeout=timeout)
         self.attempts = attempts
         self.base_delay = base_delay
@@ -107,8 +113,9 @@ class HttpClient:
             return None
 
     def error_message(self, response: httpx.Response) -> str:
-        text = response.text.strip()
-        return f"HTTP {response.status_code} от {response.request.method} {response.request.url.path}: {text[:500]}"
+        text = redact(response.text.strip())  # before cutting: a secret cut in half is no longer recognised
+        path = redact(response.request.url.path)
+        return f"HTTP {response.status_code} от {response.request.method} {path}: {text[:500]}"
 
     def _throttle(self) -> None:
         if self.min_interval <= 0:
@@ -127,9 +134,10 @@ class HttpClient:
             try:
                 response = self._client.request(method, url, **kwargs)
             except httpx.TransportError as exc:
+                # not chained: the library's exception may name the URL, and the chain is kept in the run history
                 raise RetryLater(
                     ExternalServiceError(self.service, f"нет связи ({type(exc).__name__}: {exc})", retryable=True)
-                ) from exc
+                ) from None
             if response.status_code < 400:
                 return response
             error = ExternalServiceError(

@@ -12,13 +12,17 @@ from pathlib import Path
 from typing import Protocol
 
 from connectors.http import ExternalServiceError, HttpClient
+from connectors.redact import redact
 
 SIDECAR_EXTENSIONS = (".json", ".vtt", ".txt")
 INLINE_LIMIT_BYTES = 60 * 1024 * 1024  # SpeechKit v3: audio sent in the request body is capped at 60 MB
 
 
 class TranscriptionError(RuntimeError):
-    """The recording could not be turned into text; the message names the file and the cause."""
+    """The recording could not be turned into text; the message names the file and the cause (never a secret)."""
+
+    def __init__(self, message: str):
+        super().__init__(redact(message))
 
 
 @dataclass

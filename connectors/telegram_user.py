@@ -11,11 +11,16 @@ from telethon import TelegramClient, errors, utils
 from telethon.sessions import StringSession
 from telethon.tl import types
 
+from connectors.redact import redact, register
+
 log = logging.getLogger(__name__)
 
 
 class TelegramUserError(RuntimeError):
-    pass
+    """The Telegram account cannot be used; the message says what to do (never a secret)."""
+
+    def __init__(self, message: str):
+        super().__init__(redact(message))
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -200,4 +205,5 @@ def connect_client(api_id: int | None, api_hash: str | None, session: str | None
             "не заданы TELEGRAM_API_ID, TELEGRAM_API_HASH и TELEGRAM_SESSION "
             "(создайте сессию: client360 telegram login)"
         )
+    register(api_hash, session)
     return TelegramClient(StringSession(session), api_id, api_hash)

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from connectors.http import ExternalServiceError, HttpClient
+from connectors.redact import redact
 
 ORDER_KINDS = ("marketplace", "withdrawal", "fbs")
 
@@ -67,9 +68,9 @@ class ReferenceWmsAdapter(HttpClient):
                 if not isinstance(items, list):
                     raise TypeError("items is not a list")
             except (ValueError, KeyError, TypeError) as exc:
-                raise WmsPageError(
-                    self.service, f"{path}: страница не читается ({exc}): {response.text[:200]}"
-                ) from exc
+                raise WmsPageError(  # redacted before cutting: half a secret is no longer recognised
+                    self.service, f"{path}: страница не читается ({exc}): {redact(response.text)[:200]}"
+                ) from None
             yield from items
             if not cursor:
                 return

@@ -13,9 +13,14 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from connectors.redact import redact
+
 
 class LLMError(RuntimeError):
-    """The model could not produce a usable answer; the message says why."""
+    """The model could not produce a usable answer; the message says why (never a secret)."""
+
+    def __init__(self, message: str):
+        super().__init__(redact(message))
 
 
 M = TypeVar("M", bound=BaseModel)

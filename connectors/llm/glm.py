@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from connectors.http import ExternalServiceError, RetryLater, with_retries
 from connectors.llm.base import LLMError, LLMUsage, ResponseCache
+from connectors.redact import register
 
 # the SDK (and httpx) are imported when GLM is used: importing this module costs nothing to the code location
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class GLMClient:
         import httpx
         from zhipuai import ZhipuAI
 
+        register(api_key)
         # retries are ours (one backoff policy for every external system), so the SDK's own are off
         self._sdk = ZhipuAI(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=httpx.Timeout(timeout, connect=10)
@@ -70,14 +72,15 @@ class GLMClient:
                 **kwargs,
             )
         except (zerr.APIReachLimitError, zerr.APIInternalError, zerr.APIServerFlowExceedError) as exc:
-            raise RetryLater(LLMError(f"{SERVICE}: HTTP {exc.status_code}: {exc}")) from exc
+            raise RetryLater(LLMError(f"{SERVICE}: HTTP {exc.status_code}: {exc}")) from None
         except zerr.APIConnectionError as exc:  # includes timeouts
-            raise RetryLater(LLMError(f"{SERVICE}: нет ответа ({type(exc).__name__})")) from exc
+            raise RetryLater(LLMError(f"{SERVICE}: нет ответа ({type(exc).__name__})")) from None
         except zerr.APIStatusError as exc:
             code = _business_code(exc)
             if code == "1302":  # "high concurrency": a rate limit reported as 400-class
-                raise RetryLater(LLMError(f"{SERVICE}: слишком много параллельных запросов")) from exc
-            raise LLMError(f"{SERVICE}: HTTP {exc.status_code}, код {code}: {exc}") from exc
+                raise RetryLater(LLMError(f"{SERVICE}: слишком много параллельных запросов")) from None
+            # not chained: the SDK's exception holds the request and the answer; its text is in ours, redacted
+            raise LLMError(f"{SERVICE}: HTTP {exc.status_code}, код {code}: {exc}") from None
 
     def complete(self, system: str, user: str, *, json_mode: bool = False) -> str:
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
@@ -136,7 +139,7 @@ class GLMClient:
                     parts.append(delta)
                     yield delta
         except (zerr.APIConnectionError, httpx.HTTPError) as exc:
-            raise LLMError(f"{SERVICE}: ответ оборвался ({type(exc).__name__})") from exc
+            raise LLMError(f"{SERVICE}: ответ оборвался ({type(exc).__name__})") from None
         self.usage.add(prompt_tokens, completion_tokens)
         text = "".join(parts).strip()
         if not text:
