@@ -17,7 +17,7 @@ import re
 import sys
 import threading
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import quote, unquote, urlsplit
 
 MASK = "***"
@@ -90,11 +90,24 @@ def secrets_in_url(url: str | None) -> list[str]:
     except ValueError:
         return []
     found = [parts.password] if parts.password else []
+    bot = re.search(r"/bot(\d+:[^/?#]+)", parts.path)
+    if bot:
+        found.append(bot.group(1))
     hook = re.search(r"/rest/\d+/([^/?#]+)", parts.path)
     if hook:
         found.append(hook.group(1))
     found += [m.group(1) for m in re.finditer(rf"(?:^|&){_PARAM}=([^&]+)", parts.query, re.I)]
     return [unquote(s) for s in found]
+
+
+CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "proxy-authorization"})
+
+
+def credential(header_value: str | None) -> str | None:
+    """The secret of an Authorization-style header value: what follows the scheme (Bearer, Api-Key, …)."""
+    if not header_value:
+        return None
+    return header_value.strip().split(None, 1)[-1]
 
 
 def register(*values: str | None) -> None:
@@ -188,10 +201,14 @@ def _thread_excepthook(args) -> None:
         _excepthook(args.exc_type, args.exc_value, args.exc_traceback)
 
 
-def install(settings: object | None = None, extra: Iterable[str] = ()) -> None:
-    """Once per process at start-up (CLI, code location, app): register the configuration's secrets, make every log
+def install(load_settings: Callable[[], object] | None = None, extra: Iterable[str] = ()) -> None:
+    """Once per process at start-up (CLI, code location): register the configuration's secrets, make every log
     record redact itself, and print uncaught exceptions redacted. Calling it again refreshes the secrets."""
     global _installed
+    try:
+        settings = load_settings() if load_settings else None
+    except ValueError:  # a broken .env: the environment's secrets still count; what is wrong is said where it's used
+        settings = None
     register_settings(settings)
     register(*extra)
     with _lock:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from connectors.redact import redact
 from warehouse.settings import Settings
 
 
@@ -20,6 +21,9 @@ class Check:
     ok: bool | None  # None: not configured
     detail: str
     fix: str = ""
+
+    def __post_init__(self):  # the details quote errors of the systems checked: never with their credentials
+        self.detail, self.fix = redact(self.detail), redact(self.fix)
 
     def line(self) -> str:
         mark = {True: "✓", False: "✗", None: "·"}[self.ok]

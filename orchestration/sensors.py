@@ -10,6 +10,7 @@ from assets.files import is_settled, is_valid_name, readable_name
 from assets.meetings.assets import meeting_unmatched_files, recordings_partitions
 from assets.metadata import md_table
 from assets.telegram.assets import telegram_exports
+from connectors.redact import redact
 from connectors.telegram_bot import escape, split_html
 from orchestration.jobs import meeting_pipeline_job, notes_job, telegram_export_job, unmatched_recordings_job
 from orchestration.resources import RecordingsResource
@@ -165,7 +166,7 @@ def failure_notice(run: dg.DagsterRun, failures: list[tuple[str, str]], dagster_
     if run.tags.get("dagster/partition"):
         lines.append(f"Раздел: {escape(run.tags['dagster/partition'])}")
     for step, error in failures[:5]:
-        head = " ".join(error.split())[:300]
+        head = " ".join(redact(error).split())[:300]  # an alert group is no place for a token
         lines.append(f"• <b>{escape(step)}</b>: {escape(head)}")
     if not failures:
         lines.append("Запуск остановлен до начала шагов (см. журнал).")
