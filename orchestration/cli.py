@@ -478,6 +478,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from connectors.redact import install
+
+    install(get_settings)  # no secret in what this process logs or prints on an uncaught error (the app's too)
     parser = argparse.ArgumentParser(prog="client360", description="client360: история клиентов и риск ухода")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
