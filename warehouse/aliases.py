@@ -75,6 +75,10 @@ class Aliases(dict[tuple[str, str], str]):
         self.problems: list[tuple[int, str]] = []
         self.unreadable: set[tuple[str, str]] = set()
 
+    def lead(self, key: tuple[str, str], current: str | None) -> str | None:
+        """The lead for `key`: from the file, or — while its line there is broken — the one it has now."""
+        return self.get(key) or (current if key in self.unreadable else None)
+
     def skip(self, path: Path, line_no: int, reason: str, key: tuple[str, str] | None = None) -> None:
         self.problems.append((line_no, reason))
         if key:

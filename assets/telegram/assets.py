@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
-from assets.metadata import md_table
+from assets.metadata import alias_problems, md_table
 from assets.partitions import daily_partitions
 from assets.telegram.storage import (
     ChatMapping,
@@ -50,7 +50,7 @@ def mapping_metadata(mapping: ChatMapping, aliases: Aliases) -> dict:
             ("chat_id", "было", "стало", "клиент", "лид в новом названии"),
             [(c["chat_id"], c["mapped_title"], c["title"], c["client_id"], c["title_lead"]) for c in mapping.renamed],
         ),
-        "строки файла привязок пропущены": md_table(("строка", "ошибка"), aliases.problems),
+        **alias_problems(aliases),
     }
 
 

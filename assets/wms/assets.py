@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 from pydantic import Field
 
-from assets.metadata import md_table
+from assets.metadata import alias_problems, md_table
 from connectors.http import ExternalServiceError
 from connectors.wms import ORDER_KINDS
 from warehouse.aliases import load_aliases
@@ -112,17 +112,19 @@ def wms_clients(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         raise dg.Failure(description=str(exc)) from exc
     finally:
         wms.close()
-    rows = [
-        {
-            "wms_client_id": str(c["id"]),
-            "name": c.get("name"),
-            "inn": c.get("inn"),
-            "client_id": aliases.get(("wms_client", str(c["id"]))),
-        }
-        for c in items
-        if isinstance(c, dict) and c.get("id") not in (None, "")
-    ]
     with context.resources.warehouse.connect() as con:
+        # a client whose alias line is broken keeps its lead until the line is fixed
+        kept = dict(con.execute("select wms_client_id, client_id from raw.wms_clients").fetchall())
+        rows = [
+            {
+                "wms_client_id": str(c["id"]),
+                "name": c.get("name"),
+                "inn": c.get("inn"),
+                "client_id": aliases.lead(("wms_client", str(c["id"])), kept.get(str(c["id"]))),
+            }
+            for c in items
+            if isinstance(c, dict) and c.get("id") not in (None, "")
+        ]
         upsert(con, "raw.wms_clients", rows)
         unmapped = con.execute(
             "select wms_client_id, name from raw.wms_clients where client_id is null order by 1"
@@ -132,6 +134,7 @@ def wms_clients(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "клиентов WMS": len(rows),
             "без клиента (не привязаны)": len(unmapped),
             "непривязанные": md_table(("WMS id", "название"), unmapped, limit=300),
+            **alias_problems(aliases),
         }
     )
 
