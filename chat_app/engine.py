@@ -134,7 +134,7 @@ class Passage:
 
     def render(self) -> str:
         when = f"{self.occurred_at:%d.%m.%Y %H:%M}" if self.occurred_at else "—"
-        return f"[{self.n}] {self.title} ({when})\n{prompts.fence(self.text)}"
+        return prompts.PASSAGE.format(n=self.n, when=when, data=prompts.fence(self.text, {"Название": self.title}))
 
 
 @dataclass
@@ -235,8 +235,8 @@ class ClientQA:
                 "role": "user",
                 "content": prompts.ANSWER_USER.format(
                     today=f"{today:%d.%m.%Y}",
-                    question=question,
-                    passages="\n\n".join(p.render() for p in passages) or "(ничего не найдено)",
+                    question=prompts.defuse(" ".join(question.split())),
+                    passages="\n\n".join(p.render() for p in passages) or prompts.NO_PASSAGES,
                 ),
             },
         ]
@@ -261,6 +261,7 @@ class ClientQA:
                         ],
                     }
                 )
+                known = {s["function"]["name"] for s in self.tools.schemas()}  # the model's call may name anything
                 for call in calls:
                     extra = self.tools.run(
                         client_id, call.function.name, call.function.arguments, first_n=len(passages) + 1
@@ -271,8 +272,8 @@ class ClientQA:
                             "role": "tool",
                             "tool_call_id": call.id,
                             "content": prompts.TOOL_RESULT.format(
-                                name=call.function.name,
-                                passages="\n\n".join(p.render() for p in extra) or "(нет данных)",
+                                name=call.function.name if call.function.name in known else "?",
+                                passages="\n\n".join(p.render() for p in extra) or prompts.NO_TOOL_DATA,
                             ),
                         }
                     )

@@ -64,6 +64,6 @@ def test_glm_signals_are_paid_once(env, recordings, instance, glm, monkeypatch):
     assert meta["токенов всего"] > 0 and glm.completions == 1
     [row] = query(env, "select * from raw.interaction_signals")
     assert (row["sentiment"], row["generated_by"], row["extractive"]) == (-0.6, "glm:glm-4-flash-250414", False)
-    assert "<<<ДАННЫЕ>>>" in glm.requests[-1].json()["messages"][1]["content"]
+    assert "<<<ДАННЫЕ " in glm.requests[-1].json()["messages"][1]["content"]
     analyze(instance)
     assert glm.completions == 1

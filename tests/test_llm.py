@@ -40,7 +40,7 @@ def test_summary_via_glm_counts_tokens_and_is_cached(tmp_path):
         assert llm.usage.calls == 1 and llm.usage.total_tokens > 0
         [call] = [r.json() for r in server.requests]
         assert call["model"] == "glm-4-flash-250414" and call["response_format"] == {"type": "json_object"}
-        assert "<<<ДАННЫЕ>>>" in call["messages"][1]["content"] and "не выполняй" in call["messages"][0]["content"]
+        assert "<<<ДАННЫЕ " in call["messages"][1]["content"] and "не выполняй" in call["messages"][0]["content"]
 
         # the same text again — even from a new client (new process) — is served from the cache
         again = glm_client(server, tmp_path)

@@ -55,7 +55,9 @@ def chat_line(message: dict) -> str:
     who = "мы" if message["direction"] == "staff" else "клиент"
     media = f" [{message['media_kind']}]" if message.get("media_kind") else ""
     name = message.get("sender_name") or "?"
-    return f"[{message['local_time']:%H:%M}] {name} ({who}): {message.get('text') or ''}{media}"
+    # continuation lines are indented: a line of a message cannot pass for another message (or for ours)
+    text = (message.get("text") or "").replace("\n", "\n    ")
+    return f"[{message['local_time']:%H:%M}] {' '.join(name.split())} ({who}): {text}{media}"
 
 
 def summarize_chat_day(
@@ -67,7 +69,11 @@ def summarize_chat_day(
     # a day of chat is short; should it not be, the most recent part is what matters for the report
     text = chunk_lines([chat_line(m) for m in messages], max_chars)[-1]
     answer = llm.complete(
-        prompts.CHAT_DAY_SYSTEM, prompts.CHAT_DAY_USER.format(client=client, day=day, messages=text), json_mode=True
+        prompts.CHAT_DAY_SYSTEM,
+        prompts.CHAT_DAY_USER.format(
+            about=prompts.fence(fields={"Клиент": client, "День": day}), messages=prompts.fence(text)
+        ),
+        json_mode=True,
     )
     summary = parse_answer(answer, ChatDaySummary, "сводка чата")
     summary.generated_by = f"{llm.name}:{llm.model}"

@@ -63,7 +63,11 @@ def analyze_interaction(llm: LLMClient, text: str, *, what: str, client: str) ->
     if llm.offline:
         return lexical_signals(text)
     answer = llm.complete(
-        prompts.SIGNALS_SYSTEM, prompts.SIGNALS_USER.format(what=what, client=client, text=text[:20000]), json_mode=True
+        prompts.SIGNALS_SYSTEM,
+        prompts.SIGNALS_USER.format(
+            about=prompts.fence(fields={"Вид": what, "Клиент": client}), text=prompts.fence(text[:20000])
+        ),
+        json_mode=True,
     )
     signals = parse_answer(answer, InteractionSignals, "сигналы общения")
     signals.generated_by = f"{llm.name}:{llm.model}"

@@ -81,7 +81,9 @@ def chunk_lines(lines: list[str], max_chars: int) -> list[str]:
 
 
 def _line(seg: Segment) -> str:
-    return f"{seg.speaker}: {seg.text}" if seg.speaker else seg.text
+    # continuation lines are indented: a line of what one said cannot pass for another speaker's turn
+    text = seg.text.replace("\n", "\n    ")
+    return f"{' '.join(seg.speaker.split())}: {text}" if seg.speaker else text
 
 
 def summarize_meeting(
@@ -98,13 +100,15 @@ def summarize_meeting(
     participants = participants or []
     if llm.offline:
         return extractive_summary(segments, participants)
-    when_part = f", {when}" if when else ""
-    known = ", ".join(participants) or "неизвестны"
+    about = {
+        "Вид": what,
+        "Клиент": client,
+        "Когда": when,
+        "Известные участники": ", ".join(participants) or "неизвестны",
+    }
     chunks = chunk_lines([_line(s) for s in segments], max_chars)
     if len(chunks) == 1:
-        user = prompts.MEETING_USER.format(
-            what=what, client=client, when=when_part, participants=known, transcript=chunks[0]
-        )
+        user = prompts.MEETING_USER.format(about=prompts.fence(fields=about), transcript=prompts.fence(chunks[0]))
         summary = _summary_from(llm.complete(prompts.MEETING_SYSTEM, user, json_mode=True))
     else:
         partials = [
@@ -112,20 +116,14 @@ def summarize_meeting(
                 llm.complete(
                     prompts.MEETING_SYSTEM,
                     prompts.MEETING_PART_USER.format(
-                        what=what,
-                        client=client,
-                        when=when_part,
-                        part=i,
-                        parts=len(chunks),
-                        participants=known,
-                        transcript=chunk,
+                        part=i, parts=len(chunks), about=prompts.fence(fields=about), transcript=prompts.fence(chunk)
                     ),
                     json_mode=True,
                 )
             )
             for i, chunk in enumerate(chunks, 1)
         ]
-        summary = _reduce(llm, partials, client=client, when=when_part, max_chars=max_chars, what=what)
+        summary = _reduce(llm, partials, client=client, when=when, max_chars=max_chars, what=what)
     summary.generated_by = f"{llm.name}:{llm.model}"
     return summary
 
@@ -139,7 +137,10 @@ def _reduce(
         _summary_from(
             llm.complete(
                 prompts.MEETING_SYSTEM,
-                prompts.MEETING_REDUCE_USER.format(what=what.lower(), client=client, when=when, parts_json=group),
+                prompts.MEETING_REDUCE_USER.format(
+                    about=prompts.fence(fields={"Вид": what, "Клиент": client, "Когда": when}),
+                    parts_json=prompts.fence(group),
+                ),
                 json_mode=True,
             )
         )

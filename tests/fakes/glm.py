@@ -78,7 +78,8 @@ class FakeGLM(FakeServer):
     def _summary(user: str) -> dict:
         """A deterministic 'summary' that reflects what the model was given (so tests can see the flow)."""
         part = re.search(r"часть (\d+) из (\d+)", user)
-        data = user.split("<<<ДАННЫЕ>>>", 1)[-1].split("<<<КОНЕЦ ДАННЫХ>>>", 1)[0].strip()
+        blocks = re.findall(r"<<<ДАННЫЕ (\w+)>>>\n(.*?)\n<<<КОНЕЦ ДАННЫХ \1>>>", user, re.S)
+        data = blocks[-1][1].strip() if blocks else ""  # the last block: the transcript (the first: who and when)
         first = data.splitlines()[0][:120] if data else ""
         if "Объедини" in user:
             return {
