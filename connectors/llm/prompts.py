@@ -194,7 +194,7 @@ _END_WORDS = re.compile(_look_alike("конец") + r"(?:\s|[" + _INVISIBLE + r"
 # the opening word (or «конец») reads as a marker on a line of its own or enclosed in brackets, maybe with a tag
 _MARKER_WORD = re.compile(
     rf"(?P<pre>^[^\S\n]*|(?<=[{_ENCLOSING}])[^\S\n]*)(?P<word>{_look_alike('данные')}|{_look_alike('конец')})"
-    rf"(?=[^\S\n]*(?:[\w-]*\d[\w-]*)?[^\S\n]*[:.!;,]*[^\S\n]*(?:$|[{_ENCLOSING}]))",
+    rf"(?=[^\S\n]*(?:[\w-]+)?[^\S\n]*[:.!;,]*[^\S\n]*(?:$|[{_ENCLOSING}]))",
     re.I | re.M,
 )
 
