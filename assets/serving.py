@@ -13,6 +13,7 @@ import duckdb
 
 from assets.enrichment.profile import client_profile
 from assets.notes.assets import staff_notes
+from assets.telegram.storage import RENAMED
 from warehouse.settings import get_settings
 
 # table in the snapshot → what fills it (from the warehouse, attached as `w`)
@@ -28,6 +29,8 @@ TABLES = {
                        where messages_in + messages_out + meetings + calls + emails > 0 group by 1""",
     # for the admin page: what is not yet tied to a client
     "unmapped_chats": "select chat_id, title, chat_type from w.raw.telegram_chats where client_id is null",
+    "renamed_chats": "select chat_id, mapped_title, title, client_id, title_lead from w.raw.telegram_chats "
+    f"where {RENAMED}",
     "unmapped_wms": "select wms_client_id, name, inn from w.raw.wms_clients where client_id is null",
     "unmatched_recordings": "select path, room, reason, last_seen_at from w.raw.meeting_unmatched",
 }

@@ -18,6 +18,7 @@ from chat_app import data
 from chat_app.engine import Answer, build_engine
 from chat_app.sessions import ExpiringSessions
 from chat_app.staff import Staff, StaffError, User
+from warehouse.aliases import title_lead
 from warehouse.appdb import AppDB
 from warehouse.settings import get_settings
 
@@ -300,7 +301,20 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         admin(request)
         u = data.unmapped()
         lines = ["### Без клиента", "**Чаты Telegram:**"]
-        lines += [f"- `{c['chat_id']}` {c['title'] or ''}" for c in u["chats"]] or ["- нет"]
+        lines += [
+            f"- `{c['chat_id']}` {c['title'] or ''} — {title_lead(c['title'], settings.room_prefix)[1]}"
+            for c in u["chats"]
+        ] or ["- нет"]
+        lines += [
+            "**Переименованные чаты Telegram** (история остаётся у прежнего клиента; перепривязать — ниже, "
+            "«Чат Telegram», с отметкой «заменить прежнюю привязку», если чат уже привязан вручную):"
+        ]
+        lines += [
+            f"- `{c['chat_id']}` переименован: «{c['mapped_title'] or ''}» → «{c['title'] or ''}»; "
+            f"клиент — лид {c['client_id']}, в новом названии "
+            + (f"лид {c['title_lead']}" if c["title_lead"] else "нет ID лида")
+            for c in u["renamed"]
+        ] or ["- нет"]
         lines += ["**Клиенты WMS:**"] + ([f"- `{w['wms_client_id']}` {w['name'] or ''}" for w in u["wms"]] or ["- нет"])
         lines += [
             "**Записи встреч без ID лида** (привяжите ниже запись — путь из списка — или всю комнату — её имя; "
@@ -342,14 +356,28 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         log.info("%s: %s теперь видит %s", user.login, login, "всех клиентов" if see_all else "своих клиентов")
         return f"{login} теперь видит {'всех клиентов' if see_all else 'только своих клиентов'}."
 
-    def map_item(system: str, external_id: str, client_id: str, request: gr.Request):
-        from warehouse.aliases import save_alias
+    def map_item(system: str, external_id: str, client_id: str, replace: bool, request: gr.Request):
+        from warehouse.aliases import AliasConflict, AliasError, save_alias
 
         user = admin(request)
+        if system not in MAP_SYSTEMS:
+            raise gr.Error("Выберите, что привязать")
         external_id, client_id = (external_id or "").strip(), (client_id or "").strip()
-        if system not in MAP_SYSTEMS or not (external_id and client_id.isdigit()):
-            raise gr.Error("Нужны ID в системе и ID лида (число)")
-        save_alias(settings.resolved_aliases_file, system, external_id, client_id, f"приложение, {user.login}")
+        try:
+            written = save_alias(
+                settings.resolved_aliases_file,
+                system,
+                external_id,
+                client_id,
+                f"приложение, {user.login}",
+                replace=bool(replace),
+            )
+        except AliasConflict as exc:
+            raise gr.Error(f"Не привязано: {exc}. Перепривязать: отметьте «заменить прежнюю привязку».") from exc
+        except AliasError as exc:
+            raise gr.Error(f"Не привязано: {exc}.") from exc
+        if not written:
+            return f"Уже привязано: {external_id} → лид {client_id}, ничего не изменено."
         log.info("%s привязал %s %s к лиду %s", user.login, system, external_id, client_id)
         return f"Привязано: {external_id} → лид {client_id}. Данные подтянутся {MAP_SYSTEMS[system][1]}."
 
@@ -428,6 +456,7 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
                     )
                     external = gr.Textbox(label="ID в системе / путь / комната")
                     lead = gr.Textbox(label="ID лида")
+                    replace = gr.Checkbox(label="заменить прежнюю привязку")
                     map_btn = gr.Button("Привязать", variant="primary")
                 map_status = gr.Markdown()
                 with gr.Row():
@@ -454,7 +483,7 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         chatbot.select(pick_answer, [chat_client, chatbot], cite_choice)
         cite_choice.input(open_original, [chat_client, cite_choice], cite_view)
         refresh_btn.click(admin_overview, None, overview)
-        map_btn.click(map_item, [system, external, lead], map_status)
+        map_btn.click(map_item, [system, external, lead, replace], map_status)
         access_btn.click(set_access, [access_login, access_all], access_status)
 
         def show_admin(request: gr.Request):

@@ -105,6 +105,7 @@ def unmapped() -> dict[str, list[dict]]:
     """What the data holds but no client owns yet (for the admin page)."""
     return {
         "chats": _query("select * from unmapped_chats order by title"),
+        "renamed": _query("select * from renamed_chats order by chat_id"),
         "wms": _query("select * from unmapped_wms order by wms_client_id"),
         "recordings": _query("select * from unmatched_recordings order by last_seen_at desc limit 50"),
     }
