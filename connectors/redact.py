@@ -61,7 +61,8 @@ _SHAPES: list[tuple[re.Pattern[str], str]] = [
     # scheme://user:password@host
     (re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^:/@\s\"'<>]*:)[^@/\s\"'<>]+@", re.I), r"\1" + MASK + "@"),
     # Authorization: Bearer …, Api-Key …, Basic …, OAuth …
-    (re.compile(r"\b(Bearer|Api-Key|Basic|OAuth)(\s+)[\w.~+/=\-]{6,}", re.I), r"\1\2" + MASK),
+    # (the schemes as HTTP writes them: «basic settings» in a sentence stays)
+    (re.compile(r"\b(Bearer|bearer|Api-Key|Basic|OAuth)(\s+)[\w.~+/=\-]{6,}"), r"\1\2" + MASK),
     (
         re.compile(
             r"(\bauthorization[\"']?\s*[:=]\s*+[\"']?)(?!(?:Bearer|Api-Key|Basic|OAuth)\s)[^\s\"',;&][^\"'\n,;&]*", re.I

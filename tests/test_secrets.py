@@ -102,6 +102,7 @@ def test_ordinary_text_stays_as_it_is():
         "GET /clients/42/orders?since=2026-11-01T00:00:00&limit=500&cursor=1000",
         "sqlite:////srv/client360/data/app.db",
         "dagster/run_key=telegram-export:/data/result.json",
+        "basic authentication is not enabled for this webhook",
     ):
         assert redact(text) == text
 
