@@ -155,7 +155,3 @@ def title_lead(title: str | None, prefix: str) -> tuple[str | None, str]:
     if not is_lead_id(m.group(1)):
         return None, f"в названии {not_a_lead(m.group(1))}"
     return m.group(1), ""
-
-
-def lead_id_in_title(title: str | None, prefix: str) -> str | None:
-    return title_lead(title, prefix)[0]

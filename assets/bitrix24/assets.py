@@ -20,6 +20,7 @@ from assets.bitrix24.crm import (
     lead_row,
     owner_clients,
 )
+from assets.metadata import alias_problems
 from assets.partitions import daily_partitions
 from connectors.bitrix import BitrixError
 from connectors.bitrix_activity import normalize_activity
@@ -197,6 +198,7 @@ def bitrix_activities(context: dg.AssetExecutionContext, config: ActivitiesConfi
             "ошибки запросов": dg.MetadataValue.json({k: str(v) for k, v in failed.items()}),
             "запросов к Битрикс24": client.requests_made,
             "окно": json.dumps(window, ensure_ascii=False) if window else "полная загрузка",
+            **alias_problems(aliases),
         }
     )
 
