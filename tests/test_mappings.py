@@ -135,6 +135,23 @@ def test_a_chat_renamed_between_pulls_keeps_its_client(env, instance):
     assert "Без номера" in meta["переименован (клиент не менялся)"]
 
 
+def test_a_title_maps_a_chat_only_the_first_time_it_is_seen(env, instance):
+    group = Chat(supergroup(1730156620, "Новая группа"), "Новая группа")
+    at = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+    group.messages = [tl_message(group, 1, CLIENT, "Чужая переписка до переименования", at)]
+    stand_in = StandInTelegramClient([group])
+    _, meta = pull(instance, StandInTelegramResource(stand_in, staff_ids=(ME.id,)))
+    assert meta["чатов без клиента"] == 1 and meta["переименованных чатов"] == 0
+
+    group.title = "client-12345 ИП Смирнова"  # a later title naming a lead does not hand it this chat's history
+    _, meta = pull(instance, StandInTelegramResource(stand_in, staff_ids=(ME.id,)))
+    row = chat_row(env, group.chat_id)
+    assert (row["client_id"], row["mapped_title"], row["title_lead"]) == (None, "Новая группа", "12345")
+    assert meta["чатов без клиента"] == 1 and meta["переименованных чатов"] == 1
+    assert "после первой загрузки" in meta["чаты без клиента"]
+    assert "client-12345 ИП Смирнова" in meta["переименован (клиент не менялся)"]
+
+
 def test_a_bad_alias_typed_at_the_cli_is_refused_and_writes_nothing(tg_env, instance, tmp_path):
     aliases = tg_env.resolved_aliases_file
     save_alias(aliases, "wms_client", "W-1", "10234")

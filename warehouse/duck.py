@@ -73,7 +73,7 @@ create table if not exists raw.telegram_chats (
     source           varchar,
     first_seen_at    timestamp default current_timestamp,
     updated_at       timestamp default current_timestamp,
-    mapped_title     varchar,                   -- the title the client was read from (mapped_by = title)
+    mapped_title     varchar,                   -- the title when first seen (the client was read from it)
     title_lead       varchar                    -- the lead the current title names: a rename shows as a difference
 );
 alter table raw.telegram_chats add column if not exists mapped_title varchar;

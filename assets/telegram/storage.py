@@ -106,8 +106,12 @@ def store_unparsed(con: duckdb.DuckDBPyConnection, source_file: str, items: list
         )
 
 
-# a chat mapped by its title whose title now names another lead (or none): it keeps its client until an admin decides
-RENAMED = "mapped_by = 'title' and title_lead is distinct from client_id"
+# a chat whose title changed after it was first seen so that it now names another lead (or none): it keeps its
+# client — or stays without one — until an admin decides
+RENAMED = (
+    "(mapped_by = 'title' and title_lead is distinct from client_id) "
+    "or (client_id is null and title_lead is not null and title is distinct from mapped_title)"
+)
 
 
 @dataclass
@@ -117,9 +121,9 @@ class ChatMapping:
 
 
 def refresh_chat_mapping(con: duckdb.DuckDBPyConnection, aliases: Aliases, prefix: str) -> ChatMapping:
-    """Map chats to clients: an alias always wins; otherwise a chat that has no client yet takes the lead ID in its
-    title. A chat once mapped by its title keeps that client whatever it is renamed to (whoever can rename a group
-    must not move a client's history to another client): the rename is listed, and only an alias changes it."""
+    """Map chats to clients: an alias always wins; otherwise a chat takes the lead ID in its title only the first
+    time it is seen (`mapped_title` keeps that title). A later rename never maps or re-maps a chat (whoever can rename
+    a group must not move a client's history to another client): the rename is listed, and only an alias changes it."""
     chats = con.execute(
         "select chat_id, title, client_id, mapped_by, mapped_title, title_lead from raw.telegram_chats order by chat_id"
     ).fetchall()
@@ -133,13 +137,15 @@ def refresh_chat_mapping(con: duckdb.DuckDBPyConnection, aliases: Aliases, prefi
             new = (client_id, mapped_by, mapped_title)
         elif mapped_by == "title" and client_id:
             new = (client_id, "title", mapped_title or title)
-        elif lead:
+        elif mapped_title is None and lead:  # first sight
             new = (lead, "title", title)
         else:
-            new = (None, None, None)
+            new = (None, None, mapped_title or title)
         if new + (lead,) != (client_id, mapped_by, mapped_title, old_title_lead):
             changes.append([*new, lead, chat_id])
         if new[0] is None:
+            if lead:  # the lead came with a later title
+                why = f"ID лида {lead} появился в названии после первой загрузки: привязать может администратор"
             unmapped.append({"chat_id": chat_id, "title": title, "reason": why})
     if changes:
         con.executemany(
