@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from warehouse.private import private_dir
 from warehouse.settings import Settings, get_settings
 
 STAMP = "%Y%m%d-%H%M%S"
@@ -53,7 +54,8 @@ def _copy_sqlite(src: Path, dest: Path) -> None:
 def make_backup(settings: Settings, root: Path, now: datetime | None = None) -> Path:
     now = now or datetime.now()
     folder = root / now.strftime(STAMP)
-    folder.mkdir(parents=True, exist_ok=False)
+    private_dir(root)  # the copies hold password hashes and client data: the service user's only
+    folder.mkdir(mode=0o700, exist_ok=False)
     done: dict[str, int] = {}
     if settings.warehouse_path.exists():
         dest = folder / "warehouse.duckdb"
@@ -87,6 +89,8 @@ def make_backup(settings: Settings, root: Path, now: datetime | None = None) -> 
     (folder / "manifest.json").write_text(
         json.dumps({"created": now.isoformat(timespec="seconds"), "files": done}, ensure_ascii=False, indent=1)
     )
+    for path in [folder, *folder.rglob("*")]:  # whatever mode each copy got from its source or the umask
+        path.chmod(0o700 if path.is_dir() else 0o600)
     return folder
 
 
@@ -108,8 +112,7 @@ def restore(settings: Settings, folder: Path) -> list[str]:
     """Put a backup back. Stop the Dagster services and the app first: files in use are replaced."""
     manifest = json.loads((folder / "manifest.json").read_text())
     restored = []
-    data = settings.data_dir
-    data.mkdir(parents=True, exist_ok=True)
+    data = private_dir(settings.data_dir)
     if (folder / "warehouse.duckdb").exists():
         for stale in (settings.warehouse_path, settings.warehouse_path.with_suffix(".duckdb.wal")):
             stale.unlink(missing_ok=True)

@@ -1,5 +1,5 @@
 """The app DB (SQLite by default, PostgreSQL in production): ledgers of what went out to Telegram, staff users and
-their login attempts, notes on clients with their history."""
+their login attempts and unlocks, notes on clients with their history."""
 
 from __future__ import annotations
 
@@ -54,6 +54,16 @@ login_attempts = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# an admin's unlock: the failed logins before it no longer count against that login
+login_unlocks = sa.Table(
+    "login_unlocks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("login", sa.String(64), nullable=False, index=True),
+    sa.Column("by", sa.String(100), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
 notes = sa.Table(
     "notes",
     metadata,
@@ -98,10 +108,12 @@ def _now() -> datetime:
 
 class AppDB:
     def __init__(self, url: str):
-        if url.startswith("sqlite:///"):
+        if url.startswith("sqlite:///"):  # password hashes: readable by the service user only
             from pathlib import Path
 
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            from warehouse.private import private_file
+
+            private_file(Path(url.removeprefix("sqlite:///")))
         self.engine = sa.create_engine(url, future=True)
         metadata.create_all(self.engine)
 
