@@ -1,8 +1,10 @@
 """Staff of the app: users with roles and salted argon2 password hashes, rate-limited logins (every attempt
-logged), who may open which client; notes on clients, written at once to the app DB, with their history."""
+logged with its address, limited per login and per address, unlocked by an admin), who may open which client;
+notes on clients, written at once to the app DB, with their history."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,12 +13,14 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from warehouse.appdb import AppDB, chat_messages, login_attempts, note_versions, notes, users
+from warehouse.appdb import AppDB, chat_messages, login_attempts, login_unlocks, note_versions, notes, users
 
 ROLES = ("admin", "curator", "viewer")
 MAX_FAILURES = 5  # failed logins of one login within the window lock it for the rest of the window
+MAX_ADDRESS_FAILURES = 20  # …and so many from one address (whatever logins they tried) lock that address
 FAILURE_WINDOW = timedelta(minutes=15)
 MIN_PASSWORD = 8
+MAX_NOTE_CHARS = 10000
 log = logging.getLogger("client360.auth")
 _hasher = PasswordHasher()
 
@@ -51,6 +55,16 @@ def _now() -> datetime:
 
 def _user(row) -> User:
     return User(row.login, row.name, row.role, row.active, row.see_all, row.bitrix_user_id)
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite gives the stored UTC times back naive
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when there is no usable hash, so an unknown login costs what a known one does."""
+    return _hasher.hash("нет такого пользователя")
 
 
 class Staff:
@@ -107,6 +121,26 @@ class Staff:
     def disable(self, login: str) -> None:
         self._update(login, active=False)
 
+    def unlock(self, login: str, by: str) -> None:
+        """Failed logins so far no longer lock this login (nor, for this login, the addresses they came from)."""
+        if self.get(login) is None:
+            raise StaffError(f"пользователя {login} нет")
+        with self.engine.begin() as con:
+            con.execute(login_unlocks.insert().values(login=login, by=by, at=_now()))
+        log.info("вход %s разблокирован (%s)", login, by)
+
+    def session_valid(self, login: str, since: datetime) -> bool:
+        """A session that began at `since` still holds: the user is active and kept the password it logged in with."""
+        with self.engine.connect() as con:
+            row = con.execute(
+                sa.select(users.c.active, users.c.password_changed_at).where(users.c.login == login)
+            ).first()
+        return (
+            row is not None
+            and row.active
+            and (row.password_changed_at is None or _utc(row.password_changed_at) <= since)
+        )
+
     def set_see_all(self, login: str, see_all: bool) -> None:
         """A curator sees every client (or again only their own)."""
         self._update(login, see_all=see_all)
@@ -121,27 +155,32 @@ class Staff:
         """The user, or None; a login with too many recent failures is refused even with the right password."""
         now = _now()
         with self.engine.begin() as con:
-            failures = con.execute(
-                sa.select(sa.func.count())
-                .select_from(login_attempts)
-                .where(
-                    login_attempts.c.login == login,
-                    login_attempts.c.ok.is_(False),
-                    login_attempts.c.at >= now - FAILURE_WINDOW,
-                )
-            ).scalar_one()
+            unlocked = con.execute(
+                sa.select(sa.func.max(login_unlocks.c.at)).where(login_unlocks.c.login == login)
+            ).scalar()
+            since = max(now - FAILURE_WINDOW, _utc(unlocked)) if unlocked else now - FAILURE_WINDOW
+            failed = sa.select(sa.func.count()).select_from(login_attempts)
+            failed = failed.where(login_attempts.c.ok.is_(False), login_attempts.c.at >= since)
+            failures = con.execute(failed.where(login_attempts.c.login == login)).scalar_one()
+            from_address = con.execute(failed.where(login_attempts.c.source == source)).scalar_one() if source else 0
             row = con.execute(sa.select(users).where(users.c.login == login)).first()
-            ok = False
-            if failures >= MAX_FAILURES:
-                log.warning("вход %s отклонён: %d неудачных попыток за 15 минут (%s)", login, failures, source)
-            elif row is not None and row.active:
-                try:
-                    ok = _hasher.verify(row.password_hash, password)
-                except (VerificationError, InvalidHashError):
-                    ok = False
+            usable = row is not None and row.active
+            try:  # one argon2 verify whatever the case: the time taken tells nothing about the login
+                ok = _hasher.verify(row.password_hash if usable else _dummy_hash(), password) and usable
+            except (VerificationError, InvalidHashError):
+                ok = False
+            if failures >= MAX_FAILURES or from_address >= MAX_ADDRESS_FAILURES:
+                ok = False
+                log.warning(
+                    "вход %s с адреса %s отклонён: неудачных попыток за 15 минут — у логина %d, с адреса %d",
+                    login,
+                    source,
+                    failures,
+                    from_address,
+                )
             con.execute(login_attempts.insert().values(login=login, ok=ok, source=source, at=now))
         if not ok:
-            log.warning("неудачный вход: %s (%s)", login, source)
+            log.warning("неудачный вход: %s с адреса %s", login, source)
             return None
         return _user(row)
 
@@ -261,7 +300,9 @@ class Staff:
         text = (text or "").strip()
         if not text:
             raise StaffError("пустая заметка")
-        return text[:10000]
+        if len(text) > MAX_NOTE_CHARS:
+            raise StaffError(f"заметка длиннее {MAX_NOTE_CHARS} символов ({len(text)}): сократите её")
+        return text
 
     @staticmethod
     def _writer(user: User) -> None:

@@ -419,10 +419,13 @@ def cmd_users(args: argparse.Namespace) -> int:
             print(f"Добавлен {user.login} ({user.role})")
         elif args.users_command == "set-password":
             staff.set_password(args.login, _password(args))
-            print(f"Пароль {args.login} изменён")
+            print(f"Пароль {args.login} изменён, открытые сессии закрыты")
         elif args.users_command == "disable":
             staff.disable(args.login)
-            print(f"{args.login} отключён: войти больше не сможет")
+            print(f"{args.login} отключён: войти больше не сможет, открытые сессии закрыты")
+        elif args.users_command == "unlock":
+            staff.unlock(args.login, by="client360 users unlock")
+            print(f"{args.login} разблокирован: прежние неудачные попытки входа больше не мешают")
         else:
             for u in staff.list():
                 print(
@@ -542,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     rs.add_argument("folder", help="папка копии, например backups/20261125-033000")
     rs.add_argument("--yes", action="store_true", help="да, заменить текущие данные")
     rs.set_defaults(func=cmd_restore)
-    users = sub.add_parser("users", help="пользователи приложения: add, list, set-password, disable")
+    users = sub.add_parser("users", help="пользователи приложения: add, list, set-password, disable, unlock")
     users_sub = users.add_subparsers(dest="users_command", required=True)
     add = users_sub.add_parser("add", help="добавить пользователя")
     add.add_argument("login")
@@ -555,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("login")
     sp.add_argument("--password-stdin", action="store_true")
     users_sub.add_parser("disable", help="отключить пользователя").add_argument("login")
+    users_sub.add_parser("unlock", help="снять блокировку входа после неудачных попыток").add_argument("login")
     users_sub.add_parser("list", help="список пользователей")
     users.set_defaults(func=cmd_users)
     app = sub.add_parser("app", help="приложение кураторов (Gradio)")
