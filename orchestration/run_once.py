@@ -44,16 +44,18 @@ def _cursor_file(settings: Settings):
     return settings.state_dir / "sensor_cursors.json"
 
 
+def step_failure_reason(data) -> str:
+    """What a person wants to read of a failed step (StepFailureData): the Failure's description, else the exception
+    the step's code raised (the cause of Dagster's «Error occurred while executing op»), else Dagster's message."""
+    return (
+        (data.user_failure_data.description if data.user_failure_data else None)
+        or (data.error.cause.message if data.error and data.error.cause else None)
+        or (data.error.message if data.error else "неизвестная ошибка")
+    )
+
+
 def failure_text(result: dg.ExecuteInProcessResult) -> str:
-    reasons = []
-    for event in result.all_events:
-        if event.is_step_failure:
-            data = event.step_failure_data
-            reasons.append(
-                (data.user_failure_data.description if data.user_failure_data else None)
-                or (data.error.cause.message if data.error and data.error.cause else None)
-                or (data.error.message if data.error else "неизвестная ошибка")
-            )
+    reasons = [step_failure_reason(event.step_failure_data) for event in result.all_events if event.is_step_failure]
     return "; ".join(r.strip() for r in reasons) or "запуск завершился ошибкой"
 
 

@@ -14,6 +14,7 @@ from connectors.redact import redact
 from connectors.telegram_bot import escape, split_html
 from orchestration.jobs import meeting_pipeline_job, notes_job, telegram_export_job, unmatched_recordings_job
 from orchestration.resources import RecordingsResource
+from orchestration.run_once import step_failure_reason
 from warehouse.settings import get_settings
 
 
@@ -187,7 +188,7 @@ def run_failure_notice(context: dg.RunFailureSensorContext):
     if not (settings.telegram_bot_token and settings.alert_chat_id):
         return dg.SkipReason("Бот или группа тревог не настроены: уведомление о сбое не отправлено")
     failures = [
-        (event.step_key or "?", (event.event_specific_data.error.message if event.event_specific_data.error else ""))
+        (event.step_key or "?", step_failure_reason(event.event_specific_data))
         for event in context.get_step_failure_events()
     ]
     text = failure_notice(context.dagster_run, failures, settings.dagster_url)

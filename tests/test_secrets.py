@@ -354,6 +354,7 @@ def test_no_secret_anywhere_when_every_external_system_fails(env, tmp_path, monk
     # the notices still go out, with the redacted errors
     notices = [m for m in bot.messages if "Сбой запуска" in m["text"]]
     assert len(notices) >= len(failed)
+    assert any("daily_report_job" in m["text"] and "/bot***/sendMessage" in m["text"] for m in notices), notices
     for message in bot.messages:
         assert not leaks(json.dumps(message, ensure_ascii=False), session), message["text"]
 
