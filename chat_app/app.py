@@ -7,22 +7,34 @@ It reads the serving snapshot and the search index, never the live warehouse, an
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
 import json
 import logging
+import os
+import re
 import time
 
 import gradio as gr
 import pandas as pd
+from starlette.middleware import Middleware
 
 from chat_app import data
+from chat_app.data import as_code, as_text
 from chat_app.engine import Answer, build_engine
 from chat_app.sessions import ExpiringSessions
 from chat_app.staff import Staff, StaffError, User
-from warehouse.aliases import title_lead
+from chat_app.web import Guard, client_address
+from warehouse.aliases import LEAD_ID_RULE, is_lead_id, title_lead
 from warehouse.appdb import AppDB
 from warehouse.settings import get_settings
 
 log = logging.getLogger("client360.app")
+MAX_QUESTION_CHARS = 4000
+INTERNAL_ERROR = (
+    "Не получилось: внутренняя ошибка приложения. Попробуйте ещё раз; если повторится — сообщите администратору."
+)
 ARROWS = {1: "↑", 0: "→", -1: "↓"}
 BAND_COLORS = {"красный": "#f8c9c6", "жёлтый": "#fbe7a1", "зелёный": "#cdebd0"}  # the health cell's background
 PERIODS = {"30 дней": 30, "90 дней": 90, "год": 365, "всё время": None}
@@ -73,6 +85,49 @@ def _local(at):
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(get_settings().tz)
 
 
+def russian_errors(handler):
+    """A handler fails with a short Russian sentence: its own (gr.Error, StaffError) or a general one, the details
+    going to the log — never an exception's text (`Python int too large…`) on the user's screen."""
+
+    def explain(exc: Exception) -> gr.Error:
+        if isinstance(exc, gr.Error):
+            return exc
+        if isinstance(exc, StaffError):
+            return gr.Error(str(exc))
+        log.exception("ошибка в %s", handler.__name__)
+        return gr.Error(INTERNAL_ERROR)
+
+    if inspect.isgeneratorfunction(handler):
+
+        @functools.wraps(handler)
+        def streaming(*args, **kwargs):
+            try:
+                yield from handler(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 — every failure becomes a sentence
+                raise explain(exc) from None
+
+        return streaming
+
+    @functools.wraps(handler)
+    def plain(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 — every failure becomes a sentence
+            raise explain(exc) from None
+
+    return plain
+
+
+def _lead(client_id: str | None) -> str:
+    """A lead ID typed by the user, checked; a Russian error otherwise."""
+    client_id = (client_id or "").strip()
+    if not client_id:
+        raise gr.Error("Введите ID лида")
+    if not is_lead_id(client_id):
+        raise gr.Error(f"Не похоже на ID лида: {LEAD_ID_RULE}.")
+    return client_id
+
+
 def _weekly(weeks: list[dict], series) -> pd.DataFrame | None:
     rows = [
         {"неделя": pd.Timestamp(w["week"]), "ряд": name, "единиц": value(w) or 0}
@@ -98,13 +153,14 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
             raise gr.Error("Войдите заново")
         return user
 
+    @russian_errors
     def list_clients(search: str, request: gr.Request):
         rows = data.clients(me(request), search or "")
         table = pd.DataFrame(
             [
                 {
                     "ID лида": r["client_id"],
-                    "Клиент": r["title"],
+                    "Клиент": r["title"],  # a Dataframe cell shows text as it is
                     "Здоровье": f"{r['band'] or '—'} {r['score'] if r['score'] is not None else ''} "
                     f"{_trend(r['trend_vs_last_week'])}".strip(),
                     "Тревоги": r["open_alerts"] or 0,
@@ -119,14 +175,21 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         colors = [f"background-color: {BAND_COLORS[r['band']]}" if r["band"] in BAND_COLORS else "" for r in rows]
         return table.style.apply(lambda _: colors, subset=["Здоровье"])
 
+    @russian_errors
     def open_card(client_id: str, sources: list[str], period: str, request: gr.Request):
         user = me(request)
         client_id = (client_id or "").strip()
-        card = data.client(user, client_id) if client_id else None
-        if card is None:
-            message = "Клиент не найден или закрыт для вас" if client_id else "Введите ID лида"
+        if not is_lead_id(client_id):
+            message = f"Не похоже на ID лида: {LEAD_ID_RULE}." if client_id else "Введите ID лида"
             return message, "", "", "", pd.DataFrame(), None, None, ""
-        head = f"## {card['title'] or 'лид ' + client_id} (лид {client_id})\nКуратор: {card['curator_name'] or '—'}"
+        card = data.client(user, client_id)
+        if card is None:
+            return "Клиент не найден или закрыт для вас", "", "", "", pd.DataFrame(), None, None, ""
+        # the card's own formatting around values from outside (Bitrix24, chats, model extractions) shown as text
+        head = (
+            f"## {as_text(card['title'] or 'лид ' + client_id)} (лид {client_id})\n"
+            f"Куратор: {as_text(card['curator_name'] or '—')}"
+        )
         p = card["profile"] or {}
         facts = [
             ("Что продаёт", p.get("products")),
@@ -138,13 +201,13 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
             ("Конфликты", p.get("conflicts")),
         ]
         since = p.get("with_us_since")
-        profile = "### Профиль\n" + "\n".join(f"- **{k}:** {v}" for k, v in facts if v)
+        profile = "### Профиль\n" + "\n".join(f"- **{k}:** {as_text(v)}" for k, v in facts if v)
         if since:
             profile += f"\n- **С нами с:** {since:%d.%m.%Y}"
         sources_of = {}
         for f in p.get("facts") or []:
-            refs = ", ".join(f"`{s['ref']}`" for s in json.loads(f["sources"])[-2:])
-            sources_of.setdefault(f["kind"], []).append(f"{f['value']} — {refs}")
+            refs = ", ".join(as_code(s["ref"]) for s in json.loads(f["sources"])[-2:])
+            sources_of.setdefault(f["kind"], []).append(f"{as_text(f['value'])} — {refs}")
         if sources_of:
             profile += (
                 "\n\n<details><summary>Источники фактов</summary>\n\n"
@@ -182,41 +245,42 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         weeks = data.wms_weeks(client_id)
         notes = "### Заметки\n" + (
             "\n".join(
-                f"- #{n['id']} **{n['author']}**, {_local(n['created_at']):%d.%m.%Y %H:%M}: {n['text']}"
+                f"- #{n['id']} **{n['author']}**, {_local(n['created_at']):%d.%m.%Y %H:%M}: {as_text(n['text'])}"
                 for n in staff.notes_of(client_id)
             )
             or "пока нет"
         )
         return head, profile, health, alerts + "\n\n" + notes, table, _weekly(weeks, STOCK), _weekly(weeks, FLOWS), ""
 
+    @russian_errors
     def add_note(client_id: str, text: str, request: gr.Request):
         user = me(request)
-        if data.client(user, (client_id or "").strip()) is None:
+        client_id = _lead(client_id)
+        if data.client(user, client_id) is None:
             raise gr.Error("Клиент не найден или закрыт для вас")
-        try:
-            staff.add_note(user, client_id.strip(), text)
-        except StaffError as exc:
-            raise gr.Error(str(exc)) from exc
+        staff.add_note(user, client_id, text)
         return "", "Заметка сохранена; в истории клиента и в чате появится через минуту."
 
     def change_note(note_id: str, text: str, delete: bool, request: gr.Request):
         user = me(request)
-        try:
-            number = int(str(note_id).strip().lstrip("#"))
-            if delete:
-                staff.delete_note(user, number)
-                return "", f"Заметка #{number} удалена (история правок сохранена)."
-            staff.edit_note(user, number, text)
-        except ValueError as exc:
-            raise gr.Error(str(exc) if isinstance(exc, StaffError) else "Укажите номер заметки, например 3") from exc
+        if not re.fullmatch(r"#?\d{1,9}", str(note_id or "").strip()):
+            raise gr.Error("Укажите номер заметки, например 3")
+        number = int(str(note_id).strip().lstrip("#"))
+        if delete:
+            staff.delete_note(user, number)
+            return "", f"Заметка #{number} удалена (история правок сохранена)."
+        staff.edit_note(user, number, text)
         return "", f"Заметка #{number} изменена (прежний текст сохранён в истории)."
 
+    @russian_errors
     def edit_note(note_id: str, text: str, request: gr.Request):
         return change_note(note_id, text, False, request)
 
+    @russian_errors
     def delete_note(note_id: str, request: gr.Request):
         return change_note(note_id, "", True, request)
 
+    @russian_errors
     def open_original(client_id: str, ref: str, request: gr.Request) -> str:
         """The meeting (summary and transcript), conversation, letter, call, note or week behind a reference."""
         user = me(request)
@@ -225,10 +289,12 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
             return "Клиент не найден или закрыт для вас"
         return data.original(client_id, ref)
 
+    @russian_errors
     def pick_event(client_id: str, evt: gr.SelectData, request: gr.Request):
         ref = str(evt.row_value[-1]) if evt.row_value else ""  # the row's «Ссылка»
         return ref, open_original(client_id, ref, request), gr.Accordion(open=True)
 
+    @russian_errors
     def pick_client(evt: gr.SelectData):
         client_id = str(evt.row_value[0]) if evt.row_value else ""
         return client_id, client_id, gr.Tabs(selected="card")
@@ -239,13 +305,16 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         choices = [(f"[{c['n']}] {c['title']} · {c['time'] or ''}", c["deep_ref"]) for c in items]
         return gr.Radio(choices=choices, value=None, visible=bool(choices))
 
+    @russian_errors
     def load_chat(client_id: str, request: gr.Request):
         user = me(request)
         if data.client(user, (client_id or "").strip()) is None:
             return [], cited(None)
         log_ = staff.chat_history(user, client_id.strip())
         last = next((m["citations"] for m in reversed(log_) if m["role"] == "assistant"), None)
-        return [{"role": m["role"], "content": m["text"]} for m in log_], cited(last)
+        # the log keeps a question as typed and an answer as shown (already made safe Markdown)
+        shown = [{"role": m["role"], "content": as_text(m["text"]) if m["role"] == "user" else m["text"]} for m in log_]
+        return shown, cited(last)
 
     def shown_message(user: User, client_id: str, shown: list, index) -> dict | None:
         """The stored message behind the chat's n-th shown one (the chat shows the newest of the stored log)."""
@@ -253,24 +322,32 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         index = index[0] if isinstance(index, list | tuple) else index
         return logged[index] if isinstance(index, int) and 0 <= index < len(logged) else None
 
+    @russian_errors
     def pick_answer(client_id: str, shown: list, evt: gr.SelectData, request: gr.Request):
         message = shown_message(me(request), client_id, shown, evt.index)
         return cited(message["citations"]) if message and message["role"] == "assistant" else gr.Radio()
 
+    @russian_errors
     def ask(message: str, history: list, client_id: str, request: gr.Request):
         user = me(request)
         client_id = (client_id or "").strip()
         if data.client(user, client_id) is None:
             raise gr.Error("Выберите клиента, открытого для вас")
-        history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+        message = (message or "").strip()
+        if not message:
+            raise gr.Error("Напишите вопрос")
+        if len(message) > MAX_QUESTION_CHARS:
+            raise gr.Error(f"Вопрос длиннее {MAX_QUESTION_CHARS} символов ({len(message)}): сократите его.")
+        history = [*history, {"role": "user", "content": as_text(message)}, {"role": "assistant", "content": ""}]
         sources = gr.Radio()
         staff.log_chat(user, client_id, "user", message)
         engine = build_engine(get_settings())
-        started, first = time.monotonic(), None
+        started, first, streamed = time.monotonic(), None, ""
         for piece in engine.ask(client_id, message):
-            if isinstance(piece, Answer):
-                text = piece.text + "".join(
-                    f"\n\n[{c.n}] {c.title} · {c.time or ''} · `{c.deep_ref}` — «{c.quote[:200]}»"
+            if isinstance(piece, Answer):  # the model's words and the quotes echo outside text: shown as text
+                text = as_text(piece.text) + "".join(
+                    f"\n\n[{c.n}] {as_text(c.title)} · {c.time or ''} · {as_code(c.deep_ref)} "
+                    f"— «{as_text(c.quote[:200])}»"
                     for c in piece.citations
                 )
                 history[-1]["content"] = text
@@ -287,9 +364,11 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
                 )
             else:
                 first = first or time.monotonic()
-                history[-1]["content"] += piece
+                streamed += piece
+                history[-1]["content"] = as_text(streamed)
             yield "", history, sources
 
+    @russian_errors
     def feedback(client_id: str, shown: list, like: gr.LikeData, request: gr.Request):
         """The thumb goes to the answer it was given on."""
         user = me(request)
@@ -297,12 +376,13 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         if message and message["role"] == "assistant":
             staff.rate_answer(user, message["id"], bool(like.liked))
 
+    @russian_errors
     def admin_overview(request: gr.Request):
         admin(request)
         u = data.unmapped()
         lines = ["### Без клиента", "**Чаты Telegram:**"]
         lines += [
-            f"- `{c['chat_id']}` {c['title'] or ''} — {title_lead(c['title'], settings.room_prefix)[1]}"
+            f"- `{c['chat_id']}` {as_text(c['title'])} — {title_lead(c['title'], settings.room_prefix)[1]}"
             for c in u["chats"]
         ] or ["- нет"]
         lines += [
@@ -310,23 +390,26 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
             "«Чат Telegram», с отметкой «заменить прежнюю привязку», если чат уже привязан вручную):"
         ]
         lines += [
-            f"- `{c['chat_id']}` переименован: «{c['mapped_title'] or ''}» → «{c['title'] or ''}»; "
+            f"- `{c['chat_id']}` переименован: «{as_text(c['mapped_title'])}» → «{as_text(c['title'])}»; "
             f"клиент — лид {c['client_id']}, в новом названии "
             + (f"лид {c['title_lead']}" if c["title_lead"] else "нет ID лида")
             for c in u["renamed"]
         ] or ["- нет"]
-        lines += ["**Клиенты WMS:**"] + ([f"- `{w['wms_client_id']}` {w['name'] or ''}" for w in u["wms"]] or ["- нет"])
+        lines += ["**Клиенты WMS:**"] + (
+            [f"- {as_code(w['wms_client_id'])} {as_text(w['name'])}" for w in u["wms"]] or ["- нет"]
+        )
         lines += [
             "**Записи встреч без ID лида** (привяжите ниже запись — путь из списка — или всю комнату — её имя; "
             "или переименуйте комнату по правилу `client-<ID лида>`):"
         ]
-        lines += [f"- `{r['path']}` (комната `{r['room'] or '—'}`) — {r['reason']}" for r in u["recordings"]] or [
-            "- нет"
-        ]
+        lines += [
+            f"- {as_code(r['path'])} (комната {as_code(r['room'] or '—')}) — {as_text(r['reason'])}"
+            for r in u["recordings"]
+        ] or ["- нет"]
         lines.append("_Списки обновляются вместе с витринами, раз в час._")
         lines += ["", "### Пользователи"] + [
             f"- **{s.login}** — {s.role}{'' if s.active else ' (отключён)'}"
-            f"{', все клиенты' if s.see_all else ''} {s.name or ''}"
+            f"{', все клиенты' if s.see_all else ''} {as_text(s.name)}"
             for s in staff.list()
         ]
         lines += ["", "### Последние запуски Dagster"]
@@ -336,8 +419,9 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
             runs = get_instance(settings).get_runs(limit=10)
             url = settings.dagster_url.rstrip("/")
             lines += [f"- {r.status.value} · {r.job_name} · [{r.run_id[:8]}]({url}/runs/{r.run_id})" for r in runs]
-        except Exception as exc:  # noqa: BLE001 — the page shows the rest anyway
-            lines.append(f"нет доступа к истории запусков: {exc}")
+        except Exception:  # noqa: BLE001 — the page shows the rest anyway
+            log.exception("история запусков Dagster недоступна")
+            lines.append("нет доступа к истории запусков (подробности в журнале приложения)")
         return "\n".join(lines)
 
     def admin(request: gr.Request) -> User:
@@ -346,13 +430,11 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
             raise gr.Error("Только для администратора")
         return user
 
+    @russian_errors
     def set_access(login: str, see_all: bool, request: gr.Request) -> str:
         user = admin(request)
         login = (login or "").strip()
-        try:
-            staff.set_see_all(login, bool(see_all))
-        except StaffError as exc:
-            raise gr.Error(str(exc)) from exc
+        staff.set_see_all(login, bool(see_all))
         log.info("%s: %s теперь видит %s", user.login, login, "всех клиентов" if see_all else "своих клиентов")
         return f"{login} теперь видит {'всех клиентов' if see_all else 'только своих клиентов'}."
 
@@ -377,9 +459,9 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         except AliasError as exc:
             raise gr.Error(f"Не привязано: {exc}.") from exc
         if not written:
-            return f"Уже привязано: {external_id} → лид {client_id}, ничего не изменено."
+            return f"Уже привязано: {as_text(external_id)} → лид {client_id}, ничего не изменено."
         log.info("%s привязал %s %s к лиду %s", user.login, system, external_id, client_id)
-        return f"Привязано: {external_id} → лид {client_id}. Данные подтянутся {MAP_SYSTEMS[system][1]}."
+        return f"Привязано: {as_text(external_id)} → лид {client_id}. Данные подтянутся {MAP_SYSTEMS[system][1]}."
 
     with gr.Blocks(title="client360 — клиенты фулфилмента") as app:
         gr.Markdown("# client360 — клиенты фулфилмента")
@@ -483,9 +565,10 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         chatbot.select(pick_answer, [chat_client, chatbot], cite_choice)
         cite_choice.input(open_original, [chat_client, cite_choice], cite_view)
         refresh_btn.click(admin_overview, None, overview)
-        map_btn.click(map_item, [system, external, lead, replace], map_status)
+        map_btn.click(russian_errors(map_item), [system, external, lead, replace], map_status)
         access_btn.click(set_access, [access_login, access_all], access_status)
 
+        @russian_errors
         def show_admin(request: gr.Request):
             return gr.update(visible=me(request).role == "admin")
 
@@ -496,23 +579,39 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
 def launch(
     host: str = "127.0.0.1", port: int = 7860, prevent_thread_lock: bool = False, staff: Staff | None = None
 ) -> gr.Blocks:
-    """Serve the app behind the login; sessions expire (C360_APP_SESSION_HOURS, C360_APP_IDLE_MINUTES)."""
+    """Serve the app behind the login; sessions expire (C360_APP_SESSION_HOURS, C360_APP_IDLE_MINUTES) and end at
+    once when the user's password changes or the user is disabled."""
     settings = get_settings()
     app, staff = build_app(staff)
 
-    def check(login: str, password: str) -> bool:
-        return staff.authenticate(login, password) is not None
+    async def check(login: str, password: str) -> bool:
+        # the hash check in a thread: a login never stalls the others' requests
+        user = await asyncio.to_thread(staff.authenticate, login, password, client_address.get())
+        return user is not None
 
-    app.launch(
-        server_name=host,
-        server_port=port,
-        auth=check,
-        auth_message="client360: войдите под своим логином",
-        head=RELOGIN_JS,
-        prevent_thread_lock=True,
-        show_error=True,
+    # uvicorn (started by Gradio) takes the client's address and scheme from X-Forwarded-For/-Proto only when the
+    # connection comes from one of these; its own default trusts 127.0.0.1, so anyone there could pose as anyone
+    trusted, os.environ["FORWARDED_ALLOW_IPS"] = os.environ.get("FORWARDED_ALLOW_IPS"), settings.trusted_proxies
+    try:
+        app.launch(
+            server_name=host,
+            server_port=port,
+            auth=check,
+            auth_message="client360: войдите под своим логином",
+            head=RELOGIN_JS,
+            prevent_thread_lock=True,
+            show_error=False,  # handlers say what went wrong in Russian (russian_errors); nothing else shows
+            max_file_size=0,  # no upload (the routes are closed by Guard too)
+            app_kwargs={"middleware": [Middleware(Guard)]},
+        )
+    finally:
+        if trusted is None:
+            os.environ.pop("FORWARDED_ALLOW_IPS", None)
+        else:
+            os.environ["FORWARDED_ALLOW_IPS"] = trusted
+    sessions = ExpiringSessions(
+        settings.app_session_hours * 3600, settings.app_idle_minutes * 60, still_valid=staff.session_valid
     )
-    sessions = ExpiringSessions(settings.app_session_hours * 3600, settings.app_idle_minutes * 60)
     for token, login in app.server_app.tokens.items():  # none yet, unless someone logged in during start-up
         sessions[token] = login
     app.server_app.tokens = sessions

@@ -11,6 +11,24 @@ from chat_app.staff import User
 from warehouse.rag import Hit, RagIndex
 from warehouse.settings import get_settings
 
+# what Markdown would turn into images, links, HTML, code, tables or headings (CommonMark lets any ASCII punctuation
+# be escaped with a backslash); bare URLs and e-mail addresses are autolinked too: their `://`, `www.` and `@`
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>!|#~@$&])")
+_AUTOLINK = re.compile(r"(?i)(:)(//)|\b(www)(\.)")
+
+
+def as_text(text) -> str:
+    """Outside text (messages, letters, transcripts, titles, model output) for a Markdown view: shown as written,
+    never as an image the browser fetches, a live link or HTML. The view's own formatting stays around it."""
+    text = _MARKDOWN.sub(r"\\\1", "" if text is None else str(text))
+    return _AUTOLINK.sub(lambda m: f"{m[1]}\\/\\/" if m[1] else f"{m[3]}\\.", text)
+
+
+def as_code(text) -> str:
+    """An id or path from outside as inline code (shown literally, as long as it holds no backtick)."""
+    return "`" + ("" if text is None else str(text)).replace("`", "'") + "`"
+
+
 BAND_ORDER = {"красный": 0, "жёлтый": 1, "зелёный": 2}
 SOURCES = {
     "meetings": "встречи",
@@ -145,10 +163,10 @@ def original(client_id: str, ref: str) -> str:
     hits = _passages_of(RagIndex(settings.rag_path, settings.embed_dim), client_id, ref)
     if not hits:
         if ref.startswith("meeting:") and (text := transcript(client_id, ref.removeprefix("meeting:").split("@")[0])):
-            return f"### Расшифровка встречи\n\n{text}"
-        return f"Оригинал `{ref}` пока не найден: поисковый индекс обновляется раз в час."
+            return f"### Расшифровка встречи\n\n{as_text(text)}"
+        return f"Оригинал {as_code(ref)} пока не найден: поисковый индекс обновляется раз в час."
     title = re.sub(r" — с \d+:\d\d(:\d\d)?$", "", hits[0].title or "")
-    lines, previous = [f"### {title}", f"`{ref}`"], []
+    lines, previous = [f"### {as_text(title)}", as_code(ref)], []
     for h in hits:
         if h.source == "meeting" and "**Расшифровка**" not in lines:
             lines.append("**Расшифровка**")
@@ -159,6 +177,6 @@ def original(client_id: str, ref: str) -> str:
         if cited and overlap:  # the cited window starts with lines already shown: show them marked instead
             del lines[-overlap:]
             overlap = 0
-        lines += [f"> **{r}**" if cited else r for r in rows[overlap:]]
+        lines += [f"> **{as_text(r)}**" if cited else as_text(r) for r in rows[overlap:]]
         previous = rows
     return "\n\n".join(lines)

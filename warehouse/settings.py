@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     # the curators' app: a login lasts a working day at most and ends after two idle hours
     app_session_hours: float = _env("C360_APP_SESSION_HOURS", 12.0)
     app_idle_minutes: float = _env("C360_APP_IDLE_MINUTES", 120.0)
+    # addresses or networks of the reverse proxy (Caddy) whose X-Forwarded-For / -Proto the app believes;
+    # comma-separated, empty = none (the connecting address is the client's)
+    trusted_proxies: str = _env("C360_TRUSTED_PROXIES", "")
 
     # meetings
     room_prefix: str = _env("C360_ROOM_PREFIX", "client")
