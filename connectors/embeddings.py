@@ -20,6 +20,7 @@ import numpy as np
 from connectors.http import RetryLater, with_retries
 from connectors.llm.base import LLMError, LLMUsage
 from connectors.redact import register
+from warehouse.private import private_file
 
 _WORD = re.compile(r"[a-zа-яё0-9]+", re.I)
 # longest first: the stem keeps what is shared by «доставка», «доставку», «доставки», «доставкой»
@@ -104,7 +105,7 @@ class VectorCache:
     """SQLite cache of embeddings keyed by (model, dimensions, text hash): a text is embedded once."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)  # client data: the service user's only
         self.path = path
         with sqlite3.connect(path, timeout=30) as db:
             db.execute("pragma journal_mode=wal")

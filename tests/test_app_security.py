@@ -23,6 +23,8 @@ from gradio_client import Client
 
 from assets.rag.assets import rag_index
 from assets.serving import serving_snapshot
+from connectors.embeddings import VectorCache
+from connectors.llm.base import ResponseCache
 from orchestration.backup import make_backup
 from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.resources import all_resources
@@ -281,6 +283,11 @@ def test_data_files_with_hashes_and_client_data_are_private(running_app, env, tm
         return stat.S_IMODE(path.stat().st_mode)
 
     assert mode(env.data_dir / "app.db") == 0o600 and mode(env.data_dir) == 0o700
+    ResponseCache(env.llm_cache_path).put("k", "m", "ответ о клиенте", 1, 1)
+    VectorCache(env.embed_cache_path)
+    for cache in (env.llm_cache_path, env.embed_cache_path):
+        assert mode(cache) == 0o600, cache
+        assert all(mode(p) == 0o600 for p in cache.parent.glob(cache.name + "-*")), "its WAL files too"
     folder = make_backup(env, tmp_path / "backups")
     assert mode(tmp_path / "backups") == 0o700 and mode(folder) == 0o700
     files = [p for p in folder.rglob("*") if p.is_file()]

@@ -14,6 +14,7 @@ from typing import Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from connectors.redact import redact
+from warehouse.private import private_file
 
 
 class LLMError(RuntimeError):
@@ -83,7 +84,7 @@ class ResponseCache:
     """
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)  # client data: the service user's only
         self.path = path
         with self._connect() as db:
             db.execute("pragma journal_mode=wal")
