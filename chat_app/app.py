@@ -223,7 +223,7 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         alerts = "### Тревоги\n" + (
             "\n".join(
                 f"- **{a['message']}** (неделя до {a['week_end']:%d.%m.%Y}); записи: "
-                + ", ".join(f"`{r}`" for r in a["evidence_refs"])
+                + ", ".join(as_code(r) for r in a["evidence_refs"])
                 for a in card["alerts"]
             )
             or "нет"
@@ -438,6 +438,13 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         log.info("%s: %s теперь видит %s", user.login, login, "всех клиентов" if see_all else "своих клиентов")
         return f"{login} теперь видит {'всех клиентов' if see_all else 'только своих клиентов'}."
 
+    @russian_errors
+    def unlock_login(login: str, request: gr.Request) -> str:
+        user = admin(request)
+        login = (login or "").strip()
+        staff.unlock(login, by=f"приложение, {user.login}")
+        return f"Вход {login} разблокирован: прежние неудачные попытки больше не мешают."
+
     def map_item(system: str, external_id: str, client_id: str, replace: bool, request: gr.Request):
         from warehouse.aliases import AliasConflict, AliasError, save_alias
 
@@ -542,9 +549,10 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
                     map_btn = gr.Button("Привязать", variant="primary")
                 map_status = gr.Markdown()
                 with gr.Row():
-                    access_login = gr.Textbox(label="Логин куратора")
+                    access_login = gr.Textbox(label="Логин сотрудника")
                     access_all = gr.Checkbox(label="Видит всех клиентов, а не только своих")
                     access_btn = gr.Button("Сохранить доступ")
+                    unlock_btn = gr.Button("Разблокировать вход")
                 access_status = gr.Markdown()
 
         search.change(list_clients, search, table)
@@ -567,6 +575,7 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         refresh_btn.click(admin_overview, None, overview)
         map_btn.click(russian_errors(map_item), [system, external, lead, replace], map_status)
         access_btn.click(set_access, [access_login, access_all], access_status)
+        unlock_btn.click(unlock_login, access_login, access_status)
 
         @russian_errors
         def show_admin(request: gr.Request):

@@ -133,6 +133,20 @@ def test_failed_logins_are_logged_with_the_address_and_limited_per_address_until
     assert run.returncode == 1 and "пользователя nobody нет" in run.stderr
 
 
+def test_an_admin_unlocks_a_login_on_the_admin_page(running_app):  # noqa: F811
+    url, _ = running_app
+    boss = Client(url, auth=("boss", "пароль-босса-1"), verbose=False)
+    for _ in range(5):
+        login(url, "anna", "не тот")
+    assert login(url, **ANNA).status_code == 400, "five failures lock the login"
+    assert "Вход anna разблокирован" in boss.predict("anna", api_name="/unlock_login")
+    anna = Client(url, auth=("anna", "пароль-анны-1"), verbose=False)
+    with pytest.raises(Exception, match="Только для администратора"):
+        anna.predict("boss", api_name="/unlock_login")
+    with pytest.raises(Exception, match="пользователя nobody нет"):
+        boss.predict("nobody", api_name="/unlock_login")
+
+
 @pytest.fixture
 def behind_a_proxy(monkeypatch):
     monkeypatch.setenv("C360_TRUSTED_PROXIES", "127.0.0.1")
