@@ -391,7 +391,8 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
         ]
         lines += [
             f"- `{c['chat_id']}` переименован: «{as_text(c['mapped_title'])}» → «{as_text(c['title'])}»; "
-            f"клиент — лид {c['client_id']}, в новом названии "
+            + (f"клиент — лид {c['client_id']}" if c["client_id"] else "без клиента: ID лида появился позже")
+            + ", в новом названии "
             + (f"лид {c['title_lead']}" if c["title_lead"] else "нет ID лида")
             for c in u["renamed"]
         ] or ["- нет"]

@@ -83,6 +83,14 @@ def check_speechkit(s: Settings) -> Check:
             f"ключ не принят (HTTP {r.status_code})",
             "создайте новый API-ключ сервисного аккаунта и проверьте роль ai.speechkit-stt.user",
         )
+    if r.status_code >= 500 or r.status_code == 429:  # the key was not judged at all
+        return Check(
+            "Yandex SpeechKit",
+            False,
+            f"сервис ответил HTTP {r.status_code}, ключ проверить не удалось",
+            "повторите проверку позже",
+        )
+    # an unknown operation id with a good key: 404 (NOT_FOUND) or 400 (INVALID_ARGUMENT)
     return Check("Yandex SpeechKit", True, "ключ принят")
 
 

@@ -86,3 +86,17 @@ def test_the_image_takes_no_secret_data_or_local_environment():
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()}
     assert {".env", ".venv", ".tools", "data", "backups", "dbt_project/target", ".git"} <= ignored
     assert "!.env.example" in ignored, "the settings template stays in the image"
+
+
+def test_the_app_is_reached_only_through_caddy_and_believes_its_forwarded_address():
+    import ipaddress
+
+    services = compose()["services"]
+    app = services["app"]
+    assert "ports" not in app  # only Caddy (and the other containers) reach it
+    # its own environment block must not drop the shared one (YAML merge keys are shallow)
+    assert app["environment"]["DAGSTER_PG_HOST"] == services["code"]["environment"]["DAGSTER_PG_HOST"]
+    default = re.fullmatch(r"\$\{C360_TRUSTED_PROXIES:-(.+)\}", app["environment"]["C360_TRUSTED_PROXIES"])
+    networks = [ipaddress.ip_network(n) for n in default.group(1).split(",")]
+    caddy_on_docker_bridge = ipaddress.ip_address("172.18.0.5")  # Docker's default pools: 172.17–31.x, 192.168.x
+    assert any(caddy_on_docker_bridge in n for n in networks) and all(n.is_private for n in networks)

@@ -40,6 +40,11 @@ def test_doctor_reports_each_connection(env, recordings, glm, speechkit, telegra
     assert "✗ Yandex SpeechKit: ключ не принят (HTTP 401)" in out and "ai.speechkit-stt.user" in out
     assert "✓ GLM (Zhipu)" in out and "с ошибкой: 2" in out
 
+    speechkit.unavailable = True  # a service that is down says nothing about the key
+    monkeypatch.setenv("YANDEX_API_KEY", speechkit.api_key)
+    code, out = doctor()
+    assert "✗ Yandex SpeechKit: сервис ответил HTTP 503, ключ проверить не удалось" in out
+
 
 def test_doctor_names_a_missing_folder_and_an_unreachable_database(env, monkeypatch, tmp_path):
     monkeypatch.setenv("C360_RECORDINGS_DIR", str(tmp_path / "not-mounted"))

@@ -80,11 +80,16 @@ class FakeSpeechKit(FakeServer):
         self.polls_until_done = polls_until_done
         self.operation_error: dict | None = None  # {"code": 3, "message": "..."} makes the operation fail
         self.rate_limit_next = 0
+        # the service down: 503 with gRPC status UNAVAILABLE (14), as Yandex Cloud's REST gateway maps it
+        # (https://yandex.cloud/ru/docs/api-design-guide/concepts/errors)
+        self.unavailable = False
         self.operations: dict[str, dict] = {}
         self.audio: list[bytes] = []
         self._ids = itertools.count(1)
 
     def handle(self, req: Request):
+        if self.unavailable:
+            return 503, {}, {"code": 14, "message": "Service is unavailable", "details": []}
         if req.headers.get("authorization") != f"Api-Key {self.api_key}":
             return 401, {}, {"code": 16, "message": "Unauthenticated", "details": []}
         if req.method == "POST" and req.path == "/stt/v3/recognizeFileAsync":
