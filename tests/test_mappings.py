@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -37,6 +38,7 @@ OLD_TITLE = "client-10234 Зоомир"
 NEW_TITLE = "client-10517 ДомТекстиль (переименовано)"
 HUGE = "99999999999999999999999999"
 TZ = ZoneInfo("Europe/Moscow")
+PULLED_AT = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 tg_env = test_telegram_export.tg_env  # the fixture: an offline setup with the staff id and an exports folder
 running_app = test_app.running_app  # the fixture: the app on a free port over a built warehouse, anna and boss
 
@@ -113,38 +115,44 @@ def test_a_renamed_chat_keeps_its_history_with_its_client_until_an_admin_maps_it
     assert meta["переименованных чатов"] == 0
 
 
-def test_a_chat_renamed_between_pulls_keeps_its_client(env, instance):
-    group = Chat(supergroup(1730156619, "client-12345 ИП Смирнова"), "client-12345 ИП Смирнова")
-    at = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
-    group.messages = [tl_message(group, 1, CLIENT, "Поставка в пятницу?", at)]
+def pulled_group(instance, chat_id: int, title: str, text: str) -> tuple[Chat, Callable[[], dict]]:
+    """A group with one client message, pulled once; the second value pulls it again (its metadata)."""
+    group = Chat(supergroup(chat_id, title), title)
+    group.messages = [tl_message(group, 1, CLIENT, text, PULLED_AT)]
     stand_in = StandInTelegramClient([group])
-    _, meta = pull(instance, StandInTelegramResource(stand_in, staff_ids=(ME.id,)))
+
+    def again() -> dict:
+        return pull(instance, StandInTelegramResource(stand_in, staff_ids=(ME.id,)))[1]
+
+    return group, again
+
+
+def test_a_chat_renamed_between_pulls_keeps_its_client(env, instance):
+    group, pull_again = pulled_group(instance, 1730156619, "client-12345 ИП Смирнова", "Поставка в пятницу?")
+    meta = pull_again()
     assert meta["чатов загружено"] == 1 and meta["переименованных чатов"] == 0
 
     group.title = "client-67890 чужой клиент"  # whoever can rename the group
-    group.messages.append(tl_message(group, 2, CLIENT, "Ещё одно сообщение", at + timedelta(minutes=5)))
-    _, meta = pull(instance, StandInTelegramResource(stand_in, staff_ids=(ME.id,)))
+    group.messages.append(tl_message(group, 2, CLIENT, "Ещё одно сообщение", PULLED_AT + timedelta(minutes=5)))
+    meta = pull_again()
     assert meta["новых сообщений"] == 1 and meta["переименованных чатов"] == 1
     assert "client-67890 чужой клиент" in meta["переименован (клиент не менялся)"]
     row = chat_row(env, group.chat_id)
     assert (row["client_id"], row["mapped_title"]) == ("12345", "client-12345 ИП Смирнова")
 
     group.title = "Без номера"  # a title without a lead does not unmap it either
-    _, meta = pull(instance, StandInTelegramResource(stand_in, staff_ids=(ME.id,)))
+    meta = pull_again()
     assert chat_row(env, group.chat_id)["client_id"] == "12345" and meta["чатов без клиента"] == 0
     assert "Без номера" in meta["переименован (клиент не менялся)"]
 
 
 def test_a_title_maps_a_chat_only_the_first_time_it_is_seen(env, instance):
-    group = Chat(supergroup(1730156620, "Новая группа"), "Новая группа")
-    at = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
-    group.messages = [tl_message(group, 1, CLIENT, "Чужая переписка до переименования", at)]
-    stand_in = StandInTelegramClient([group])
-    _, meta = pull(instance, StandInTelegramResource(stand_in, staff_ids=(ME.id,)))
+    group, pull_again = pulled_group(instance, 1730156620, "Новая группа", "Чужая переписка до переименования")
+    meta = pull_again()
     assert meta["чатов без клиента"] == 1 and meta["переименованных чатов"] == 0
 
     group.title = "client-12345 ИП Смирнова"  # a later title naming a lead does not hand it this chat's history
-    _, meta = pull(instance, StandInTelegramResource(stand_in, staff_ids=(ME.id,)))
+    meta = pull_again()
     row = chat_row(env, group.chat_id)
     assert (row["client_id"], row["mapped_title"], row["title_lead"]) == (None, "Новая группа", "12345")
     assert meta["чатов без клиента"] == 1 and meta["переименованных чатов"] == 1

@@ -19,12 +19,14 @@ from chat_app.engine import build_engine
 from connectors.llm import GLMClient, ResponseCache, prompts, summarize_meeting
 from connectors.stt import Segment
 from orchestration.resources import all_resources
-from tests.fakes.bitrix import FakeBitrix24
+from tests import test_bitrix
 from tests.fixtures import bitrix_data as bd
 from tests.fixtures import telegram_exports as fx
 from tests.test_telegram_export import import_file, tg_env, write  # noqa: F401  (fixture)
 from warehouse.duck import connect
 from warehouse.settings import get_settings
+
+bitrix = test_bitrix.bitrix  # the fixture: the fake Bitrix24 portal
 
 # what an attacker writes to close the fence: the marker, its look-alikes, the bare words, a guessed tag
 END_MARKERS = [
@@ -129,14 +131,6 @@ def test_map_reduce_prompts_fence_every_part_and_the_partial_summaries(glm, tmp_
         assert sum(f"ВЗЛОМ-ЧАСТЬ{i}:" in p for p in parts) == 1
     for r in reduces:
         assert_fenced(r, shape(prompts.MEETING_REDUCE_USER), ["ВЗЛОМ-КЛИЕНТ", "ВЗЛОМ-ОТВЕТ", "ВЗЛОМ-ПУНКТ"])
-
-
-@pytest.fixture
-def bitrix(env, monkeypatch):
-    with FakeBitrix24() as fake:
-        monkeypatch.setenv("BITRIX_WEBHOOK_URL", fake.webhook_url)
-        monkeypatch.setenv("C360_BITRIX_RATE", "100")
-        yield fake
 
 
 def test_email_subject_and_body_stay_fenced_in_the_summary_and_the_signals(bitrix, env, instance, glm, monkeypatch):
