@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from connectors.llm.prompts import continued, speaker
 from warehouse.duck import fetch_dicts
 
 WINDOW = 1000
@@ -74,7 +75,7 @@ def _turns(segments_json: str | None) -> list[tuple]:
     """Transcript segments as (start second, speaker, «Speaker: text») turns."""
     segments = json.loads(segments_json) if segments_json else []
     return [
-        (s.get("start") or 0, s.get("speaker"), f"{s.get('speaker') or 'Участник'}: {s['text']}")
+        (s.get("start") or 0, s.get("speaker"), f"{speaker(s.get('speaker')) or 'Участник'}: {continued(s['text'])}")
         for s in segments
         if s.get("text")
     ]
@@ -140,8 +141,8 @@ def chat_chunks(con, tz: str) -> list[dict]:
         items = [
             (
                 m,
-                f"{m['sender_name'] or ('мы' if m['direction'] == 'staff' else 'клиент')}"
-                f"{' (мы)' if m['direction'] == 'staff' else ''}, {m['at']:%d.%m %H:%M}: {m['text']}",
+                f"{speaker(m['sender_name']) or ('мы' if m['direction'] == 'staff' else 'клиент')}"
+                f"{' (мы)' if m['direction'] == 'staff' else ''}, {m['at']:%d.%m %H:%M}: {continued(m['text'])}",
             )
             for m in conv
             if m["text"].strip()

@@ -54,10 +54,8 @@ class ChatDaySummary(BaseModel):
 def chat_line(message: dict) -> str:
     who = "мы" if message["direction"] == "staff" else "клиент"
     media = f" [{message['media_kind']}]" if message.get("media_kind") else ""
-    name = message.get("sender_name") or "?"
-    # continuation lines are indented: a line of a message cannot pass for another message (or for ours)
-    text = (message.get("text") or "").replace("\n", "\n    ")
-    return f"[{message['local_time']:%H:%M}] {' '.join(name.split())} ({who}): {text}{media}"
+    name = prompts.speaker(message.get("sender_name")) or "?"
+    return f"[{message['local_time']:%H:%M}] {name} ({who}): {prompts.continued(message.get('text'))}{media}"
 
 
 def summarize_chat_day(

@@ -208,6 +208,18 @@ def defuse(text: str) -> str:
     return _MARKER_WORD.sub(lambda m: m.group("pre") + '"' + m.group("word").lower() + '"', text)
 
 
+def speaker(name: object) -> str:
+    """A sender's or speaker's name as one line without brackets: a name cannot carry its own role label
+    («Игорь (мы)») — the role comes from the data, not from how someone named themselves."""
+    return " ".join(re.sub(r"[()\[\]{}<>]", " ", _LINE_BREAKS.sub("\n", str(name or ""))).split())
+
+
+def continued(text: object) -> str:
+    """Text of one message or turn: every line after the first indented (whatever the line break — \\r, U+2028…),
+    so no line of it can pass for another message, another speaker or a passage of its own."""
+    return _LINE_BREAKS.sub("\n", str(text or "")).replace("\n", "\n    ")
+
+
 def _units(run: str, unit: str, doubles: str) -> list[str]:
     return [u for u in re.findall(unit, run, re.I) for _ in range(2 if u in doubles else 1)]
 

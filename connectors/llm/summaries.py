@@ -81,9 +81,8 @@ def chunk_lines(lines: list[str], max_chars: int) -> list[str]:
 
 
 def _line(seg: Segment) -> str:
-    # continuation lines are indented: a line of what one said cannot pass for another speaker's turn
-    text = seg.text.replace("\n", "\n    ")
-    return f"{' '.join(seg.speaker.split())}: {text}" if seg.speaker else text
+    text = prompts.continued(seg.text)
+    return f"{prompts.speaker(seg.speaker)}: {text}" if seg.speaker else text
 
 
 def summarize_meeting(
