@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from connectors.stt import INLINE_LIMIT_BYTES, extract_audio
-from orchestration.demo import write_tone
+from devkit.demo import write_tone
 
 
 def main() -> None:

@@ -48,10 +48,10 @@ sys.path.insert(0, str(ROOT))
 PY = sys.executable
 BIN = Path(PY).parent
 QUESTION = "что обещали на последней встрече?"
-CLI = "import sys; from orchestration.cli import main; sys.exit(main())"  # what the console script `client360` runs
+CLI = "import sys; from cli.main import main; sys.exit(main())"  # what the console script `client360` runs
 # the same, and whether the call imported Dagster (the last line on stderr, also after argparse's exit)
 CLI_CHECK = """import sys
-from orchestration.cli import main
+from cli.main import main
 try:
     code = main()
 finally:
@@ -138,7 +138,7 @@ class LaunchBench:
         from dagster._utils.error import SerializableErrorInfo
 
         from assets.meetings.discovery import RecordingsFolder
-        from orchestration.demo import build_demo_company
+        from devkit.demo import build_demo_company
 
         home, data, recordings = work / "dagster_home", work / "run_data", work / "run_recordings"
         home.mkdir(parents=True)

@@ -1,1 +1,1 @@
-"""The Dagster code location: wiring only (definitions, resources, sensors, schedules, CLI)."""
+"""The Dagster code location: wiring only (definitions, resources, jobs, sensors, schedules, dbt, checks)."""

@@ -17,9 +17,9 @@ from assets.serving import serving_snapshot
 from assets.telegram.assets import telegram_assets
 from assets.wms.assets import wms_assets
 from connectors.redact import install as install_redaction
-from orchestration.backup import backup_job, backup_schedule
 from orchestration.dbt import dbt_resource, side_tables, warehouse_models
 from orchestration.jobs import (
+    backup_job,
     bitrix_pull_job,
     bitrix_summary_job,
     daily_report_job,
@@ -35,6 +35,7 @@ from orchestration.jobs import (
 from orchestration.launcher import heartbeat_executor
 from orchestration.resources import all_resources
 from orchestration.schedules import (
+    backup_schedule,
     bitrix_pull_schedule,
     bitrix_summary_schedule,
     daily_report_schedule,

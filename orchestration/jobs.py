@@ -1,5 +1,7 @@
 """Jobs: what sensors and schedules launch."""
 
+import json
+
 import dagster as dg
 
 from assets.bitrix24.assets import bitrix_activities, bitrix_activity_summaries, bitrix_call_transcripts, bitrix_clients
@@ -18,6 +20,8 @@ from assets.reports.assets import daily_curator_report
 from assets.serving import serving_snapshot
 from assets.telegram.assets import telegram_daily_summaries, telegram_exports, telegram_messages
 from assets.wms.assets import wms_assets
+from ops.backup import make_backup, prune
+from warehouse.settings import get_settings
 
 meeting_pipeline_job = dg.define_asset_job(
     "meeting_pipeline_job",
@@ -97,3 +101,24 @@ notes_job = dg.define_asset_job(
     | dg.AssetSelection.assets(rag_index, serving_snapshot),
     description="Новые и изменённые заметки кураторов: в хранилище, в историю клиента и в поиск для чата.",
 )
+
+
+@dg.op(
+    pool="duckdb_write",
+    description="Резервная копия: хранилище, индекс, база приложения, кэш модели, привязки, базы PostgreSQL.",
+)
+def backup(context: dg.OpExecutionContext) -> None:
+    settings = get_settings()
+    root = settings.backup_dir
+    folder = make_backup(settings, root)
+    removed = prune(root, settings.backup_keep_days)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    size = sum(manifest["files"].values())
+    context.log.info(f"Резервная копия {folder}: {len(manifest['files'])} частей, {size / 2**20:.1f} МБ")
+    for old in removed:
+        context.log.info(f"Удалена старая копия {old.name}")
+
+
+@dg.job(description="Резервная копия всех данных в C360_BACKUP_DIR; хранятся последние C360_BACKUP_KEEP_DAYS дней.")
+def backup_job():
+    backup()

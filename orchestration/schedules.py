@@ -3,6 +3,7 @@
 import dagster as dg
 
 from orchestration.jobs import (
+    backup_job,
     bitrix_pull_job,
     bitrix_summary_job,
     daily_report_job,
@@ -80,4 +81,12 @@ daily_report_schedule = dg.build_schedule_from_partitioned_job(
     minute_of_hour=0,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Каждое утро отправляет кураторам отчёт о встречах за вчерашний день.",
+)
+
+backup_schedule = dg.ScheduleDefinition(
+    job=backup_job,
+    cron_schedule="30 3 * * *",
+    execution_timezone=_settings.timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Ночная резервная копия (03:30).",
 )

@@ -5,7 +5,7 @@ from datetime import datetime
 import dagster as dg
 import pytest
 
-from orchestration.demo import write_jibri_session
+from devkit.demo import write_jibri_session
 from tests.fakes.glm import FakeGLM
 from tests.fakes.speechkit import FakeSpeechKit
 from tests.fakes.telegram import FakeTelegramBotApi
@@ -95,8 +95,8 @@ def jibri(root, session: str, lead: str, started: datetime, lines=DIALOGUE, **kw
 def pull_wms_world(settings, instance, monkeypatch, world) -> None:
     """Every client of a simulated WMS mapped to its lead, and the whole history pulled through the WMS assets."""
     from assets.wms.assets import wms_assets
+    from devkit.wms_sim import WmsSimulator
     from orchestration.resources import all_resources
-    from orchestration.wms_sim import WmsSimulator
     from warehouse.aliases import save_alias
 
     for c in world.clients:

@@ -16,9 +16,9 @@ import pytest
 from assets.rag.assets import rag_index
 from assets.serving import serving_snapshot
 from assets.wms.assets import wms_assets
+from devkit.wms_sim import WmsSimulator, WmsWorld
 from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.resources import all_resources
-from orchestration.wms_sim import WmsSimulator, WmsWorld
 from tests.test_app import running_app, short_sessions  # noqa: F401  (fixtures)
 from tests.test_notes_flow import tick
 from warehouse.aliases import save_alias

@@ -25,7 +25,7 @@ from assets.rag.assets import rag_index
 from assets.serving import serving_snapshot
 from connectors.embeddings import VectorCache
 from connectors.llm.base import ResponseCache
-from orchestration.backup import make_backup
+from ops.backup import make_backup
 from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.resources import all_resources
 from tests.fakes.server import FakeServer
@@ -46,7 +46,7 @@ ANNA = {"username": "anna", "password": "пароль-анны-1"}
 def users_cli(*args: str, password: str | None = None) -> subprocess.CompletedProcess:
     """`client360 users …` in its own process, as an admin runs it next to the running app."""
     return subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "users", *args],
+        [sys.executable, "-m", "cli.main", "users", *args],
         input=(password or "") + "\n",
         capture_output=True,
         text=True,

@@ -9,7 +9,8 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from orchestration.backup import backup_job, make_backup, prune, restore
+from ops.backup import make_backup, prune, restore
+from orchestration.jobs import backup_job
 from warehouse.aliases import save_alias
 from warehouse.duck import connect, upsert
 from warehouse.rag import RagIndex

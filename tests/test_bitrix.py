@@ -13,7 +13,7 @@ from assets.reports.assets import daily_curator_report
 from connectors.bitrix import BitrixClient, BitrixError
 from connectors.bitrix_activity import normalize_activity
 from connectors.http import ExternalServiceError
-from orchestration.demo import write_tone
+from devkit.demo import write_tone
 from orchestration.resources import all_resources
 from tests.conftest import metadata_of, query
 from tests.fakes.bitrix import FakeBitrix24

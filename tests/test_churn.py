@@ -7,10 +7,10 @@ import dagster as dg
 import pytest
 
 from assets.alerts.assets import client_alert_delivery
+from devkit.wms_sim import WmsWorld
+from evals.churn import evaluate
 from orchestration.dbt import dbt_resource, warehouse_models
-from orchestration.eval_churn import evaluate
 from orchestration.resources import all_resources
-from orchestration.wms_sim import WmsWorld
 from tests.conftest import pull_wms_world, query
 
 

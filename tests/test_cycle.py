@@ -11,9 +11,9 @@ import dagster as dg
 import pytest
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 
-from orchestration.bitrix_sim import BitrixSimulator
-from orchestration.demo import CLIENTS, build_demo_bitrix
-from orchestration.wms_sim import WmsSimulator, WmsWorld
+from devkit.bitrix_sim import BitrixSimulator
+from devkit.demo import CLIENTS, build_demo_bitrix
+from devkit.wms_sim import WmsSimulator, WmsWorld
 from tests.conftest import jibri, query
 from tests.test_cli import BIN, cli
 from warehouse.aliases import save_alias

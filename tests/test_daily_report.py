@@ -8,8 +8,8 @@ import pytest
 
 from assets.reports.assets import daily_curator_report
 from connectors.telegram_bot import split_html, utf16_len
+from devkit.demo import CLIENTS, _dialogue
 from orchestration.definitions import defs
-from orchestration.demo import CLIENTS, _dialogue
 from orchestration.resources import all_resources
 from orchestration.run_once import run_once
 from tests.conftest import jibri

@@ -7,10 +7,10 @@ import pytest
 
 from assets.enrichment.assets import interaction_signals
 from assets.enrichment.profile import client_profile
+from devkit.wms_sim import WmsSimulator, WmsWorld
 from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.definitions import defs
 from orchestration.run_once import run_once
-from orchestration.wms_sim import WmsSimulator, WmsWorld
 from tests.conftest import jibri, query
 from tests.fakes.bitrix import FakeBitrix24
 from tests.fixtures import bitrix_data as bd

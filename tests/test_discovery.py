@@ -76,7 +76,7 @@ def test_broken_metadata_is_kept_and_noted(recordings):
 
 
 def test_unmatched_room_is_reported(recordings):
-    from orchestration.demo import write_jibri_session
+    from devkit.demo import write_jibri_session
 
     write_jibri_session(recordings, "sess-d", "planerka", datetime(2026, 11, 24, 18, 0, 0), [("А", "Привет")])
     result = RecordingsFolder(recordings, prefix="client", tz=TZ).scan(now=time.time())

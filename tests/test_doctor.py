@@ -4,8 +4,8 @@ what is not configured is said so — and the exit code tells a script whether a
 import contextlib
 import io
 
-from orchestration.cli import main
-from orchestration.wms_sim import WmsSimulator, WmsWorld
+from cli.main import main
+from devkit.wms_sim import WmsSimulator, WmsWorld
 from tests.fakes.bitrix import FakeBitrix24
 
 

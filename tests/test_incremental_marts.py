@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 import dagster as dg
 import pytest
 
+from devkit.wms_sim import WmsWorld
 from orchestration.dbt import dbt_resource, warehouse_models
-from orchestration.wms_sim import WmsWorld
 from tests.conftest import pull_wms_world
 from warehouse.duck import connect, fetch_dicts, upsert
 

@@ -19,9 +19,9 @@ from assets.meetings.discovery import RecordingsFolder, lead_id_from_room
 from assets.rag.assets import rag_index
 from assets.serving import serving_snapshot
 from assets.telegram.storage import refresh_chat_mapping, store_chats
-from orchestration.cli import main
+from cli.main import main
+from devkit.demo import write_jibri_session
 from orchestration.dbt import dbt_resource, warehouse_models
-from orchestration.demo import write_jibri_session
 from orchestration.resources import all_resources
 from tests import test_app, test_telegram_export
 from tests.conftest import DIALOGUE, query

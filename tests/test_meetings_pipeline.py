@@ -68,7 +68,7 @@ def test_growing_plain_file_not_requested_until_complete(env, recordings, instan
 
 
 def test_unmatched_room_is_reported_not_dropped(env, recordings, instance):
-    from orchestration.demo import write_jibri_session
+    from devkit.demo import write_jibri_session
 
     write_jibri_session(recordings, "s-int", "planerka", datetime(2026, 11, 24, 18, 0, 0), [("Анна", "Планёрка.")])
     data = tick(instance)
@@ -87,7 +87,7 @@ def test_unmatched_room_is_reported_not_dropped(env, recordings, instance):
 
 
 def test_a_recording_mapped_by_hand_is_processed_and_leaves_the_unmatched_list(env, recordings, instance):
-    from orchestration.demo import write_jibri_session
+    from devkit.demo import write_jibri_session
 
     write_jibri_session(recordings, "s-a", "planerka", datetime(2026, 11, 24, 18, 0, 0), [("Анна", "Про поставку.")])
     write_jibri_session(recordings, "s-b", "obzvon", datetime(2026, 11, 24, 19, 0, 0), [("Анна", "Про возвраты.")])
@@ -176,7 +176,7 @@ def test_bad_entries_are_listed_and_never_block_the_folder(env, recordings, inst
     """An undecodable file name, an undecodable session folder and an empty session do not stop the others."""
     import os
 
-    from orchestration.demo import write_tone
+    from devkit.demo import write_tone
 
     jibri(recordings, "good", "2001", datetime(2026, 11, 24, 10, 0, 0))
     raw = os.fsencode(recordings)

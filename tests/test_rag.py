@@ -12,9 +12,9 @@ import pytest
 
 from assets.rag.assets import rag_index
 from chat_app.engine import Answer, build_engine, parse_period
+from cli.main import main
 from connectors.embeddings import GlmEmbedder, VectorCache
 from connectors.llm import prompts
-from orchestration.cli import main
 from orchestration.resources import all_resources
 from tests.conftest import metadata_of
 from warehouse.duck import connect

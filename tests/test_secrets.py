@@ -22,8 +22,8 @@ from connectors.http import ExternalServiceError, HttpClient
 from connectors.redact import redact, register, secrets_in_url
 from connectors.telegram_bot import TelegramBot
 from connectors.wms import ReferenceWmsAdapter
-from orchestration.demo import CLIENTS, build_demo_telegram_export
-from orchestration.doctor import Check
+from devkit.demo import CLIENTS, build_demo_telegram_export
+from ops.doctor import Check
 from orchestration.sensors import failure_notice, run_failure_notice
 from tests.conftest import jibri
 from tests.fakes.server import FakeServer, Request

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from chat_app.staff import MAX_FAILURES, Staff, StaffError
-from orchestration.cli import main
+from cli.main import main
 from warehouse.appdb import AppDB, login_attempts
 
 

@@ -19,7 +19,7 @@ from warehouse.rag import RagIndex
 HEAVY = ["lancedb", "gradio", "telethon", "zhipuai", "httpx", "polars", "pandas", "pyarrow"]
 
 CLI = """import json, sys
-from orchestration.cli import main
+from cli.main import main
 try:
     code = main()
 finally:

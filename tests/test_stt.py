@@ -13,8 +13,8 @@ from connectors.stt import (
     parse_txt,
     parse_vtt,
 )
+from devkit.demo import write_tone
 from orchestration.definitions import defs
-from orchestration.demo import write_tone
 from orchestration.run_once import run_once
 from tests.conftest import jibri
 from tests.fakes.speechkit import FakeSpeechKit, recognition_events

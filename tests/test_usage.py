@@ -5,7 +5,7 @@ import contextlib
 import io
 from datetime import datetime
 
-from orchestration.cli import main
+from cli.main import main
 from orchestration.definitions import defs
 from orchestration.run_once import run_once
 from tests.conftest import jibri

@@ -8,8 +8,8 @@ import pytest
 
 from assets.wms.assets import wms_assets
 from connectors.wms import ReferenceWmsAdapter
+from devkit.wms_sim import WmsSimulator, WmsWorld
 from orchestration.resources import all_resources
-from orchestration.wms_sim import WmsSimulator, WmsWorld
 from tests.conftest import metadata_of, query
 from warehouse.aliases import save_alias
 

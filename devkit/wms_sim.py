@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
-from orchestration.local_http import LocalHttpServer
+from devkit.local_http import LocalHttpServer
 from warehouse.settings import get_settings
 
 MARKETPLACES = ("wildberries", "ozon", "yandex_market")

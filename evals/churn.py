@@ -40,10 +40,10 @@ class ChurnEval:
 
 def evaluate(clients: int = 60, days: int = 365, seed: int = 7, workdir: Path | None = None) -> ChurnEval:
     from assets.wms.assets import wms_assets
+    from devkit.wms_sim import WmsSimulator, WmsWorld
     from orchestration.dbt import dbt_resource, warehouse_models
     from orchestration.resources import all_resources
     from orchestration.run_once import QUIET_CONSOLE, quiet_stdout
-    from orchestration.wms_sim import WmsSimulator, WmsWorld
     from warehouse.aliases import save_alias
     from warehouse.duck import connect, fetch_dicts
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from chat_app.engine import Answer, ClientQA
-from orchestration.demo import CLIENTS
+from devkit.demo import CLIENTS
 from warehouse import duck
 from warehouse.duck import fetch_dicts
 

@@ -1,8 +1,9 @@
 """Backups: the warehouse (DuckDB), the search index (LanceDB), the app DB, the LLM cache, the alias file and the
 PostgreSQL databases, into one dated folder; the last C360_BACKUP_KEEP_DAYS days are kept. Restore puts them back.
 
-The backup runs in the warehouse writers' pool (duckdb_write, limit 1), so no run writes while it copies: DuckDB is
-copied through `COPY FROM DATABASE` (a consistent copy, not the file under a writer), LanceDB as its folder.
+The backup job (orchestration/jobs.py) runs in the warehouse writers' pool (duckdb_write, limit 1), so no run writes
+while it copies: DuckDB is copied through `COPY FROM DATABASE` (a consistent copy, not the file under a writer),
+LanceDB as its folder.
 """
 
 import json
@@ -13,11 +14,10 @@ import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 
 from warehouse.private import private_dir
-from warehouse.settings import Settings, get_settings
+from warehouse.settings import Settings
 
 STAMP = "%Y%m%d-%H%M%S"
 
@@ -149,33 +149,3 @@ def restore(settings: Settings, folder: Path) -> list[str]:
     if missing:
         raise BackupError(f"не восстановлено: {', '.join(sorted(missing))}")
     return restored
-
-
-@dg.op(
-    pool="duckdb_write",
-    description="Резервная копия: хранилище, индекс, база приложения, кэш модели, привязки, базы PostgreSQL.",
-)
-def backup(context: dg.OpExecutionContext) -> None:
-    settings = get_settings()
-    root = settings.backup_dir
-    folder = make_backup(settings, root)
-    removed = prune(root, settings.backup_keep_days)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    size = sum(manifest["files"].values())
-    context.log.info(f"Резервная копия {folder}: {len(manifest['files'])} частей, {size / 2**20:.1f} МБ")
-    for old in removed:
-        context.log.info(f"Удалена старая копия {old.name}")
-
-
-@dg.job(description="Резервная копия всех данных в C360_BACKUP_DIR; хранятся последние C360_BACKUP_KEEP_DAYS дней.")
-def backup_job():
-    backup()
-
-
-backup_schedule = dg.ScheduleDefinition(
-    job=backup_job,
-    cron_schedule="30 3 * * *",
-    execution_timezone=get_settings().timezone,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Ночная резервная копия (03:30).",
-)

@@ -237,7 +237,7 @@ DEMO_CALLS = [
 
 def build_demo_bitrix(portal, days: list[date], tz: ZoneInfo, *, seed: int = 11) -> None:
     """The demo clients as Bitrix24 leads with their curators, a call and an e-mail or two on the demo days."""
-    from orchestration.bitrix_sim import add_lead, call, email
+    from devkit.bitrix_sim import add_lead, call, email
 
     rng = random.Random(seed)
     portal.users = {

@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlsplit
 
-from orchestration.local_http import LoggingHttpServer, Request
+from devkit.local_http import LoggingHttpServer, Request
 
 PAGE = 50
 LISTS = {

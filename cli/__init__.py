@@ -1,0 +1,1 @@
+"""The `client360` command line (entry point: cli.main:main)."""

@@ -1,0 +1,49 @@
+"""`client360 wms-sim`, `eval-churn` and `eval-rag`: the WMS simulator and the evaluations."""
+
+from __future__ import annotations
+
+import argparse
+
+from warehouse.settings import get_settings
+
+
+def cmd_wms_sim(args: argparse.Namespace) -> int:
+    import time
+
+    from devkit.wms_sim import WmsSimulator, WmsWorld, write_truth
+
+    world = WmsWorld(clients=args.clients, days=args.days, seed=args.seed)
+    with WmsSimulator(world, token=args.token, port=args.port) as sim:
+        if args.truth:
+            write_truth(world, args.truth)
+        print(
+            f"Симулятор WMS: {sim.url} — {args.clients} клиентов, {args.days} дней "
+            f"(по {world.start.isoformat()}…{world.end.isoformat()}).\n"
+            f"Для client360: C360_WMS_BASE_URL={sim.url} C360_WMS_TOKEN={args.token}\n"
+            + (f"Правильные ответы (кто уходит и с какого дня): {args.truth}\n" if args.truth else "")
+            + "Остановить: Ctrl+C",
+            flush=True,
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
+def cmd_eval_churn(args: argparse.Namespace) -> int:
+    from evals.churn import evaluate, render
+
+    result = evaluate(clients=args.clients, days=args.days, seed=args.seed)
+    print(render(result))
+    return 0
+
+
+def cmd_eval_rag(args: argparse.Namespace) -> int:
+    from chat_app.engine import build_engine
+    from evals.rag import evaluate, render
+
+    settings = get_settings()
+    result = evaluate(build_engine(settings), settings)
+    print(render(result))
+    return 0 if result.recall_at_5 >= 0.9 else 1

@@ -1,0 +1,123 @@
+"""`client360` command: run one cycle, print/send the daily report, build the offline demo, open the UI.
+The parser is here; each command group's handlers live in their own module of this package."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+from cli import clients, dev, ops, pipeline, telegram, users
+from warehouse.settings import get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    from connectors.redact import install
+
+    install(get_settings)  # no secret in what this process logs or prints on an uncaught error (the app's too)
+    parser = argparse.ArgumentParser(prog="client360", description="client360: история клиентов и риск ухода")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run",
+        help="один полный цикл: записи, экспорты, Telegram, Битрикс24, WMS, сводки, хранилище, тревоги, отчёт",
+    )
+    run.add_argument(
+        "--only", metavar="ШАГИ", help="только эти шаги через запятую: meetings,telegram,bitrix,wms,warehouse,report"
+    )
+    run.set_defaults(func=pipeline.cmd_run)
+    report = sub.add_parser("report", help="ежедневный отчёт кураторам за день")
+    report.add_argument("--date", type=date.fromisoformat, help="день YYYY-MM-DD (по умолчанию вчера)")
+    report.add_argument("--send", action="store_true", help="отправить в Telegram-группу (один раз)")
+    report.set_defaults(func=pipeline.cmd_report)
+    sub.add_parser("demo", help="офлайн-демо: синтетическая компания и полный прогон").set_defaults(
+        func=pipeline.cmd_demo
+    )
+    imp = sub.add_parser("import-telegram", help="импорт экспорта Telegram Desktop (result.json)")
+    imp.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    imp.set_defaults(func=telegram.cmd_import_telegram)
+    tg = sub.add_parser("telegram", help="Telegram: вход в аккаунт для загрузки переписки")
+    tg_sub = tg.add_subparsers(dest="telegram_command", required=True)
+    tg_sub.add_parser("login", help="создать TELEGRAM_SESSION (телефон, код, пароль)").set_defaults(
+        func=telegram.cmd_telegram_login
+    )
+    mp = sub.add_parser("map-telegram", help="привязать Telegram-чат к клиенту (ID лида)")
+    mp.add_argument("chat_id", help="ID чата (целое число, как в списке «чаты без клиента»)")
+    mp.add_argument("client_id", help="ID лида в Битрикс24")
+    mp.add_argument("--note")
+    mp.add_argument("--replace", action="store_true", help="заменить прежнюю привязку этого чата")
+    mp.set_defaults(func=telegram.cmd_map_telegram)
+    tl = sub.add_parser("timeline", help="все события клиента по времени")
+    tl.add_argument("client_id")
+    tl.add_argument("--source", choices=["meetings", "telegram", "bitrix"])
+    tl.add_argument("--since", type=date.fromisoformat, help="с даты YYYY-MM-DD")
+    tl.add_argument("--json", action="store_true")
+    tl.set_defaults(func=clients.cmd_timeline)
+    sim = sub.add_parser("wms-sim", help="симулятор WMS (эталонный API) для демо и проверок")
+    sim.add_argument("--clients", type=int, default=30)
+    sim.add_argument("--days", type=int, default=365)
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--token", default="sim-token")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--truth", type=Path, help="куда записать правильные ответы (JSON)")
+    sim.set_defaults(func=dev.cmd_wms_sim)
+    ev = sub.add_parser("eval-churn", help="проверка сигналов ухода на симуляторе WMS (точность, полнота, упреждение)")
+    ev.add_argument("--clients", type=int, default=100)
+    ev.add_argument("--days", type=int, default=365)
+    ev.add_argument("--seed", type=int, default=7)
+    ev.set_defaults(func=dev.cmd_eval_churn)
+    ask = sub.add_parser("ask", help="вопрос по клиенту: ответ с цитатами из встреч, переписки, писем и склада")
+    ask.add_argument("client", help="ID лида")
+    ask.add_argument("question", help="вопрос по-русски")
+    ask.add_argument("--json", action="store_true", help="ответ и цитаты в JSON")
+    ask.set_defaults(func=clients.cmd_ask)
+    sub.add_parser("eval-rag", help="качество поиска и ответов на наборе вопросов по демо-данным").set_defaults(
+        func=dev.cmd_eval_rag
+    )
+    sub.add_parser("backup", help="резервная копия всех данных сейчас (C360_BACKUP_DIR)").set_defaults(
+        func=ops.cmd_backup
+    )
+    rs = sub.add_parser("restore", help="восстановить данные из резервной копии")
+    rs.add_argument("folder", help="папка копии, например backups/20261125-033000")
+    rs.add_argument("--yes", action="store_true", help="да, заменить текущие данные")
+    rs.set_defaults(func=ops.cmd_restore)
+    accounts = sub.add_parser("users", help="пользователи приложения: add, list, set-password, disable, unlock")
+    users_sub = accounts.add_subparsers(dest="users_command", required=True)
+    add = users_sub.add_parser("add", help="добавить пользователя")
+    add.add_argument("login")
+    add.add_argument("--role", required=True, choices=["admin", "curator", "viewer"])
+    add.add_argument("--name", help="имя, как его видят коллеги")
+    add.add_argument("--bitrix-user-id", type=int, help="ID куратора в Битрикс24: его клиенты — «свои»")
+    add.add_argument("--see-all", action="store_true", help="куратор видит всех клиентов")
+    add.add_argument("--password-stdin", action="store_true", help="прочитать пароль из стандартного ввода")
+    sp = users_sub.add_parser("set-password", help="сменить пароль")
+    sp.add_argument("login")
+    sp.add_argument("--password-stdin", action="store_true")
+    users_sub.add_parser("disable", help="отключить пользователя").add_argument("login")
+    users_sub.add_parser("unlock", help="снять блокировку входа после неудачных попыток").add_argument("login")
+    users_sub.add_parser("list", help="список пользователей")
+    accounts.set_defaults(func=users.cmd_users)
+    app = sub.add_parser("app", help="приложение кураторов (Gradio)")
+    app.add_argument("--host", default="127.0.0.1")
+    app.add_argument("--port", type=int, default=7860)
+    app.set_defaults(func=ops.cmd_app)
+    us = sub.add_parser("usage", help="расход токенов GLM и минут SpeechKit и оценка стоимости в месяц")
+    us.add_argument("--days", type=int, default=30)
+    us.set_defaults(func=ops.cmd_usage)
+    sub.add_parser("doctor", help="проверить все подключения и подсказать, что исправить").set_defaults(
+        func=ops.cmd_doctor
+    )
+    ui = sub.add_parser("ui", help="открыть интерфейс Dagster (dagster dev)")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=pipeline.cmd_ui)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

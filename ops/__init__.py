@@ -1,0 +1,1 @@
+"""Running an installation: `doctor` (connections checked), `usage` (paid tokens and minutes), the backup library."""
