@@ -194,6 +194,34 @@ def test_a_bad_alias_typed_at_the_cli_is_refused_and_writes_nothing(tg_env, inst
     assert replaced.returncode == 0, replaced.stderr
     assert chat_row(tg_env, fx.SUPERGROUP_ID)["client_id"] == "10517"
     assert load_aliases(aliases)[("telegram_chat", str(fx.SUPERGROUP_ID))] == "10517"
+    chat_lines = [ln for ln in aliases.read_text(encoding="utf-8").splitlines() if str(fx.SUPERGROUP_ID) in ln]
+    assert len(chat_lines) == 1, "re-mapping rewrites the chat's line, it does not stack a second one"
+
+
+def test_a_mapping_the_file_cannot_read_back_is_refused_and_a_hand_added_contradiction_is_skipped(tmp_path):
+    path = tmp_path / "aliases.csv"
+    save_alias(path, "telegram_chat", "-1001900000901", "10517")
+    # an unclosed quote typed by hand swallows every line after it
+    with path.open("a", encoding="utf-8") as f:
+        f.write('wms_client,"unterminated,quote\n')
+    before = path.read_bytes()
+    with pytest.raises(AliasError, match="испорчен"):
+        save_alias(path, "wms_client", "W-9", "10892")
+    assert path.read_bytes() == before, "nothing written"
+    assert load_aliases(path) == {("telegram_chat", "-1001900000901"): "10517"}
+    # a re-mapping rewrites the file: what it says it did, it did
+    assert save_alias(path, "telegram_chat", "-1001900000901", "10892", replace=True)
+    assert load_aliases(path)[("telegram_chat", "-1001900000901")] == "10892"
+
+    # a second line for an already mapped chat, added by hand at the end, does not move it: skipped, reported
+    path.write_text(
+        "system,external_id,client_id,note\ntelegram_chat,-1001900000901,10517,\ntelegram_chat,-1001900000901,10234,\n",
+        encoding="utf-8",
+    )
+    loaded = load_aliases(path)
+    assert loaded == {("telegram_chat", "-1001900000901"): "10517"}
+    [(line, why)] = loaded.problems
+    assert line == 3 and "строке 2" in why
 
 
 def test_save_alias_checks_every_value_before_writing(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -87,11 +88,13 @@ class Aliases(dict[tuple[str, str], str]):
 
 
 def load_aliases(path: Path) -> Aliases:
-    """Read the CSV (`system,external_id,client_id,note`); a missing file is an empty mapping. A later line for the
-    same id overrides an earlier one (that is how `save_alias(replace=True)` re-maps)."""
+    """Read the CSV (`system,external_id,client_id,note`); a missing file is an empty mapping. A later line that maps
+    an id already mapped above to another lead is skipped and reported (re-mapping rewrites the line itself:
+    `save_alias(replace=True)`), so a line added by hand at the end cannot silently move a client's history."""
     aliases = Aliases()
     if not path.exists():
         return aliases
+    lines_of: dict[tuple[str, str], int] = {}
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
@@ -111,7 +114,15 @@ def load_aliases(path: Path) -> Aliases:
                     known = system in SYSTEMS and external and alias_problem(system, external, "1") is None
                     aliases.skip(path, line_no, problem, (system, _canonical(system, external)) if known else None)
                     continue
-                aliases[(system, _canonical(system, external))] = client
+                key = (system, _canonical(system, external))
+                if key in aliases and aliases[key] != client:
+                    first = lines_of.get(key)
+                    aliases.skip(
+                        path, line_no, f"{external} уже привязан к лиду {aliases[key]} в строке {first}: оставлена она"
+                    )
+                    continue
+                aliases[key] = client
+                lines_of.setdefault(key, line_no)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         aliases.skip(path, 0, f"файл не читается: {exc}")
     return aliases
@@ -120,8 +131,10 @@ def load_aliases(path: Path) -> Aliases:
 def save_alias(
     path: Path, system: str, external_id: str, client_id: str, note: str = "", *, replace: bool = False
 ) -> bool:
-    """Append a checked line. False (nothing written) when the id is already mapped to this lead; AliasError, with
-    nothing written, for a bad value; AliasConflict, unless `replace`, for an id already mapped to another lead."""
+    """Append a checked line (or, with `replace`, rewrite the id's line). False (nothing written) when the id is
+    already mapped to this lead; AliasError, with nothing written, for a bad value or when the file would not read
+    the new mapping back (a broken line above it, e.g. an unclosed quote); AliasConflict, unless `replace`, for an id
+    already mapped to another lead."""
     system, external_id, client_id = system.strip(), str(external_id).strip(), str(client_id).strip()
     if problem := alias_problem(system, external_id, client_id):
         raise AliasError(problem)
@@ -131,6 +144,24 @@ def save_alias(
         return False
     if current and not replace:
         raise AliasConflict(f"{external_id} уже привязан к лиду {current}")
+    before = path.read_bytes() if path.exists() else None
+    line = [system, external_id, client_id, " ".join(note.split())]
+    if current:
+        _rewrite(path, (system, external_id), line)
+    else:
+        _append(path, line)
+    check = load_aliases(path)
+    if check.get((system, external_id)) != client_id:  # the file did not take it: put it back as it was
+        if before is None:
+            path.unlink()
+        else:
+            path.write_bytes(before)
+        where = "; ".join(f"строка {n}: {why}" for n, why in check.problems[:3]) or "строка выше новой"
+        raise AliasError(f"файл привязок {path} испорчен ({where}) — исправьте его; привязка не записана")
+    return True
+
+
+def _append(path: Path, line: list[str]) -> None:
     new = not path.exists() or path.stat().st_size == 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+b") as raw:
@@ -142,8 +173,27 @@ def save_alias(
         writer = csv.writer(f)
         if new:
             writer.writerow(HEADER)
-        writer.writerow([system, external_id, client_id, " ".join(note.split())])
-    return True
+        writer.writerow(line)
+
+
+def _rewrite(path: Path, key: tuple[str, str], line: list[str]) -> None:
+    """The file with the id's line(s) replaced by `line`, written whole to a temporary file and moved over it."""
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    out = []
+    for row in rows:
+        system, external = (row + ["", ""])[0].strip(), (row + ["", ""])[1].strip()
+        same = system == key[0] and alias_problem(system, external, "1") is None
+        if same and _canonical(system, external) == key[1]:
+            if line:
+                out.append(line)
+                line = []
+            continue
+        out.append(row)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(out)
+    os.replace(tmp, path)
 
 
 def title_lead(title: str | None, prefix: str) -> tuple[str | None, str]:
