@@ -8,15 +8,12 @@ import sys
 
 from warehouse.settings import get_settings
 
-# a command that prints its own one-line outcome: the run's events (with stack traces) stay in the run's log only
-SILENT_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-
 
 def cmd_import_telegram(args: argparse.Namespace) -> int:
     """Import through the same Dagster job the sensor launches, so the run shows up in the UI."""
     from orchestration.definitions import defs
     from orchestration.instance import get_instance
-    from orchestration.run_once import failure_text
+    from orchestration.run_once import QUIET_CONSOLE, failure_text
     from orchestration.sensors import export_run_request
 
     settings = get_settings()
@@ -30,7 +27,7 @@ def cmd_import_telegram(args: argparse.Namespace) -> int:
             continue
         request = export_run_request(path, path.stat().st_size, path.stat().st_mtime)
         result = defs.resolve_job_def(request.job_name).execute_in_process(
-            run_config={**request.run_config, **SILENT_CONSOLE},
+            run_config={**request.run_config, **QUIET_CONSOLE},
             instance=instance,
             tags=request.tags,
             raise_on_error=False,

@@ -53,7 +53,7 @@ class BitrixClient(HttpClient):
 
     def __init__(self, webhook_url: str, *, rate_per_second: float = 2.0, **kwargs):
         if not webhook_url:
-            raise BitrixError("NO_WEBHOOK", "Bitrix24: не задан BITRIX_WEBHOOK_URL")
+            raise BitrixError("NO_WEBHOOK", "не задан BITRIX_WEBHOOK_URL")
         kwargs.setdefault("min_interval", 1.0 / rate_per_second if rate_per_second > 0 else 0.0)
         kwargs.setdefault("timeout", 70.0)  # a cloud request is cut at 60 s
         super().__init__(webhook_url.rstrip("/") + "/", **kwargs)
@@ -89,7 +89,7 @@ class BitrixClient(HttpClient):
         body = self.request("POST", f"{method}.json", json=params or {}).json()
         if "error" in body:  # some errors come with HTTP 200
             raise BitrixError(
-                body["error"], f"Bitrix24: {method}: {body['error']} — {body.get('error_description', '')}"
+                body["error"], f"{method}: {body['error']} — {body.get('error_description', '')}"
             )
         return body
 

@@ -61,7 +61,7 @@ def with_retries(
             else:
                 delay = min(max_delay, base_delay * 2 ** (attempt - 1))
                 delay += random.uniform(0, 0.1 * delay)
-            log.warning("retrying in %.1fs after attempt %d/%d: %s", delay, attempt, attempts, exc.error)
+            log.warning("повтор через %.1f с (попытка %d из %d): %s", delay, attempt, attempts, exc.error)
             sleep(delay)
     raise AssertionError("unreachable")
 

@@ -19,8 +19,9 @@ from orchestration.launcher import PROCESS_TAG, heartbeat, process_tag
 from warehouse.settings import Settings
 
 SENSORS = ("new_recordings_sensor", "telegram_exports_sensor")
-# the full event log is in the instance (Dagster UI); the console shows warnings and errors only
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# a command that prints its own outcome: the run's events (a failure's stack trace included) stay in the run's log
+# in the instance (Dagster UI); the console shows none of them
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 # what a person wants to see of a run in the cycle's line, from the materializations' metadata
 NOTABLE = {"отправлено новых": "новых тревог отправлено"}
 

@@ -36,7 +36,8 @@ ACTIVITY_SELECT = ["*", "COMMUNICATIONS", "FILES", "BINDINGS"]
 
 
 def _failure(exc: Exception) -> dg.Failure:
-    return dg.Failure(description=f"Bitrix24: {exc}")
+    # a connector's error already names the system
+    return dg.Failure(description=str(exc) if isinstance(exc, ExternalServiceError) else f"Bitrix24: {exc}")
 
 
 @dg.asset(
