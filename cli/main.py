@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from cli import clients, dev, ops, pipeline, telegram, users
@@ -112,11 +112,32 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=pipeline.cmd_ui)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("Прервано.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an unexpected failure: one line for the person, the stack trace to the log file
+        print(f"Команда не выполнена: {error_log(exc)}", file=sys.stderr)
+        return 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def error_log(exc: Exception) -> str:
+    """Write the stack trace (redacted) to <data>/logs/client360-errors.log; a short text saying where it is."""
+    import traceback
+
+    from connectors.redact import redact
+    from warehouse.private import private_file
+
+    head = " ".join(redact(exc).split())[:300] or type(exc).__name__
+    try:
+        path = private_file(get_settings().data_dir / "logs" / "client360-errors.log")
+        with path.open("a", encoding="utf-8") as f:
+            f.write(f"--- {datetime.now().isoformat(timespec='seconds')} client360 {' '.join(sys.argv[1:2])}\n")
+            f.write(redact("".join(traceback.format_exception(exc))))
+    except (OSError, ValueError):
+        return head
+    return f"{head} (подробности — в {path})"
 
 
 if __name__ == "__main__":

@@ -82,3 +82,15 @@ def test_demo_runs_offline_and_prints_a_russian_report(tmp_path):
         env_extra={"C360_DATA_DIR": str(tmp_path / "data")},
     )
     assert ask.returncode == 0 and '"source": "wms"' in ask.stdout, ask.stdout[-1500:]
+
+
+def test_an_unexpected_failure_is_one_line_and_its_stack_trace_goes_to_the_log(env, tmp_path):
+    # the app's database is unreachable: the command cannot work, and says so in one line (no password in it)
+    broken = {"C360_APP_DB_URL": "postgresql+psycopg://staff:S3cretDbPass@127.0.0.1:9/app"}
+    out = cli("users", "list", cwd=tmp_path, env_extra=broken)
+    assert out.returncode == 1
+    [line] = out.stderr.strip().splitlines()
+    assert line.startswith("Команда не выполнена: ") and "client360-errors.log" in line, line
+    log = env.data_dir / "logs" / "client360-errors.log"
+    assert "Traceback" in log.read_text(encoding="utf-8") and log.stat().st_mode & 0o077 == 0
+    assert "S3cretDbPass" not in out.stderr + log.read_text(encoding="utf-8")
