@@ -25,6 +25,7 @@ def test_run_then_report_send_delivers_once(env, recordings, telegram, tmp_path)
 
     first = cli("run", "--only", "meetings", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
+    assert env.data_dir.stat().st_mode & 0o077 == 0, "the data folder is the service user's only"
     assert first.stdout.count("✓ meeting_pipeline_job") == 2 and "с ошибкой 0" in first.stdout
     sent = cli("report", "--date", "2026-11-24", "--send", cwd=tmp_path)
     assert sent.returncode == 0, sent.stderr

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.private import private_dir
+
 RAW_DDL = """
 create schema if not exists raw;
 
@@ -369,7 +371,7 @@ def connect(path: Path, *, read_only: bool = False, wait_seconds: float = 60.0) 
     if read_only and not path.exists():
         with connect(path, wait_seconds=wait_seconds):
             pass  # a fresh install: create the empty warehouse, then read it
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)  # client data: the data folder is the service user's only
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
