@@ -35,7 +35,7 @@ SOURCES = {
 )
 def source_freshness(context: dg.AssetCheckExecutionContext):
     """Свежесть каждого источника: насколько старая самая новая запись."""
-    from warehouse.settings import get_settings
+    from config.settings import get_settings
 
     now = get_settings().now().astimezone(UTC).replace(tzinfo=None)  # the records' time is business time: «today»
     with context.resources.warehouse.connect(read_only=True) as con:

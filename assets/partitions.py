@@ -4,7 +4,7 @@ from datetime import datetime
 
 import dagster as dg
 
-from warehouse.settings import get_settings
+from config.settings import get_settings
 
 _settings = get_settings()
 # Dagster counts partitions on the real clock: with C360_TODAY ahead of it, the days up to that «today» exist too

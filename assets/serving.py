@@ -14,7 +14,7 @@ import duckdb
 from assets.enrichment.profile import client_profile
 from assets.notes.assets import staff_notes
 from assets.telegram.storage import RENAMED
-from warehouse.settings import get_settings
+from config.settings import get_settings
 
 # table in the snapshot → what fills it (from the warehouse, attached as `w`)
 TABLES = {

@@ -26,8 +26,8 @@ def main(clients: int = 50) -> None:
     work = Path(tempfile.mkdtemp(prefix="c360-bench-card-"))
     os.environ["C360_DATA_DIR"] = str(work / "data")
     from bench.bench_warehouse_build import in_child
+    from config.settings import get_settings
     from orchestration.dbt import DBT_DIR, build_args
-    from warehouse.settings import get_settings
 
     settings = get_settings()
     warehouse = settings.warehouse_path

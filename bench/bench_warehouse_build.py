@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from config.settings import get_settings  # noqa: E402
 from orchestration.dbt import DBT_DIR, build_args, dbt_vars  # noqa: E402
 from warehouse import duck  # noqa: E402
-from warehouse.settings import get_settings  # noqa: E402
 
 ORDERS_PER_DAY = 30
 MESSAGES_PER_DAY = 6

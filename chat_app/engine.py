@@ -193,7 +193,7 @@ class ClientQA:
     def ask(self, client_id: str, question: str, today: date | None = None) -> Iterator[str | Answer]:
         """Yields pieces of the answer text as they come, then the finished Answer."""
         if today is None:
-            from warehouse.settings import get_settings
+            from config.settings import get_settings
 
             today = get_settings().today()
         hits, (start, end) = self.retrieve(client_id, question, today)
@@ -310,7 +310,7 @@ class ClientQA:
 def build_engine(settings) -> ClientQA:
     """The engine as configured: the index in the data dir, the embeddings and LLM providers, warehouse tools."""
     from chat_app.tools import WarehouseTools
-    from connectors.factory import build_embedder, build_llm
+    from config.factory import build_embedder, build_llm
 
     return ClientQA(
         RagIndex(settings.rag_path, settings.embed_dim),

@@ -12,9 +12,9 @@ from pathlib import Path
 import duckdb
 
 from chat_app.engine import Passage
+from config.settings import get_settings
 from warehouse import duck
 from warehouse.duck import fetch_dicts
-from warehouse.settings import get_settings
 
 SCHEMAS = [
     {

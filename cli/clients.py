@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from warehouse.settings import get_settings
+from config.settings import get_settings
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from warehouse.settings import get_settings
+from config.settings import get_settings
 
 
 def cmd_wms_sim(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from cli import clients, dev, ops, pipeline, telegram, users
-from warehouse.settings import get_settings
+from config.settings import get_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,8 +126,8 @@ def error_log(exc: Exception) -> str:
     """Write the stack trace (redacted) to <data>/logs/client360-errors.log; a short text saying where it is."""
     import traceback
 
+    from config.private import private_file
     from connectors.redact import redact
-    from warehouse.private import private_file
 
     head = " ".join(redact(exc).split())[:300] or type(exc).__name__
     try:

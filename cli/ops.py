@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from warehouse.settings import get_settings
+from config.settings import get_settings
 
 
 def cmd_backup(_: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-from warehouse.settings import Settings, get_settings
+from config.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,7 +52,7 @@ def _report(settings: Settings, day: date, send: bool) -> int:
         render_report,
         report_key,
     )
-    from connectors.factory import build_bot
+    from config.factory import build_bot
     from warehouse.appdb import AppDB
     from warehouse.duck import connect
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from warehouse.settings import get_settings
+from config.settings import get_settings
 
 
 def cmd_import_telegram(args: argparse.Namespace) -> int:

@@ -17,10 +17,10 @@ from typing import Protocol
 
 import numpy as np
 
+from config.private import private_file
 from connectors.http import RetryLater, with_retries
 from connectors.llm.base import LLMError, LLMUsage
 from connectors.redact import register
-from warehouse.private import private_file
 
 _WORD = re.compile(r"[a-zа-яё0-9]+", re.I)
 # longest first: the stem keeps what is shared by «доставка», «доставку», «доставки», «доставкой»

@@ -23,7 +23,7 @@ from urllib.parse import quote, unquote, urlsplit
 MASK = "***"
 MIN_SECRET = 4  # a shorter "secret" would blank out ordinary words
 
-# warehouse/settings.py fields whose whole value is a secret, by their environment names
+# config/settings.py fields whose whole value is a secret, by their environment names
 SECRET_ENV = (
     "TELEGRAM_BOT_TOKEN",
     "ZHIPUAI_API_KEY",

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
+from config.settings import get_settings
 from devkit.local_http import LocalHttpServer
-from warehouse.settings import get_settings
 
 MARKETPLACES = ("wildberries", "ozon", "yandex_market")
 PLANTED = ("withdraws_stock", "reservation_spike", "inbound_stops", "seasonal_trap", "fbo_supply_trap")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from warehouse.settings import get_settings
+from config.settings import get_settings
 
 
 @dataclass

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.private import private_dir
-from warehouse.settings import Settings
+from config.private import private_dir
+from config.settings import Settings
 
 STAMP = "%Y%m%d-%H%M%S"
 

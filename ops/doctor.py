@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from config.settings import Settings
 from connectors.redact import redact
-from warehouse.settings import Settings
 
 
 @dataclass
@@ -116,7 +116,7 @@ def check_bitrix(s: Settings) -> Check:
 def check_wms(s: Settings) -> Check:
     if not s.wms_base_url:
         return Check("WMS", None, "не подключена (C360_WMS_BASE_URL пуст)")
-    from connectors.factory import build_wms
+    from config.factory import build_wms
 
     try:
         clients = list(build_wms(s).clients())

@@ -5,8 +5,8 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from config.settings import Settings
 from warehouse import duck
-from warehouse.settings import Settings
 
 
 @dataclass

@@ -22,9 +22,9 @@ from dagster._core.events import JobFailureData, RunFailureReason
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 from dagster._core.storage.tags import PARENT_RUN_ID_TAG, RETRY_NUMBER_TAG, ROOT_RUN_ID_TAG, WILL_RETRY_TAG
 
+from config.settings import Settings
 from orchestration.launcher import PROCESS_TAG, owner_alive
 from orchestration.run_once import execute, run_once
-from warehouse.settings import Settings
 
 IN_PROGRESS = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 

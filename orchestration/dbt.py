@@ -14,8 +14,8 @@ import dagster as dg
 import yaml
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from config.settings import get_settings
 from warehouse import duck
-from warehouse.settings import get_settings
 
 DBT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 

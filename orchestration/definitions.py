@@ -16,6 +16,7 @@ from assets.reports.assets import daily_curator_report
 from assets.serving import serving_snapshot
 from assets.telegram.assets import telegram_assets
 from assets.wms.assets import wms_assets
+from config.settings import get_settings
 from connectors.redact import install as install_redaction
 from orchestration.dbt import dbt_resource, side_tables, warehouse_models
 from orchestration.jobs import (
@@ -50,7 +51,6 @@ from orchestration.sensors import (
     run_failure_notice,
     telegram_exports_sensor,
 )
-from warehouse.settings import get_settings
 
 # every process that loads the code location (code server, run workers) logs and reports no secret
 install_redaction(get_settings)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from warehouse.settings import Settings
+from config.settings import Settings
 
 DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy"
 

@@ -20,8 +20,8 @@ from assets.reports.assets import daily_curator_report
 from assets.serving import serving_snapshot
 from assets.telegram.assets import telegram_daily_summaries, telegram_exports, telegram_messages
 from assets.wms.assets import wms_assets
+from config.settings import get_settings
 from ops.backup import make_backup, prune
-from warehouse.settings import get_settings
 
 meeting_pipeline_job = dg.define_asset_job(
     "meeting_pipeline_job",

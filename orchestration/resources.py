@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from warehouse.settings import get_settings
+from config.settings import get_settings
 
 # the clients are built (and their SDKs imported: LanceDB, Telethon, zhipuai, SQLAlchemy, …) when a step asks for
 # one, not when the code location is loaded: every run and every step process loads it
@@ -57,7 +57,7 @@ class LLMResource(dg.ConfigurableResource):
     """GLM via zhipuai (C360_LLM_PROVIDER=glm) or the offline extractive provider."""
 
     def client(self) -> LLMClient:
-        from connectors.factory import build_llm
+        from config.factory import build_llm
 
         return build_llm(get_settings())
 
@@ -69,7 +69,7 @@ class SttResource(dg.ConfigurableResource):
     """Speech-to-text: Yandex SpeechKit or sidecar transcripts (C360_STT_PROVIDER)."""
 
     def provider(self) -> SttProvider:
-        from connectors.factory import build_stt
+        from config.factory import build_stt
 
         return build_stt(get_settings())
 
@@ -82,7 +82,7 @@ class TelegramBotResource(dg.ConfigurableResource):
         return bool(s.telegram_bot_token and s.report_chat_id)
 
     def bot(self) -> TelegramBot:
-        from connectors.factory import build_bot
+        from config.factory import build_bot
 
         return build_bot(get_settings())
 
@@ -125,7 +125,7 @@ class WmsResource(dg.ConfigurableResource):
     """The warehouse system's API (C360_WMS_BASE_URL, C360_WMS_TOKEN) through the adapter in C360_WMS_ADAPTER."""
 
     def adapter(self) -> WmsAdapter:
-        from connectors.factory import build_wms
+        from config.factory import build_wms
 
         return build_wms(get_settings())
 
@@ -140,7 +140,7 @@ class RagResource(dg.ConfigurableResource):
         return RagIndex(settings.rag_path, settings.embed_dim)
 
     def embedder(self) -> Embedder:
-        from connectors.factory import build_embedder
+        from config.factory import build_embedder
 
         return build_embedder(get_settings())
 

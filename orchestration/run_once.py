@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import dagster as dg
 from dagster._core.storage.dagster_run import RunsFilter
 
+from config.settings import Settings
 from orchestration.launcher import PROCESS_TAG, heartbeat, process_tag
-from warehouse.settings import Settings
 
 SENSORS = ("new_recordings_sensor", "telegram_exports_sensor")
 # a command that prints its own outcome: the run's events (a failure's stack trace included) stay in the run's log

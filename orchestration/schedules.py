@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from config.settings import get_settings
 from orchestration.jobs import (
     backup_job,
     bitrix_pull_job,
@@ -12,7 +13,6 @@ from orchestration.jobs import (
     warehouse_job,
     wms_pull_job,
 )
-from warehouse.settings import get_settings
 
 _settings = get_settings()
 

@@ -10,12 +10,12 @@ from assets.files import is_settled, is_valid_name, readable_name
 from assets.meetings.assets import meeting_unmatched_files, recordings_partitions
 from assets.metadata import md_table
 from assets.telegram.assets import telegram_exports
+from config.settings import get_settings
 from connectors.redact import redact
 from connectors.telegram_bot import escape, split_html
 from orchestration.jobs import meeting_pipeline_job, notes_job, telegram_export_job, unmatched_recordings_job
 from orchestration.resources import RecordingsResource
 from orchestration.run_once import step_failure_reason
-from warehouse.settings import get_settings
 
 
 @dg.sensor(
@@ -192,7 +192,7 @@ def run_failure_notice(context: dg.RunFailureSensorContext):
         for event in context.get_step_failure_events()
     ]
     text = failure_notice(context.dagster_run, failures, settings.dagster_url)
-    from connectors.factory import build_bot
+    from config.factory import build_bot
 
     with build_bot(settings) as bot:
         for part in split_html(text):

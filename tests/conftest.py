@@ -5,11 +5,11 @@ from datetime import datetime
 import dagster as dg
 import pytest
 
+from config.settings import get_settings
 from devkit.demo import write_jibri_session
 from tests.fakes.glm import FakeGLM
 from tests.fakes.speechkit import FakeSpeechKit
 from tests.fakes.telegram import FakeTelegramBotApi
-from warehouse.settings import get_settings
 
 DIALOGUE = [
     ("Анна Соколова", "Добрый день! Обсудим поставки на Ozon на следующую неделю."),

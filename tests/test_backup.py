@@ -9,12 +9,12 @@ from datetime import datetime
 import numpy as np
 import pytest
 
+from config.settings import get_settings
 from ops.backup import make_backup, prune, restore
 from orchestration.jobs import backup_job
 from warehouse.aliases import save_alias
 from warehouse.duck import connect, upsert
 from warehouse.rag import RagIndex
-from warehouse.settings import get_settings
 
 
 def psql(db: str, sql: str) -> str:

@@ -5,11 +5,11 @@ import dagster as dg
 
 from chat_app.engine import build_engine
 from chat_app.staff import Staff
+from config.settings import get_settings
 from orchestration.definitions import defs
 from orchestration.run_once import QUIET_CONSOLE, quiet_stdout
 from warehouse.appdb import AppDB
 from warehouse.duck import connect, fetch_dicts
-from warehouse.settings import get_settings
 
 CURSOR: dict[str, str | None] = {}
 

@@ -16,6 +16,7 @@ from assets.enrichment.assets import interaction_signals
 from assets.rag.assets import rag_index
 from assets.telegram.assets import telegram_daily_summaries
 from chat_app.engine import build_engine
+from config.settings import get_settings
 from connectors.llm import GLMClient, ResponseCache, prompts, summarize_meeting
 from connectors.stt import Segment
 from orchestration.resources import all_resources
@@ -24,7 +25,6 @@ from tests.fixtures import bitrix_data as bd
 from tests.fixtures import telegram_exports as fx
 from tests.test_telegram_export import import_file, tg_env, write  # noqa: F401  (fixture)
 from warehouse.duck import connect
-from warehouse.settings import get_settings
 
 bitrix = test_bitrix.bitrix  # the fixture: the fake Bitrix24 portal
 

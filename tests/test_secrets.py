@@ -207,7 +207,7 @@ def test_logs_and_uncaught_errors_of_an_installed_process_are_redacted(tmp_path)
     script = """
 import logging
 from connectors.redact import install
-from warehouse.settings import get_settings
+from config.settings import get_settings
 install(get_settings)
 logging.basicConfig(level=logging.INFO)
 try:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from dagster_dbt import DbtProject
 
-from connectors.factory import build_embedder
+from config.factory import build_embedder
 from orchestration.dbt import DBT_DIR, ensure_manifest
 from warehouse.rag import RagIndex
 

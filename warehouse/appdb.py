@@ -111,7 +111,7 @@ class AppDB:
         if url.startswith("sqlite:///"):  # password hashes: readable by the service user only
             from pathlib import Path
 
-            from warehouse.private import private_file
+            from config.private import private_file
 
             private_file(Path(url.removeprefix("sqlite:///")))
         self.engine = sa.create_engine(url, future=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.private import private_dir
+from config.private import private_dir
 
 RAW_DDL = """
 create schema if not exists raw;

@@ -6,9 +6,9 @@ from datetime import timedelta
 import dagster as dg
 
 from assets.reports.curator_report import deliver_report
+from config.settings import get_settings
 from connectors.telegram_bot import escape
 from warehouse.duck import fetch_dicts
-from warehouse.settings import get_settings
 
 SEVERITY = {"critical": "🔴 критично", "high": "🟠 важно"}
 TYPES = {

@@ -22,6 +22,7 @@ from assets.bitrix24.crm import (
 )
 from assets.metadata import alias_problems
 from assets.partitions import daily_partitions
+from config.settings import get_settings
 from connectors.bitrix import BitrixError
 from connectors.bitrix_activity import normalize_activity
 from connectors.http import ExternalServiceError
@@ -29,7 +30,6 @@ from connectors.llm import LLMError, summarize_meeting
 from connectors.stt import Segment, TranscriptionError
 from warehouse.aliases import load_aliases
 from warehouse.duck import fetch_dicts, upsert
-from warehouse.settings import get_settings
 
 GROUP = "bitrix24"
 ACTIVITY_SELECT = ["*", "COMMUNICATIONS", "FILES", "BINDINGS"]

@@ -7,7 +7,7 @@ from assets.enrichment.assets import interaction_signals
 from assets.enrichment.profile import client_profile
 from assets.notes.assets import staff_notes
 from assets.rag.chunks import all_chunks
-from warehouse.settings import get_settings
+from config.settings import get_settings
 
 EMBED_BATCH = 256
 

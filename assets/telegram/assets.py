@@ -20,12 +20,12 @@ from assets.telegram.storage import (
     store_messages,
     store_unparsed,
 )
+from config.settings import get_settings
 from connectors.llm import LLMError
 from connectors.llm.chats import summarize_chat_day
 from connectors.telegram_export import ExportError, parse_export
 from warehouse.aliases import Aliases, load_aliases
 from warehouse.duck import fetch_dicts, upsert
-from warehouse.settings import get_settings
 
 if TYPE_CHECKING:  # Telethon is imported by the pull alone: a second of start-up for every other step
     from connectors.telegram_user import TelegramUserClient

@@ -9,11 +9,11 @@ import dagster as dg
 from pydantic import Field
 
 from assets.metadata import alias_problems, md_table
+from config.settings import get_settings
 from connectors.http import ExternalServiceError
 from connectors.wms import ORDER_KINDS
 from warehouse.aliases import load_aliases
 from warehouse.duck import upsert
-from warehouse.settings import get_settings
 
 GROUP = "wms"
 

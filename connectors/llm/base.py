@@ -13,8 +13,8 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from config.private import private_file
 from connectors.redact import redact
-from warehouse.private import private_file
 
 
 class LLMError(RuntimeError):

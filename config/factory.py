@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from config.settings import Settings
 from connectors.embeddings import Embedder, GlmEmbedder, LocalEmbedder, VectorCache
 from connectors.llm import GLMClient, LLMClient, OfflineLLM, ResponseCache
 from connectors.stt import SidecarStt, SpeechKitStt, SttProvider
 from connectors.telegram_bot import TelegramBot
 from connectors.wms import WmsAdapter, adapter_class
-from warehouse.settings import Settings
 
 
 def build_llm(settings: Settings) -> LLMClient:
