@@ -50,8 +50,8 @@ def main(clients: int = 50) -> None:
     from assets.serving import publish
     from chat_app import data
     from chat_app.app import launch
-    from chat_app.staff import Staff
     from warehouse.appdb import AppDB
+    from warehouse.staff import Staff
 
     counts = publish(warehouse, settings.serving_path)
     print(f"snapshot: {json.dumps(counts)}")

@@ -24,11 +24,11 @@ from chat_app import data
 from chat_app.data import as_code, as_text
 from chat_app.engine import Answer, build_engine
 from chat_app.sessions import ExpiringSessions
-from chat_app.staff import Staff, StaffError, User
 from chat_app.web import Guard, client_address
 from config.settings import get_settings
 from warehouse.aliases import LEAD_ID_RULE, is_lead_id, title_lead
 from warehouse.appdb import AppDB
+from warehouse.staff import Staff, StaffError, User
 
 log = logging.getLogger("client360.app")
 MAX_QUESTION_CHARS = 4000

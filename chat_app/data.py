@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from chat_app.staff import User
 from config.settings import get_settings
 from warehouse.rag import Hit, RagIndex
+from warehouse.staff import User
 
 # what Markdown would turn into images, links, HTML, code, tables or headings (CommonMark lets any ASCII punctuation
 # be escaped with a backslash); bare URLs and e-mail addresses are autolinked too: their `://`, `www.` and `@`

@@ -20,8 +20,8 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from chat_app.staff import Staff, StaffError
     from warehouse.appdb import AppDB
+    from warehouse.staff import Staff, StaffError
 
     staff = Staff(AppDB(get_settings().resolved_app_db_url))
     try:

@@ -210,8 +210,8 @@ def run_failure_notice(context: dg.RunFailureSensorContext):
     ),
 )
 def notes_sensor(context: dg.SensorEvaluationContext):
-    from chat_app.staff import Staff  # SQLAlchemy and argon2: for this sensor's tick, not for loading the code
     from warehouse.appdb import AppDB
+    from warehouse.staff import Staff  # SQLAlchemy and argon2: for this sensor's tick, not for loading the code
 
     last = Staff(AppDB(get_settings().resolved_app_db_url)).last_note_change()
     if last is None:

@@ -18,11 +18,11 @@ from assets.rag.assets import rag_index
 from assets.serving import serving_snapshot
 from chat_app.app import launch
 from chat_app.sessions import ExpiringSessions
-from chat_app.staff import Staff
 from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.resources import all_resources
 from warehouse.appdb import AppDB
 from warehouse.duck import connect
+from warehouse.staff import Staff
 
 
 def free_port() -> int:

@@ -8,9 +8,9 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from chat_app.staff import MAX_FAILURES, Staff, StaffError
 from cli.main import main
 from warehouse.appdb import AppDB, login_attempts
+from warehouse.staff import MAX_FAILURES, Staff, StaffError
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ def _utc(value):
     ),
 )
 def staff_notes(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    from chat_app.staff import Staff  # SQLAlchemy and argon2, for this step only
+    from warehouse.staff import Staff  # SQLAlchemy and argon2, for this step only
 
     with context.resources.warehouse.connect(read_only=True) as con:
         since = con.execute("select max(updated_at) from raw.staff_notes").fetchone()[0]
