@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -131,6 +132,11 @@ class Settings(BaseSettings):
     @property
     def embed_cache_path(self) -> Path:
         return self.data_dir / "embed_cache.sqlite"
+
+    @property
+    def dagster_home(self) -> Path:
+        """$DAGSTER_HOME if set; otherwise the embedded instance under the data dir."""
+        return Path(os.environ.get("DAGSTER_HOME") or self.data_dir / "dagster_home").resolve()
 
     @property
     def state_dir(self) -> Path:

@@ -211,21 +211,13 @@ def check_recordings(s: Settings) -> Check:
 
 
 def check_postgres(s: Settings) -> Check:
-    import os
-
-    host = os.environ.get("DAGSTER_PG_HOST")
-    if not host:
-        return Check("PostgreSQL (Dagster)", None, "не используется: Dagster хранит историю в SQLite")
     import sqlalchemy as sa
 
-    url = sa.URL.create(
-        "postgresql+psycopg2",
-        username=os.environ.get("DAGSTER_PG_USER"),
-        password=os.environ.get("DAGSTER_PG_PASSWORD"),
-        host=host,
-        port=int(os.environ.get("DAGSTER_PG_PORT") or 5432),
-        database=os.environ.get("DAGSTER_PG_DB"),
-    )
+    from warehouse.dagster_runs import dagster_pg_url
+
+    url = dagster_pg_url()
+    if url is None:
+        return Check("PostgreSQL (Dagster)", None, "не используется: Dagster хранит историю в SQLite")
     try:
         engine = sa.create_engine(url, connect_args={"connect_timeout": 10})
         with engine.connect() as con:
@@ -238,7 +230,7 @@ def check_postgres(s: Settings) -> Check:
             f"нет подключения: {str(exc).splitlines()[0]}",
             "проверьте DAGSTER_PG_HOST/PORT/DB/USER/PASSWORD и что контейнер postgres запущен",
         )
-    return Check("PostgreSQL (Dagster)", True, f"сервер {version}, база {os.environ.get('DAGSTER_PG_DB')}")
+    return Check("PostgreSQL (Dagster)", True, f"сервер {version}, база {url.database}")
 
 
 CHECKS = [

@@ -15,7 +15,7 @@ DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy"
 
 def ensure_dagster_home(settings: Settings) -> Path:
     """Use $DAGSTER_HOME if set; otherwise <data dir>/dagster_home with the embedded (SQLite) config."""
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.data_dir / "dagster_home").resolve()
+    home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         shutil.copy(DEPLOY_DIR / "dagster.local.yaml", home / "dagster.yaml")

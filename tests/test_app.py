@@ -124,7 +124,7 @@ def test_the_app_answers_while_a_run_holds_the_warehouse(running_app, env):
         holder.wait()
 
 
-def test_admin_page_shows_unmapped_users_and_runs_and_maps(running_app, env, instance):
+def test_admin_page_shows_unmapped_users_and_runs_and_maps(running_app, env, instance, monkeypatch):
     url, _ = running_app
     with connect(env.warehouse_path) as con:
         con.execute("insert into raw.telegram_chats (chat_id, title) values (-1009, 'Новый селлер (без ID)')")
@@ -134,6 +134,14 @@ def test_admin_page_shows_unmapped_users_and_runs_and_maps(running_app, env, ins
     page = boss.predict(api_name="/admin_overview")
     assert "`-1009` Новый селлер (без ID)" in page and "`W-77` ООО Неизвестный" in page
     assert "**anna** — curator" in page and "Последние запуски Dagster" in page
+    run = instance.get_runs(limit=1)[0]
+    assert f"- SUCCESS · {run.job_name} · [{run.run_id[:8]}](http://127.0.0.1:3000/runs/{run.run_id})" in page
+    monkeypatch.setenv("DAGSTER_PG_HOST", "127.0.0.1")  # the production run storage, and nothing listens there
+    monkeypatch.setenv("DAGSTER_PG_PORT", str(free_port()))
+    page = boss.predict(api_name="/admin_overview")
+    assert "история запусков недоступна: база запусков Dagster (PostgreSQL 127.0.0.1:" in page
+    assert "**anna** — curator" in page, "the rest of the page is shown anyway"
+    monkeypatch.delenv("DAGSTER_PG_HOST")
     status = boss.predict("wms_client", "W-77", "10999", api_name="/map_item")
     assert "W-77 → лид 10999" in status
     status = boss.predict("recording", "planerka", "10888", api_name="/map_item")
