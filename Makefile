@@ -24,8 +24,9 @@ setup: $(STAMP)
 demo: setup            ## офлайн-демо: синтетические встречи → расшифровки → резюме → отчёт
 	$(BIN)/client360 demo
 
-test: setup            ## проверка стиля и все тесты (PostgreSQL на 127.0.0.1:5432 запускается при необходимости)
+test: setup            ## проверка стиля, направления импортов и все тесты (PostgreSQL на 127.0.0.1:5432 запускается при необходимости)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo
 	bash .ci/ensure-postgres
 	bash .ci/ensure-chromium
 	bash .ci/ensure-lua
