@@ -52,7 +52,7 @@ def test_every_variable_is_documented_in_env_example():
     used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (DEPLOY / "docker-compose.yml").read_text()))
     used |= set(re.findall(r"\{\$([A-Z][A-Z0-9_]*)\}", (DEPLOY / "Caddyfile").read_text()))
     used |= set(re.findall(r"\{env: ([A-Z][A-Z0-9_]*)\}", (DEPLOY / "dagster.yaml").read_text()))
-    settings = (ROOT / "warehouse" / "settings.py").read_text()
+    settings = (ROOT / "config" / "settings.py").read_text()
     used |= set(re.findall(r'_env\("([A-Z][A-Z0-9_]*)"', settings))
     assert used - documented == set()
 
