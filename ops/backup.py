@@ -18,6 +18,7 @@ import duckdb
 
 from config.private import private_dir
 from config.settings import Settings
+from warehouse.dagster_runs import dagster_pg_url
 
 STAMP = "%Y%m%d-%H%M%S"
 
@@ -27,19 +28,21 @@ class BackupError(RuntimeError):
 
 
 def _pg_env() -> dict | None:
-    if not os.environ.get("DAGSTER_PG_HOST"):
+    """libpq's environment for pg_dump/psql: the instance's PostgreSQL (the one URL the project reads it from)."""
+    url = dagster_pg_url()
+    if url is None:
         return None
     return {
         **os.environ,
-        "PGHOST": os.environ["DAGSTER_PG_HOST"],
-        "PGPORT": os.environ.get("DAGSTER_PG_PORT") or "5432",
-        "PGUSER": os.environ.get("DAGSTER_PG_USER") or "postgres",
-        "PGPASSWORD": os.environ.get("DAGSTER_PG_PASSWORD") or "",
+        "PGHOST": url.host,
+        "PGPORT": str(url.port),
+        "PGUSER": url.username,
+        "PGPASSWORD": url.password,
     }
 
 
 def _pg_databases(settings: Settings) -> list[str]:
-    names = [os.environ.get("DAGSTER_PG_DB") or "dagster"]
+    names = [dagster_pg_url().database]
     url = settings.app_db_url or ""
     if url.startswith("postgresql"):
         names.append(url.rsplit("/", 1)[-1].split("?")[0])

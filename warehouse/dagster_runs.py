@@ -31,11 +31,11 @@ def dagster_pg_url() -> sa.URL | None:
         return None
     return sa.URL.create(
         "postgresql+psycopg2",
-        username=os.environ.get("DAGSTER_PG_USER"),
-        password=os.environ.get("DAGSTER_PG_PASSWORD"),
+        username=os.environ.get("DAGSTER_PG_USER") or "postgres",
+        password=os.environ.get("DAGSTER_PG_PASSWORD") or "",
         host=host,
         port=int(os.environ.get("DAGSTER_PG_PORT") or 5432),
-        database=os.environ.get("DAGSTER_PG_DB"),
+        database=os.environ.get("DAGSTER_PG_DB") or "dagster",
     )
 
 
