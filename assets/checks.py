@@ -5,7 +5,7 @@ ran: a pull that runs but brings nothing for days is exactly what should show up
 all is reported as not connected yet, not as stale.
 """
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import dagster as dg
 
@@ -35,9 +35,10 @@ SOURCES = {
 )
 def source_freshness(context: dg.AssetCheckExecutionContext):
     """Свежесть каждого источника: насколько старая самая новая запись."""
+    from config.clock import as_utc
     from config.settings import get_settings
 
-    now = get_settings().now().astimezone(UTC).replace(tzinfo=None)  # the records' time is business time: «today»
+    now = as_utc(get_settings().now())  # the records' time is business time: «today»
     with context.resources.warehouse.connect(read_only=True) as con:
         for key, (table, column, max_age, what) in SOURCES.items():
             if dg.AssetCheckKey(dg.AssetKey(key), "source_freshness") not in context.selected_asset_check_keys:

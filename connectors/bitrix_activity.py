@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from html.parser import HTMLParser
+
+from config.clock import as_utc
 
 CALL, EMAIL = "2", "4"
 OWNER_TYPES = {"1": "lead", "2": "deal", "3": "contact", "4": "company"}
@@ -100,7 +102,7 @@ def parse_time(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    return as_utc(parsed)
 
 
 def _email_parties(raw: dict) -> tuple[str | None, str | None]:

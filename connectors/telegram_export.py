@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from config.clock import local_to_utc
+
 _GROUP_TYPES = {"private_group"}
 _CHANNEL_TYPES = {"private_supergroup", "public_supergroup", "private_channel", "public_channel"}
 _NOT_INCLUDED = "(File not included"
@@ -61,7 +63,7 @@ def _utc(unix: str | int | None, local: str | None, tz: ZoneInfo) -> datetime | 
     if unix not in (None, ""):
         return datetime.fromtimestamp(int(unix), UTC).replace(tzinfo=None)
     if local:  # old exports: local time of the exporting PC, no offset
-        return datetime.fromisoformat(local).replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
+        return local_to_utc(datetime.fromisoformat(local), tz)
     return None
 
 

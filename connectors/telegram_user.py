@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from telethon import TelegramClient, errors, utils
 from telethon.sessions import StringSession
 from telethon.tl import types
 
+from config.clock import as_utc
 from connectors.redact import redact, register
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ class TelegramUserError(RuntimeError):
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    return as_utc(value)
 
 
 def display_name(entity) -> str | None:

@@ -15,13 +15,14 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import dagster as dg
 from dagster._core.events import JobFailureData, RunFailureReason
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 from dagster._core.storage.tags import PARENT_RUN_ID_TAG, RETRY_NUMBER_TAG, ROOT_RUN_ID_TAG, WILL_RETRY_TAG
 
+from config.clock import day_start_utc, to_local
 from config.settings import Settings
 from orchestration.launcher import PROCESS_TAG, owner_alive
 from orchestration.run_once import execute, run_once
@@ -134,7 +135,7 @@ def _sensors(ctx: Context, step: StepResult, names: tuple[str, ...]) -> None:
 
 
 def _local_days(stamps: list[datetime], settings: Settings) -> set[date]:
-    return {s.replace(tzinfo=UTC).astimezone(settings.tz).date() for s in stamps}
+    return {to_local(s, settings.tz).date() for s in stamps}
 
 
 def due_summary_days(ctx: Context, asset: str, sql: str) -> list[date]:
@@ -143,7 +144,7 @@ def due_summary_days(ctx: Context, asset: str, sql: str) -> list[date]:
 
     yesterday = ctx.settings.today() - timedelta(days=1)
     first = yesterday - timedelta(days=ctx.settings.catchup_days - 1)
-    since = datetime.combine(first, datetime.min.time(), ctx.settings.tz).astimezone(UTC).replace(tzinfo=None)
+    since = day_start_utc(first, ctx.settings.tz)
     if not ctx.settings.warehouse_path.exists():
         return []
     with connect(ctx.settings.warehouse_path, read_only=True) as con:

@@ -22,6 +22,7 @@ from assets.bitrix24.crm import (
 )
 from assets.metadata import alias_problems
 from assets.partitions import daily_partitions
+from config.clock import day_start_utc
 from config.settings import get_settings
 from connectors.bitrix import BitrixError
 from connectors.bitrix_activity import normalize_activity
@@ -279,7 +280,7 @@ def thread_subject(subject: str | None) -> str:
 
 
 def load_day_activities(con, day, tz) -> list[dict]:
-    start = datetime.combine(day, datetime.min.time(), tz).astimezone(UTC).replace(tzinfo=None)
+    start = day_start_utc(day, tz)
     return fetch_dicts(
         con,
         """
@@ -321,9 +322,7 @@ def bitrix_activity_summaries(context: dg.AssetExecutionContext) -> dg.Materiali
                         "and started_at < ? order by started_at, activity_id",
                         [
                             key[0],
-                            datetime.combine(day + timedelta(days=1), datetime.min.time(), settings.tz)
-                            .astimezone(UTC)
-                            .replace(tzinfo=None),
+                            day_start_utc(day + timedelta(days=1), settings.tz),
                         ],
                     )
                     if thread_subject(m["subject"]) == key[1]

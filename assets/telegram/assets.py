@@ -20,6 +20,7 @@ from assets.telegram.storage import (
     store_messages,
     store_unparsed,
 )
+from config.clock import day_start_utc, to_local
 from config.settings import get_settings
 from connectors.llm import LLMError
 from connectors.llm.chats import summarize_chat_day
@@ -171,7 +172,7 @@ def telegram_messages(context: dg.AssetExecutionContext) -> dg.MaterializeResult
 
 def load_day_messages(con, day, tz) -> list[dict]:
     """Messages of mapped chats sent on `day` in the team's timezone (stored times are UTC)."""
-    start = datetime.combine(day, datetime.min.time(), tz).astimezone(UTC).replace(tzinfo=None)
+    start = day_start_utc(day, tz)
     rows = fetch_dicts(
         con,
         """
@@ -183,7 +184,7 @@ def load_day_messages(con, day, tz) -> list[dict]:
         [start, start + timedelta(days=1)],
     )
     for r in rows:
-        r["local_time"] = r["sent_at"].replace(tzinfo=UTC).astimezone(tz)
+        r["local_time"] = to_local(r["sent_at"], tz)
     return rows
 
 

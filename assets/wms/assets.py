@@ -9,6 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.metadata import alias_problems, md_table
+from config.clock import as_utc, to_local
 from config.settings import get_settings
 from connectors.http import ExternalServiceError
 from connectors.wms import ORDER_KINDS
@@ -25,7 +26,7 @@ def parse_utc(value) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    return as_utc(parsed)
 
 
 def _units(item: dict, problems: list[str]) -> int | None:
@@ -173,7 +174,7 @@ def wms_stock(context: dg.AssetExecutionContext, config: StockConfig) -> dg.Mate
                 for item in items:
                     problems: list[str] = []
                     stated = parse_utc(item.get("as_of"))
-                    day = as_of or (stated.replace(tzinfo=UTC).astimezone(settings.tz).date() if stated else today)
+                    day = as_of or (to_local(stated, settings.tz).date() if stated else today)
                     on_hand, reserved = item.get("on_hand"), item.get("reserved")
                     if not isinstance(on_hand, int) or on_hand < 0:
                         problems.append("bad_on_hand")
@@ -219,7 +220,7 @@ def _flow_asset(name: str, method: str, table: str, make_row, description: str):
     )
     def _flow(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         settings = get_settings()
-        now = settings.now().astimezone(UTC).replace(tzinfo=None)  # a first pull reaches back from «today»
+        now = as_utc(settings.now())  # a first pull reaches back from «today»
         with context.resources.warehouse.connect(read_only=True) as con:
             clients = [r[0] for r in con.execute("select wms_client_id from raw.wms_clients order by 1").fetchall()]
             cursors = dict(con.execute(f"select wms_client_id, max(created_at) from {table} group by 1").fetchall())
