@@ -22,10 +22,10 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chat_app.engine import ClientQA  # noqa: E402
-from connectors.embeddings import LocalEmbedder  # noqa: E402
 from connectors.llm.offline import OfflineLLM  # noqa: E402
-from warehouse.rag import RagIndex, schema  # noqa: E402
+from rag.answer import ClientQA  # noqa: E402
+from rag.embeddings import LocalEmbedder  # noqa: E402
+from rag.index import RagIndex, schema  # noqa: E402
 
 DIM = 1024
 BATCH = 50_000

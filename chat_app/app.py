@@ -22,10 +22,10 @@ from starlette.middleware import Middleware
 
 from chat_app import data
 from chat_app.data import as_code, as_text
-from chat_app.engine import Answer, build_engine
 from chat_app.sessions import ExpiringSessions
 from chat_app.web import Guard, client_address
 from config.settings import get_settings
+from rag.answer import Answer, build_engine
 from warehouse.aliases import LEAD_ID_RULE, is_lead_id, title_lead
 from warehouse.appdb import AppDB
 from warehouse.dagster_runs import RunHistoryError, recent_runs

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import duckdb
 
 from config.settings import get_settings
-from warehouse.rag import Hit, RagIndex
+from rag.index import Hit, RagIndex
 from warehouse.staff import User
 
 # what Markdown would turn into images, links, HTML, code, tables or headings (CommonMark lets any ASCII punctuation

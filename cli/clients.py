@@ -29,8 +29,8 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from chat_app.engine import Answer, build_engine
     from connectors.llm import LLMError
+    from rag.answer import Answer, build_engine
 
     settings = get_settings()
     engine = build_engine(settings)

@@ -40,8 +40,8 @@ def cmd_eval_churn(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_rag(args: argparse.Namespace) -> int:
-    from chat_app.engine import build_engine
     from evals.rag import evaluate, render
+    from rag.answer import build_engine
 
     settings = get_settings()
     result = evaluate(build_engine(settings), settings)

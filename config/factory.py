@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from config.settings import Settings
-from connectors.embeddings import Embedder, GlmEmbedder, LocalEmbedder, VectorCache
 from connectors.llm import GLMClient, LLMClient, OfflineLLM, ResponseCache
 from connectors.stt import SidecarStt, SpeechKitStt, SttProvider
 from connectors.telegram_bot import TelegramBot
@@ -47,18 +46,3 @@ def build_bot(settings: Settings) -> TelegramBot:
 
 def build_wms(settings: Settings) -> WmsAdapter:
     return adapter_class(settings.wms_adapter)(settings.wms_base_url or "", settings.wms_token or "")
-
-
-def build_embedder(settings: Settings) -> Embedder:
-    provider = settings.embed_provider.lower()
-    if provider == "local":
-        return LocalEmbedder(settings.embed_dim)
-    if provider == "glm":
-        return GlmEmbedder(
-            settings.zhipuai_api_key or "",
-            base_url=settings.glm_base_url,
-            cache=VectorCache(settings.embed_cache_path),
-            model=settings.embed_model,
-            dim=settings.embed_dim,
-        )
-    raise ValueError(f"неизвестный C360_EMBED_PROVIDER={settings.embed_provider!r} (допустимо: glm, local)")

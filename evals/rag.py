@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from chat_app.engine import Answer, ClientQA
 from devkit.demo import CLIENTS
+from rag.answer import Answer, ClientQA
 from warehouse import duck
 from warehouse.duck import fetch_dicts
 

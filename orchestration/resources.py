@@ -16,14 +16,14 @@ if TYPE_CHECKING:
 
     from assets.meetings.discovery import RecordingsFolder
     from connectors.bitrix import BitrixClient
-    from connectors.embeddings import Embedder
     from connectors.llm import LLMClient
     from connectors.stt import SttProvider
     from connectors.telegram_bot import TelegramBot
     from connectors.telegram_user import TelegramUserClient
     from connectors.wms import WmsAdapter
+    from rag.embeddings import Embedder
+    from rag.index import RagIndex
     from warehouse.appdb import AppDB
-    from warehouse.rag import RagIndex
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -134,13 +134,13 @@ class RagResource(dg.ConfigurableResource):
     """The per-client search index (LanceDB in the data dir) and the embeddings provider (C360_EMBED_PROVIDER)."""
 
     def index(self) -> RagIndex:
-        from warehouse.rag import RagIndex
+        from rag.index import RagIndex
 
         settings = get_settings()
         return RagIndex(settings.rag_path, settings.embed_dim)
 
     def embedder(self) -> Embedder:
-        from config.factory import build_embedder
+        from rag.embeddings import build_embedder
 
         return build_embedder(get_settings())
 

@@ -23,11 +23,11 @@ from gradio_client import Client
 
 from assets.rag.assets import rag_index
 from assets.serving import serving_snapshot
-from connectors.embeddings import VectorCache
 from connectors.llm.base import ResponseCache
 from ops.backup import make_backup
 from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.resources import all_resources
+from rag.embeddings import VectorCache
 from tests.fakes.server import FakeServer
 from tests.test_app import running_app  # noqa: F401  (fixture)
 from tests.test_app_browser import ARGS, CHROMIUM, log_in, shows

@@ -12,9 +12,9 @@ import pytest
 from config.settings import get_settings
 from ops.backup import make_backup, prune, restore
 from orchestration.jobs import backup_job
+from rag.index import RagIndex
 from warehouse.aliases import save_alias
 from warehouse.duck import connect, upsert
-from warehouse.rag import RagIndex
 
 
 def psql(db: str, sql: str) -> str:

@@ -3,10 +3,10 @@ the notes sensor; an edit replaces it there, a deletion removes it everywhere.""
 
 import dagster as dg
 
-from chat_app.engine import build_engine
 from config.settings import get_settings
 from orchestration.definitions import defs
 from orchestration.run_once import QUIET_CONSOLE, quiet_stdout
+from rag.answer import build_engine
 from warehouse.appdb import AppDB
 from warehouse.duck import connect, fetch_dicts
 from warehouse.staff import Staff

@@ -15,11 +15,11 @@ from assets.bitrix24.assets import bitrix_activities, bitrix_activity_summaries,
 from assets.enrichment.assets import interaction_signals
 from assets.rag.assets import rag_index
 from assets.telegram.assets import telegram_daily_summaries
-from chat_app.engine import build_engine
 from config.settings import get_settings
 from connectors.llm import GLMClient, ResponseCache, prompts, summarize_meeting
 from connectors.stt import Segment
 from orchestration.resources import all_resources
+from rag.answer import build_engine
 from tests import test_bitrix
 from tests.fixtures import bitrix_data as bd
 from tests.fixtures import telegram_exports as fx

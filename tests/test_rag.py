@@ -11,12 +11,13 @@ import dagster as dg
 import pytest
 
 from assets.rag.assets import rag_index
-from chat_app.engine import Answer, build_engine, parse_period
 from cli.main import main
 from config.settings import get_settings
-from connectors.embeddings import GlmEmbedder, VectorCache
 from connectors.llm import prompts
 from orchestration.resources import all_resources
+from rag.answer import Answer, build_engine
+from rag.embeddings import GlmEmbedder, VectorCache
+from rag.retrieval import parse_period
 from tests.conftest import metadata_of
 from warehouse.duck import connect
 

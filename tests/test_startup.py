@@ -11,9 +11,9 @@ from datetime import datetime
 
 from dagster_dbt import DbtProject
 
-from config.factory import build_embedder
 from orchestration.dbt import DBT_DIR, ensure_manifest
-from warehouse.rag import RagIndex
+from rag.embeddings import build_embedder
+from rag.index import RagIndex
 
 # what a step imports when it needs it, never the code location or the CLI by merely starting
 HEAVY = ["lancedb", "gradio", "telethon", "zhipuai", "httpx", "polars", "pandas", "pyarrow"]

@@ -6,8 +6,8 @@ import dagster as dg
 from assets.enrichment.assets import interaction_signals
 from assets.enrichment.profile import client_profile
 from assets.notes.assets import staff_notes
-from assets.rag.chunks import all_chunks
 from config.settings import get_settings
+from rag.chunks import all_chunks
 
 EMBED_BATCH = 256
 

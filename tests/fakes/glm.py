@@ -100,7 +100,7 @@ class FakeGLM(FakeServer):
         }
 
     def _embeddings(self, body: dict):
-        from connectors.embeddings import LocalEmbedder
+        from rag.embeddings import LocalEmbedder
 
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
         if len(texts) > 64:

@@ -3,6 +3,7 @@
 The local provider needs no key and no model download: Russian word stems and character trigrams hashed into a
 fixed number of dimensions (signed feature hashing, log term frequency, L2-normalised). It finds passages that
 share words and word forms with the question — a fallback for offline use, not a semantic model.
+`build_embedder` picks the one C360_EMBED_PROVIDER names.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from config.private import private_file
+from config.settings import Settings
 from connectors.http import RetryLater, with_retries
 from connectors.llm.base import LLMError, LLMUsage
 from connectors.redact import register
@@ -208,3 +210,18 @@ class GlmEmbedder:
 
 def dumps_vector(v: np.ndarray) -> str:  # for debugging output only
     return json.dumps([round(float(x), 4) for x in v[:8]])
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    provider = settings.embed_provider.lower()
+    if provider == "local":
+        return LocalEmbedder(settings.embed_dim)
+    if provider == "glm":
+        return GlmEmbedder(
+            settings.zhipuai_api_key or "",
+            base_url=settings.glm_base_url,
+            cache=VectorCache(settings.embed_cache_path),
+            model=settings.embed_model,
+            dim=settings.embed_dim,
+        )
+    raise ValueError(f"неизвестный C360_EMBED_PROVIDER={settings.embed_provider!r} (допустимо: glm, local)")

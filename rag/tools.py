@@ -11,8 +11,8 @@ from pathlib import Path
 
 import duckdb
 
-from chat_app.engine import Passage
 from config.settings import get_settings
+from rag.citations import Passage
 from warehouse import duck
 from warehouse.duck import fetch_dicts
 

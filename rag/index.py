@@ -190,7 +190,7 @@ class RagIndex:
             where += f" AND source = {_quote(source)}"
         rows = tbl.search().where(where).select(HIT_COLUMNS).limit(limit).to_list()
         hits = [Hit(**{c: r.get(c) for c in HIT_COLUMNS}, score=1.0) for r in rows]
-        # chunk ids are <source_ref>#<n> (assets/rag/chunks.py): n orders the windows of one original
+        # chunk ids are <source_ref>#<n> (rag/chunks.py): n orders the windows of one original
         return sorted(
             hits, key=lambda h: (h.occurred_at or datetime.min, h.source_ref, int(h.chunk_id.rpartition("#")[2]))
         )
