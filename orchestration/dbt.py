@@ -1,4 +1,5 @@
-"""dbt (DuckDB) wired into Dagster: every model an asset; raw tables map to the Python assets that write them."""
+"""dbt (DuckDB) wired into Dagster: every model an asset; raw tables map to the Python assets that write them
+(meta.dagster.asset_key of each table in the sources YAML)."""
 
 import fcntl
 import hashlib
@@ -12,35 +13,15 @@ from typing import Any
 
 import dagster as dg
 import yaml
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from config.settings import get_settings
 from warehouse import duck
 
 DBT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
-# raw table → the asset that writes it (so lineage runs from the sources through dbt in the UI);
-# tables written as a side product of another asset stay external sources under raw/
-SOURCE_ASSETS = {
-    "meeting_recordings": "meeting_recordings",
-    "meeting_transcripts": "meeting_transcripts",
-    "meeting_summaries": "meeting_summaries",
-    "telegram_messages": "telegram_messages",
-    "telegram_daily_summaries": "telegram_daily_summaries",
-    "bitrix_leads": "bitrix_clients",
-    "bitrix_activities": "bitrix_activities",
-    "bitrix_activity_summaries": "bitrix_activity_summaries",
-    "wms_clients": "wms_clients",
-    "wms_stock": "wms_stock",
-    "wms_orders": "wms_orders",
-    "wms_receipts": "wms_receipts",
-    "wms_reservations": "wms_reservations",
-    "interaction_signals": "interaction_signals",
-    "client_profile_facts": "client_profile",
-    "staff_notes": "staff_notes",
-}
-
-# raw tables that no single asset owns: declared so the data owner sees what they are
+# raw tables that no single asset owns (asset_key [raw, <table>] in the sources YAML): declared so the data owner
+# sees what they are
 side_tables = [
     dg.AssetSpec(
         ["raw", "telegram_chats"],
@@ -131,10 +112,9 @@ def ensure_manifest(project: DbtProject = dbt_project) -> Path:
 
 class Client360DbtTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
-        if dbt_resource_props["resource_type"] == "source":
-            name = dbt_resource_props["name"]
-            return dg.AssetKey(SOURCE_ASSETS.get(name, ["raw", name]))
-        return dg.AssetKey(dbt_resource_props["name"])
+        if dbt_resource_props["resource_type"] == "source":  # its meta.dagster.asset_key, read by dagster-dbt
+            return super().get_asset_key(dbt_resource_props)
+        return dg.AssetKey(dbt_resource_props["name"])  # a model: its name, without the schema
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn") or []
@@ -173,7 +153,10 @@ class WarehouseBuildConfig(dg.Config):
 @dbt_assets(
     manifest=ensure_manifest(),
     project=dbt_project,
-    dagster_dbt_translator=Client360DbtTranslator(),
+    # one asset may write several raw tables (client_profile: the facts and the evidence read)
+    dagster_dbt_translator=Client360DbtTranslator(
+        DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True)
+    ),
     pool="duckdb_write",
 )
 def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: WarehouseBuildConfig):

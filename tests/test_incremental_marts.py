@@ -13,6 +13,7 @@ from tests.conftest import pull_wms_world
 from warehouse.duck import connect, fetch_dicts, upsert
 
 MARTS = {
+    "intermediate.int_wms_daily": "client_id, day",
     "intermediate.int_wms_weekly": "client_id, week",
     "marts.client_daily_activity": "client_id, day",
     "marts.fct_client_timeline": "event_id",

@@ -4,6 +4,6 @@
     {%- if var("today", none) -%}
     date '{{ var("today") }}'
     {%- else -%}
-    cast(now() at time zone '{{ var("timezone", "Europe/Moscow") }}' as date)
+    cast({{ local_time("(now() at time zone 'UTC')") }} as date)
     {%- endif -%}
 {%- endmacro %}

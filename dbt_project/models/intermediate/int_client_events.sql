@@ -9,7 +9,7 @@ meetings as (
         'встреча' as kind,
         coalesce(json_extract_string(summary, '$.topic'), room) as title,
         summary_text as summary,
-        'meeting:' || recording_id as ref,
+        ref,
         loaded_at
     from {{ ref('stg_meetings__summaries') }}
 ),
@@ -39,7 +39,7 @@ activities as (
         greatest(a.loaded_at, s.loaded_at) as loaded_at
     from {{ ref('stg_bitrix24__activities') }} as a
     left join {{ ref('stg_bitrix24__activity_summaries') }} as s
-        on s.kind = 'call' and s.summary_key = 'call:' || a.activity_id
+        on s.kind = 'call' and s.summary_key = {{ source_ref('call', 'a.activity_id') }}
     where a.client_id is not null and a.started_at is not null
 ),
 
@@ -52,7 +52,7 @@ wms_weeks as (
         'Склад: отгружено ' || outbound || ', вывезено ' || withdrawal || ', принято ' || inbound
             || ', остаток ' || coalesce(cast(stock_end as varchar), '?') as title,
         null as summary,
-        'wms_week:' || client_id || ':' || strftime(week, '%Y-%m-%d') as ref,
+        {{ source_ref('wms_week', 'client_id', "strftime(week, '%Y-%m-%d')") }} as ref,
         loaded_at
     from {{ ref('int_wms_weekly') }}
     where outbound + withdrawal + inbound + reserved > 0

@@ -21,10 +21,27 @@ promises as (
     where s.client_id is not null and s.promises is not null and cast(s.promises as varchar) not in ('[]', 'null')
 ),
 
-touch_days as (  -- days our side was in touch with the client
-    select client_id, day
-    from {{ ref('client_daily_activity') }}
-    where messages_out + meetings + activities_out > 0
+touch_days as (  -- local days our side was in touch with the client: wrote, met, called or e-mailed
+    select client_id, cast({{ local_time('sent_at') }} as date) as day
+    from {{ ref('stg_telegram__messages') }}
+    where client_id is not null and kind = 'message' and direction = 'staff'
+    union
+    select client_id, cast(started_at as date) from {{ ref('stg_meetings__summaries') }}
+    union
+    select client_id, cast({{ local_time('started_at') }} as date)
+    from {{ ref('stg_bitrix24__activities') }}
+    where client_id is not null and started_at is not null and kind in ('call', 'email') and direction = 'outgoing'
+),
+
+latest as (  -- the newest local day with any data: a contact or a warehouse record
+    select greatest(
+        (select max(cast({{ local_time('sent_at') }} as date)) from {{ ref('stg_telegram__messages') }}
+         where client_id is not null and kind = 'message'),
+        (select max(cast(started_at as date)) from {{ ref('stg_meetings__summaries') }}),
+        (select max(cast({{ local_time('started_at') }} as date)) from {{ ref('stg_bitrix24__activities') }}
+         where client_id is not null and started_at is not null),
+        (select max(day) from {{ ref('int_wms_daily') }})
+    ) as day
 ),
 
 followed_up as (  -- each day from the promise to its deadline, matched to the days we were in touch
@@ -38,7 +55,7 @@ followed_up as (  -- each day from the promise to its deadline, matched to the d
 
 select
     p.*,
-    p.deadline <= (select max(day) from {{ ref('client_daily_activity') }}) as due_passed,
+    p.deadline <= (select day from latest) as due_passed,
     f.ref is null as no_follow_up
 from promises as p
 left join followed_up as f using (ref, what)

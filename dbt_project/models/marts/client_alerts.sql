@@ -39,16 +39,13 @@ evidence as (  -- the WMS records behind each alert (at most 3, biggest first)
            list(o.ref order by o.units desc, o.ref)[1:3] as evidence_refs
     from episodes as e
     join (
-        select client_id, 'wms_order:' || wms_client_id || ':' || order_id as ref, units, kind,
-               date_trunc('week', {{ local_time('created_at') }}) as week
+        select client_id, ref, units, kind, date_trunc('week', {{ local_time('created_at') }}) as week
         from {{ ref('stg_wms__orders') }} where kind = 'withdrawal'
         union all
-        select client_id, 'wms_reservation:' || wms_client_id || ':' || reservation_id, units, 'reservation',
-               date_trunc('week', {{ local_time('created_at') }})
+        select client_id, ref, units, 'reservation', date_trunc('week', {{ local_time('created_at') }})
         from {{ ref('stg_wms__reservations') }}
         union all
-        select client_id, 'wms_receipt:' || wms_client_id || ':' || receipt_id, units, 'receipt',
-               date_trunc('week', {{ local_time('created_at') }})
+        select client_id, ref, units, 'receipt', date_trunc('week', {{ local_time('created_at') }})
         from {{ ref('stg_wms__receipts') }}
     ) as o
       on o.client_id = e.client_id

@@ -24,14 +24,14 @@ marketplaces as (  -- from the profile: seen in the WMS or said by the client
 
 chats as (
     select client_id, count(*) as telegram_chats
-    from {{ source('telegram', 'telegram_chats') }}
+    from {{ ref('stg_telegram__chats') }}
     where client_id is not null
     group by client_id
 ),
 
 wms as (
     select client_id, string_agg(wms_client_id, ', ') as wms_client_ids
-    from {{ source('wms', 'wms_clients') }}
+    from {{ ref('stg_wms__clients') }}
     where client_id is not null
     group by client_id
 )

@@ -9,7 +9,10 @@ select
     kind,
     title,
     summary_text,
+    summary,
     json_extract_string(summary, '$.topic') as topic,
     activity_ids,
+    generated_by,
+    extractive,
     summarized_at as loaded_at
 from source

@@ -15,10 +15,14 @@ renamed as (
         assigned_by_name as curator_name,
         date_create as created_at,
         date_modify as modified_at,
+        contact_id,
+        company_id,
         phones,
         emails,
         messengers,
-        uf
+        uf,
+        raw,
+        pulled_at as loaded_at
     from leads
 )
 

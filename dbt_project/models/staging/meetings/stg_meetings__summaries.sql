@@ -13,6 +13,7 @@ renamed as (
         ---------- ids
         s.recording_id,
         s.client_id,
+        {{ source_ref('meeting', 's.recording_id') }} as ref,
         ---------- text
         s.summary_text,
         s.summary,

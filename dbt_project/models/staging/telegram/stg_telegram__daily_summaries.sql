@@ -9,8 +9,13 @@ select
     client_messages,
     staff_messages,
     summary_text,
+    summary,
     json_extract_string(summary, '$.tone') as tone,
     json_extract_string(summary, '$.summary') as gist,
-    'telegram_day:' || client_id || ':' || day as ref,
+    {{ source_ref('telegram_day', 'client_id', 'day') }} as ref,
+    generated_by,
+    extractive,
+    prompt_tokens,
+    completion_tokens,
     summarized_at as loaded_at
 from source

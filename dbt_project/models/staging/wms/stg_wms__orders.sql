@@ -14,6 +14,7 @@ renamed as (
         c.client_id,
         o.wms_client_id,
         o.order_id,
+        {{ source_ref('wms_order', 'o.wms_client_id', 'o.order_id') }} as ref,
         ---------- attributes
         o.kind,
         o.marketplace,
@@ -25,6 +26,7 @@ renamed as (
         date_trunc('week', o.created_at) as week,
         ---------- quality
         o.record_status,
+        o.raw,
         o.pulled_at as loaded_at
     from source as o
     left join clients as c using (wms_client_id)

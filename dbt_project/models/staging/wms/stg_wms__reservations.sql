@@ -13,11 +13,13 @@ renamed as (
         c.client_id,
         r.wms_client_id,
         r.reservation_id,
+        {{ source_ref('wms_reservation', 'r.wms_client_id', 'r.reservation_id') }} as ref,
         r.status,
         r.units,
         r.created_at,
         date_trunc('week', r.created_at) as week,
         r.record_status,
+        r.raw,
         r.pulled_at as loaded_at
     from source as r
     left join clients as c using (wms_client_id)

@@ -1,0 +1,10 @@
+select
+    activity_id,
+    status,
+    reason,
+    provider,
+    text,
+    segments,
+    transcribed_at,
+    transcribed_at as loaded_at
+from {{ source('bitrix24', 'bitrix_call_transcripts') }}
