@@ -1,7 +1,8 @@
 {#
   Reference strings: what a timeline event, an interaction signal, a profile fact or an alert points at. SQL
   builds them only through source_ref(kind, part, …): the parts are SQL expressions, joined by ':' after
-  '<kind>:'; `at=` appends '@<second>'. A Python parser mirrors this list — change both together.
+  '<kind>:'; `at=` appends '@<second>'. warehouse/refs.py (make_ref, parse_ref) mirrors
+  this list — change both together.
 
   Built in the models:
     meeting:<recording_id>                              a meeting (stg_meetings__summaries, __recordings)
@@ -16,10 +17,13 @@
     wms_reservation:<wms_client_id>:<reservation_id>    a reservation (stg_wms__reservations)
   Built in Python with the same syntax:
     meeting:<recording_id>@<second>                     a moment of a meeting's recording (RAG passages)
+    bitrix:<activity_id>@<second>                       a moment of a call's recording (RAG passages)
+    telegram:<chat_id>:<message_id>-<message_id>        a run of messages (RAG passages)
     bitrix_lead:<lead_id>                               a Bitrix24 lead (the profile's «since»)
     email:<client_id>:<thread>                          an e-mail thread's summary (summary_key)
     profile:<client_id>:<kind>[:<origin>:<fact_key>], wms_month:<client_id>:<YYYY-MM>, tone:<client_id>:<YYYY-MM>,
     wms_period:<client_id>:<from>:<to>, alert:<client_id>:<alert_type>, alerts:<client_id>   (RAG passages, tools)
+    tool:<name>                                         a warehouse tool that could not answer (the chat's tools)
 #}
 {% macro source_ref(kind) -%}
     '{{ kind }}:' || {{ varargs | join(" || ':' || ") }}
