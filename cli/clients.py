@@ -9,22 +9,34 @@ from config.settings import get_settings
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
+    """The client's history as the app shows it: the `fct_client_timeline` mart of the last warehouse build."""
     import json
 
-    from warehouse.duck import connect
-    from warehouse.timeline import client_timeline
+    import duckdb
+
+    from warehouse.duck import connect, fetch_dicts
 
     settings = get_settings()
-    with connect(settings.warehouse_path, read_only=True) as con:
-        events = client_timeline(con, args.client_id, settings.tz, source=args.source, since=args.since)
+    try:
+        with connect(settings.warehouse_path, read_only=True) as con:
+            events = fetch_dicts(
+                con,
+                """select occurred_at as at, source, kind, title, summary as text, tone, ref
+                   from marts.fct_client_timeline
+                   where client_id = ? and (? is null or source = ?) and (? is null or event_date >= ?)
+                   order by occurred_at, ref""",
+                [args.client_id, args.source, args.source, args.since, args.since],
+            )
+    except duckdb.CatalogException:  # no warehouse build yet
+        events = []
     if args.json:
         print(json.dumps(events, ensure_ascii=False, default=str, indent=1))
         return 0
     if not events:
         print(f"По клиенту {args.client_id} событий нет.")
     for e in events:
-        text = " ".join(e["text"].split())
-        print(f"{e['at']:%Y-%m-%d %H:%M}  {e['kind']:<18} {e['who']}: {text[:300]}  [{e['ref']}]")
+        text = " ".join((e["text"] or "").split())
+        print(f"{e['at']:%Y-%m-%d %H:%M}  {e['kind']:<18} {e['title']}: {text[:300]}  [{e['ref']}]")
     return 0
 
 

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     mp.set_defaults(func=telegram.cmd_map_telegram)
     tl = sub.add_parser("timeline", help="все события клиента по времени")
     tl.add_argument("client_id")
-    tl.add_argument("--source", choices=["meetings", "telegram", "bitrix"])
+    tl.add_argument("--source", choices=["meetings", "telegram", "bitrix", "wms", "notes"])
     tl.add_argument("--since", type=date.fromisoformat, help="с даты YYYY-MM-DD")
     tl.add_argument("--json", action="store_true")
     tl.set_defaults(func=clients.cmd_timeline)

@@ -50,7 +50,7 @@ def cmd_import_telegram(args: argparse.Namespace) -> int:
 
 
 def cmd_map_telegram(args: argparse.Namespace) -> int:
-    from assets.telegram.storage import refresh_chat_mapping
+    from assets.telegram.storage import chat_overview, refresh_chat_mapping
     from warehouse.aliases import AliasConflict, AliasError, load_aliases, save_alias
     from warehouse.duck import connect
 
@@ -66,11 +66,7 @@ def cmd_map_telegram(args: argparse.Namespace) -> int:
         return 2
     with connect(settings.warehouse_path) as con:
         refresh_chat_mapping(con, load_aliases(path), settings.room_prefix)
-        title, count = con.execute(
-            "select any_value(c.title), count(m.message_id) from raw.telegram_chats c "
-            "left join raw.telegram_messages m using (chat_id) where c.chat_id = ?",
-            [int(args.chat_id)],
-        ).fetchone()
+        title, count = chat_overview(con, int(args.chat_id))
     print(
         f"Чат {args.chat_id} «{title or '?'}» привязан к лиду {args.client_id}: сообщений в истории {count}. "
         + (f"Запись добавлена в {path}." if written else f"Такая запись в {path} уже была.")

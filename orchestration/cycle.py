@@ -138,7 +138,7 @@ def _local_days(stamps: list[datetime], settings: Settings) -> set[date]:
     return {to_local(s, settings.tz).date() for s in stamps}
 
 
-def due_summary_days(ctx: Context, asset: str, sql: str) -> list[date]:
+def due_summary_days(ctx: Context, asset: str, hours: Callable) -> list[date]:
     """Days up to yesterday (C360_CATCHUP_DAYS back) that have data but no summary yet: yesterday and any missed."""
     from warehouse.duck import connect
 
@@ -148,13 +148,13 @@ def due_summary_days(ctx: Context, asset: str, sql: str) -> list[date]:
     if not ctx.settings.warehouse_path.exists():
         return []
     with connect(ctx.settings.warehouse_path, read_only=True) as con:
-        stamps = [r[0] for r in con.execute(sql, [since]).fetchall()]
+        stamps = hours(con, since)
     done = ctx.instance.get_materialized_partitions(dg.AssetKey(asset))
     return sorted(d for d in _local_days(stamps, ctx.settings) if first <= d <= yesterday and d.isoformat() not in done)
 
 
-def _summaries(ctx: Context, step: StepResult, job: str, asset: str, sql: str) -> None:
-    days = due_summary_days(ctx, asset, sql)
+def _summaries(ctx: Context, step: StepResult, job: str, asset: str, hours: Callable) -> None:
+    days = due_summary_days(ctx, asset, hours)
     for day in days:
         ctx.job(step, job, partition_key=day.isoformat())
     if days:
@@ -178,27 +178,19 @@ def step_telegram(ctx: Context, step: StepResult) -> None:
         _sensors(ctx, step, ("telegram_exports_sensor",))
     if s.telegram_session:
         ctx.job(step, "telegram_pull_job")
-    _summaries(
-        ctx,
-        step,
-        "telegram_summary_job",
-        "telegram_daily_summaries",
-        "select distinct date_trunc('hour', sent_at) from raw.telegram_messages where sent_at >= ?",
-    )
+    from assets.telegram.storage import message_hours
+
+    _summaries(ctx, step, "telegram_summary_job", "telegram_daily_summaries", message_hours)
 
 
 def step_bitrix(ctx: Context, step: StepResult) -> None:
     if not ctx.settings.bitrix_webhook_url:
         step.skipped = "не настроено (BITRIX_WEBHOOK_URL)"
         return
+    from assets.bitrix24.crm import activity_hours
+
     if ctx.job(step, "bitrix_pull_job"):
-        _summaries(
-            ctx,
-            step,
-            "bitrix_summary_job",
-            "bitrix_activity_summaries",
-            "select distinct date_trunc('hour', started_at) from raw.bitrix_activities where started_at >= ?",
-        )
+        _summaries(ctx, step, "bitrix_summary_job", "bitrix_activity_summaries", activity_hours)
 
 
 def step_wms(ctx: Context, step: StepResult) -> None:
@@ -272,20 +264,13 @@ def raw_row_counts(settings: Settings) -> dict[str, int] | None:
     """Rows per raw table, or None when another process is writing the warehouse right now."""
     import duckdb
 
-    from warehouse.duck import connect
+    from warehouse import duck
 
     if not settings.warehouse_path.exists():
         return {}
     try:
-        with connect(settings.warehouse_path, read_only=True) as con:
-            tables = [
-                r[0]
-                for r in con.execute(
-                    "select table_name from information_schema.tables where table_schema = 'raw' "
-                    "and table_type = 'BASE TABLE'"
-                ).fetchall()
-            ]
-            return {t: con.execute(f'select count(*) from raw."{t}"').fetchone()[0] for t in tables}
+        with duck.connect(settings.warehouse_path, read_only=True) as con:
+            return duck.raw_row_counts(con)
     except duckdb.IOException:
         return None
 

@@ -429,3 +429,14 @@ def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence | Non
     cur = con.execute(sql, params or [])
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def raw_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows per raw table (what a pull added, as the cycle reports it)."""
+    tables = [
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw' and table_type = 'BASE TABLE'"
+        ).fetchall()
+    ]
+    return {t: con.execute(f'select count(*) from raw."{t}"').fetchone()[0] for t in tables}

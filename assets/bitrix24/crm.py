@@ -141,3 +141,13 @@ def deal_row(d: dict) -> dict:
         "opportunity": float(amount) if amount not in (None, "") else None,
         "raw": json.dumps(d, ensure_ascii=False),
     }
+
+
+def activity_hours(con: duckdb.DuckDBPyConnection, since) -> list:
+    """The hours (UTC) in which calls and e-mails took place since `since`: which days have something to summarize."""
+    return [
+        r[0]
+        for r in con.execute(
+            "select distinct date_trunc('hour', started_at) from raw.bitrix_activities where started_at >= ?", [since]
+        ).fetchall()
+    ]

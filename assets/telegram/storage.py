@@ -180,3 +180,22 @@ def recent_ids(con: duckdb.DuckDBPyConnection, chat_id: int, since) -> list[int]
             [chat_id, since],
         ).fetchall()
     ]
+
+
+def message_hours(con: duckdb.DuckDBPyConnection, since) -> list:
+    """The hours (UTC) in which messages were sent since `since`: which days have something to summarize."""
+    return [
+        r[0]
+        for r in con.execute(
+            "select distinct date_trunc('hour', sent_at) from raw.telegram_messages where sent_at >= ?", [since]
+        ).fetchall()
+    ]
+
+
+def chat_overview(con: duckdb.DuckDBPyConnection, chat_id: int) -> tuple[str | None, int]:
+    """A chat's title and how many of its messages are stored."""
+    return con.execute(
+        "select any_value(c.title), count(m.message_id) from raw.telegram_chats c "
+        "left join raw.telegram_messages m using (chat_id) where c.chat_id = ?",
+        [chat_id],
+    ).fetchone()
