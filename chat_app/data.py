@@ -7,36 +7,12 @@ from datetime import datetime, timedelta
 
 import duckdb
 
+from chat_app.views import as_code, as_text
 from config.settings import get_settings
 from rag.index import Hit, RagIndex
 from warehouse.staff import User
 
-# what Markdown would turn into images, links, HTML, code, tables or headings (CommonMark lets any ASCII punctuation
-# be escaped with a backslash); bare URLs and e-mail addresses are autolinked too: their `://`, `www.` and `@`
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>!|#~@$&])")
-_AUTOLINK = re.compile(r"(?i)(:)(//)|\b(www)(\.)")
-
-
-def as_text(text) -> str:
-    """Outside text (messages, letters, transcripts, titles, model output) for a Markdown view: shown as written,
-    never as an image the browser fetches, a live link or HTML. The view's own formatting stays around it."""
-    text = _MARKDOWN.sub(r"\\\1", "" if text is None else str(text))
-    return _AUTOLINK.sub(lambda m: f"{m[1]}\\/\\/" if m[1] else f"{m[3]}\\.", text)
-
-
-def as_code(text) -> str:
-    """An id or path from outside as inline code (shown literally, as long as it holds no backtick)."""
-    return "`" + ("" if text is None else str(text)).replace("`", "'") + "`"
-
-
 BAND_ORDER = {"красный": 0, "жёлтый": 1, "зелёный": 2}
-SOURCES = {
-    "meetings": "встречи",
-    "telegram": "Telegram",
-    "bitrix": "звонки и письма",
-    "wms": "склад",
-    "notes": "заметки",
-}
 
 
 def _query(sql: str, params: list | None = None) -> list[dict]:

@@ -3,6 +3,7 @@
 citations; while a run holds the warehouse the app keeps answering (it reads the serving snapshot)."""
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from gradio_client import Client
 
 from assets.rag.assets import rag_index
 from assets.serving import serving_snapshot
-from chat_app.app import launch
+from chat_app.app import build_app, launch
 from chat_app.sessions import ExpiringSessions
 from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.resources import all_resources
@@ -55,6 +56,40 @@ def running_app(env, instance):
     app = launch(port=port, prevent_thread_lock=True, staff=staff)
     yield f"http://127.0.0.1:{port}", staff
     app.close()
+
+
+def test_every_event_has_an_explicit_api_name(env, monkeypatch):
+    """The HTTP API's names are the app's own, not Gradio's guesses from function names (`open_card_2`)."""
+    from gradio.blocks import BlocksConfig
+
+    given, register = [], BlocksConfig.set_event_trigger
+
+    def spy(self, *args, **kwargs):
+        fn = kwargs.get("fn", args[1] if len(args) > 1 else None)
+        given.append((getattr(fn, "__name__", fn), kwargs.get("api_name")))
+        return register(self, *args, **kwargs)
+
+    monkeypatch.setattr(BlocksConfig, "set_event_trigger", spy)
+    app, _ = build_app(Staff(AppDB(env.resolved_app_db_url)))
+    assert len(given) == len(app.fns) > 0
+    assert [fn for fn, api_name in given if not api_name] == [], "every event names itself"
+    names = [fn.api_name for fn in app.fns.values()]
+    assert len(set(names)) == len(names) and not [n for n in names if re.search(r"_\d+$", n)], names
+    public = {fn.api_name for fn in app.fns.values() if fn.api_visibility == "public"}
+    assert public == {
+        "list_clients",
+        "open_card",
+        "open_original",
+        "add_note",
+        "edit_note",
+        "delete_note",
+        "load_chat",
+        "ask",
+        "admin_overview",
+        "map_item",
+        "set_access",
+        "unlock_login",
+    }, "the UI-only events (selects, thumbs, page load, repeated triggers) stay out of the API"
 
 
 def test_every_route_needs_a_login(running_app):

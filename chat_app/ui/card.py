@@ -1,0 +1,161 @@
+"""The client card: head, profile, health, alerts and notes, the timeline, the warehouse charts, the notes' editing,
+and the original behind a reference (a timeline row, a typed reference, a chat citation)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gradio as gr
+import pandas as pd
+
+from chat_app import data, views
+from chat_app.access import ClientClosed, current_user, require_client
+from chat_app.errors import russian_errors
+from config.settings import get_settings
+from warehouse.staff import Staff
+
+PERIODS = {"30 дней": 30, "90 дней": 90, "год": 365, "всё время": None}
+
+
+@dataclass
+class CardTab:
+    client_box: gr.Textbox
+    inputs: list[gr.components.Component]
+    outputs: list[gr.components.Component]
+    open_card: Callable  # the handler, for the events of other tabs that open a card
+    open_original: Callable  # the handler, for the chat's citations
+
+
+def _note_number(note_id) -> int:
+    if not re.fullmatch(r"#?\d{1,9}", str(note_id or "").strip()):
+        raise gr.Error("Укажите номер заметки, например 3")
+    return int(str(note_id).strip().lstrip("#"))
+
+
+def _refused(message: str) -> tuple:
+    """The card's outputs when it does not open: the reason in the head, the rest empty."""
+    return message, "", "", "", pd.DataFrame(), None, None, ""
+
+
+def build(staff: Staff) -> CardTab:
+    @russian_errors
+    def open_card(client_id: str, sources: list[str], period: str, request: gr.Request):
+        user = current_user(staff, request)
+        client_id = (client_id or "").strip()
+        if problem := views.lead_problem(client_id):
+            return _refused(problem)
+        try:
+            card = require_client(user, client_id)
+        except ClientClosed as closed:
+            return _refused(closed.message)
+        events = data.timeline(client_id, sources or None, PERIODS.get(period))
+        weeks = data.wms_weeks(client_id)
+        notes = views.card_notes(staff.notes_of(client_id), get_settings().tz)
+        return (
+            views.card_head(card, client_id),
+            views.card_profile(card["profile"]),
+            views.card_health(card["health"]),
+            views.card_alerts(card["alerts"]) + "\n\n" + notes,
+            views.timeline_table(events),
+            views.weekly(weeks, views.STOCK),
+            views.weekly(weeks, views.FLOWS),
+            "",
+        )
+
+    @russian_errors
+    def add_note(client_id: str, text: str, request: gr.Request):
+        user = current_user(staff, request)
+        if problem := views.lead_problem(client_id):
+            raise gr.Error(problem)
+        client_id = client_id.strip()
+        require_client(user, client_id)
+        staff.add_note(user, client_id, text)
+        return "", "Заметка сохранена; в истории клиента и в чате появится через минуту."
+
+    @russian_errors
+    def edit_note(note_id: str, text: str, request: gr.Request):
+        user = current_user(staff, request)
+        number = _note_number(note_id)
+        staff.edit_note(user, number, text)
+        return "", f"Заметка #{number} изменена (прежний текст сохранён в истории)."
+
+    @russian_errors
+    def delete_note(note_id: str, request: gr.Request):
+        user = current_user(staff, request)
+        number = _note_number(note_id)
+        staff.delete_note(user, number)
+        return "", f"Заметка #{number} удалена (история правок сохранена)."
+
+    @russian_errors
+    def open_original(client_id: str, ref: str, request: gr.Request) -> str:
+        """The meeting (summary and transcript), conversation, letter, call, note or week behind a reference."""
+        user = current_user(staff, request)
+        client_id = (client_id or "").strip()
+        try:
+            require_client(user, client_id)
+        except ClientClosed as closed:
+            return closed.message
+        return data.original(client_id, ref)
+
+    @russian_errors
+    def pick_event(client_id: str, evt: gr.SelectData, request: gr.Request):
+        ref = str(evt.row_value[-1]) if evt.row_value else ""  # the row's «Ссылка»
+        return ref, open_original(client_id, ref, request), gr.Accordion(open=True)
+
+    with gr.Tab("Карточка клиента", id="card"):
+        with gr.Row():
+            client_box = gr.Textbox(label="ID лида", scale=2)
+            sources = gr.CheckboxGroup(choices=[(v, k) for k, v in views.SOURCES.items()], label="Источники", scale=3)
+            period = gr.Dropdown(choices=list(PERIODS), value="90 дней", label="Период", scale=1)
+            open_btn = gr.Button("Открыть", variant="primary", scale=1)
+        head = gr.Markdown()
+        with gr.Row():
+            profile = gr.Markdown()
+            health = gr.Markdown()
+        alerts = gr.Markdown()
+        with gr.Row():
+            stock_chart = gr.LinePlot(
+                x="неделя", y="единиц", color="ряд", label="Остаток на складе, ед.", color_title=""
+            )
+            flows_chart = gr.LinePlot(
+                x="неделя",
+                y="единиц",
+                color="ряд",
+                label="Отгрузки, вывоз, приёмка и резервы за неделю, ед.",
+                color_title="",
+                color_map=views.FLOW_COLORS,
+            )
+        timeline_df = gr.Dataframe(
+            label="История клиента (нажмите на строку — откроется запись целиком: расшифровка встречи, "
+            "переписка, письмо)",
+            interactive=False,
+            wrap=True,
+            elem_id="timeline",
+        )
+        with gr.Accordion("Запись целиком", open=False) as original_box:
+            ref_box = gr.Textbox(label="Ссылка на запись (meeting:…, telegram:…, bitrix:…)")
+            original_view = gr.Markdown(elem_id="original-view")
+        with gr.Row():
+            note_text = gr.Textbox(label="Новая заметка", lines=2, scale=4)
+            note_btn = gr.Button("Сохранить заметку", scale=1)
+        with gr.Row():
+            note_no = gr.Textbox(label="Номер заметки (#)", scale=1)
+            note_new = gr.Textbox(label="Новый текст", scale=3)
+            edit_btn = gr.Button("Изменить", scale=1)
+            delete_btn = gr.Button("Удалить", variant="stop", scale=1)
+        note_status = gr.Markdown()
+
+    card_inputs = [client_box, sources, period]
+    card_outputs = [head, profile, health, alerts, timeline_df, stock_chart, flows_chart, note_status]
+    open_btn.click(open_card, card_inputs, card_outputs, api_name="open_card")
+    client_box.submit(open_card, card_inputs, card_outputs, api_name="open_card_on_enter", api_visibility="private")
+    timeline_df.select(
+        pick_event, client_box, [ref_box, original_view, original_box], api_name="pick_event", api_visibility="private"
+    )
+    ref_box.submit(open_original, [client_box, ref_box], original_view, api_name="open_original")
+    note_btn.click(add_note, [client_box, note_text], [note_text, note_status], api_name="add_note")
+    edit_btn.click(edit_note, [note_no, note_new], [note_new, note_status], api_name="edit_note")
+    delete_btn.click(delete_note, [note_no], [note_new, note_status], api_name="delete_note")
+    return CardTab(client_box, card_inputs, card_outputs, open_card, open_original)

@@ -1,0 +1,260 @@
+"""What the app shows, formatted: rows from the serving snapshot and the app DB → Markdown, text and tables, in
+Russian. Pure functions (no Gradio, no I/O), so they are tested without a browser."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from config.clock import to_local
+from warehouse.aliases import LEAD_ID_RULE, is_lead_id, title_lead
+
+# what Markdown would turn into images, links, HTML, code, tables or headings (CommonMark lets any ASCII punctuation
+# be escaped with a backslash); bare URLs and e-mail addresses are autolinked too: their `://`, `www.` and `@`
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>!|#~@$&])")
+_AUTOLINK = re.compile(r"(?i)(:)(//)|\b(www)(\.)")
+
+SOURCES = {
+    "meetings": "встречи",
+    "telegram": "Telegram",
+    "bitrix": "звонки и письма",
+    "wms": "склад",
+    "notes": "заметки",
+}
+ARROWS = {1: "↑", 0: "→", -1: "↓"}
+BAND_COLORS = {"красный": "#f8c9c6", "жёлтый": "#fbe7a1", "зелёный": "#cdebd0"}  # the health cell's background
+CLIENT_COLUMNS = ["ID лида", "Клиент", "Здоровье", "Тревоги", "Последний контакт", "Куратор", "Причины"]
+STOCK = (("остаток", lambda w: w["stock_end"]),)
+FLOWS = (  # units per week; outbound split by kind (marketplace = supplies to the marketplaces' warehouses)
+    ("на маркетплейсы (FBO)", lambda w: (w["outbound"] or 0) - (w.get("outbound_fbs") or 0)),
+    ("FBS", lambda w: w.get("outbound_fbs") or 0),
+    ("вывоз клиентом", lambda w: w["withdrawal"]),
+    ("приёмка", lambda w: w["inbound"]),
+    ("резервы", lambda w: w["reserved"]),
+)
+FLOW_COLORS = dict(
+    zip([name for name, _ in FLOWS], ["#1f77b4", "#17becf", "#d62728", "#2ca02c", "#ff7f0e"], strict=True)
+)
+
+
+def as_text(text) -> str:
+    """Outside text (messages, letters, transcripts, titles, model output) for a Markdown view: shown as written,
+    never as an image the browser fetches, a live link or HTML. The view's own formatting stays around it."""
+    text = _MARKDOWN.sub(r"\\\1", "" if text is None else str(text))
+    return _AUTOLINK.sub(lambda m: f"{m[1]}\\/\\/" if m[1] else f"{m[3]}\\.", text)
+
+
+def as_code(text) -> str:
+    """An id or path from outside as inline code (shown literally, as long as it holds no backtick)."""
+    return "`" + ("" if text is None else str(text)).replace("`", "'") + "`"
+
+
+def lead_problem(client_id: str | None) -> str | None:
+    """What is wrong with a lead ID typed by the user (stripped), in Russian; None when it is one."""
+    client_id = (client_id or "").strip()
+    if not client_id:
+        return "Введите ID лида"
+    if not is_lead_id(client_id):
+        return f"Не похоже на ID лида: {LEAD_ID_RULE}."
+    return None
+
+
+def trend(value: int | None) -> str:
+    """A week-on-week change as an arrow and a signed number (`↑ +3`, `→`, `↓ -5`)."""
+    if value is None:
+        return ""
+    return ARROWS[(value > 0) - (value < 0)] + (f" {value:+d}" if value else "")
+
+
+def weekly(weeks: list[dict], series) -> pd.DataFrame | None:
+    """Weekly warehouse figures as chart rows (week, series, units); None when there are no weeks."""
+    rows = [
+        {"неделя": pd.Timestamp(w["week"]), "ряд": name, "единиц": value(w) or 0}
+        for w in weeks
+        for name, value in series
+    ]
+    return pd.DataFrame(rows) if rows else None
+
+
+def clients_table(rows: list[dict]):
+    """The client list (a Dataframe cell shows text as it is), the health cell coloured by its band."""
+    table = pd.DataFrame(
+        [
+            {
+                "ID лида": r["client_id"],
+                "Клиент": r["title"],
+                "Здоровье": f"{r['band'] or '—'} {r['score'] if r['score'] is not None else ''} "
+                f"{trend(r['trend_vs_last_week'])}".strip(),
+                "Тревоги": r["open_alerts"] or 0,
+                "Последний контакт": r["last_contact"].strftime("%d.%m.%Y") if r["last_contact"] else "—",
+                "Куратор": r["curator_name"] or "—",
+                "Причины": r["top_reasons"] or "",
+            }
+            for r in rows
+        ],
+        columns=CLIENT_COLUMNS,
+    )
+    colors = [f"background-color: {BAND_COLORS[r['band']]}" if r["band"] in BAND_COLORS else "" for r in rows]
+    return table.style.apply(lambda _: colors, subset=["Здоровье"])
+
+
+# the card's own formatting around values from outside (Bitrix24, chats, model extractions) shown as text
+
+
+def card_head(card: dict, client_id: str) -> str:
+    return (
+        f"## {as_text(card['title'] or 'лид ' + client_id)} (лид {client_id})\n"
+        f"Куратор: {as_text(card['curator_name'] or '—')}"
+    )
+
+
+def card_profile(profile: dict | None) -> str:
+    p = profile or {}
+    facts = [
+        ("Что продаёт", p.get("products")),
+        ("Бренды", p.get("brands")),
+        ("Маркетплейсы", p.get("marketplaces")),
+        ("Схемы", p.get("schemes")),
+        ("Объёмы", p.get("volumes")),
+        ("Боли", p.get("pains")),
+        ("Конфликты", p.get("conflicts")),
+    ]
+    since = p.get("with_us_since")
+    text = "### Профиль\n" + "\n".join(f"- **{k}:** {as_text(v)}" for k, v in facts if v)
+    if since:
+        text += f"\n- **С нами с:** {since:%d.%m.%Y}"
+    sources_of: dict[str, list[str]] = {}
+    for f in p.get("facts") or []:
+        refs = ", ".join(as_code(s["ref"]) for s in json.loads(f["sources"])[-2:])
+        sources_of.setdefault(f["kind"], []).append(f"{as_text(f['value'])} — {refs}")
+    if sources_of:
+        text += (
+            "\n\n<details><summary>Источники фактов</summary>\n\n"
+            + "\n".join(f"- {line}" for lines in sources_of.values() for line in lines)
+            + "\n</details>"
+        )
+    return text
+
+
+def card_health(health: dict | None) -> str:
+    h = health
+    return "### Здоровье\n" + (
+        f"**{h['score']}** ({h['band']}) {trend(h['trend_vs_last_week'])}\n\n{h['top_reasons'] or 'без тревог'}"
+        if h
+        else "нет данных"
+    )
+
+
+def card_alerts(alerts: list[dict]) -> str:
+    return "### Тревоги\n" + (
+        "\n".join(
+            f"- **{a['message']}** (неделя до {a['week_end']:%d.%m.%Y}); записи: "
+            + ", ".join(as_code(r) for r in a["evidence_refs"])
+            for a in alerts
+        )
+        or "нет"
+    )
+
+
+def card_notes(notes: list[dict], tz: ZoneInfo) -> str:
+    """The client's notes, numbered (the number edits or deletes one), at the team's local time."""
+    return "### Заметки\n" + (
+        "\n".join(
+            f"- #{n['id']} **{n['author']}**, {to_local(n['created_at'], tz):%d.%m.%Y %H:%M}: {as_text(n['text'])}"
+            for n in notes
+        )
+        or "пока нет"
+    )
+
+
+def timeline_table(events: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "Когда": e["occurred_at"].strftime("%d.%m.%Y %H:%M") if e["occurred_at"] else "",
+                "Источник": SOURCES.get(e["source"], e["source"]),
+                "Что": e["title"],
+                "Кратко": (e["summary"] or "")[:300],
+                "Тон": e["tone"] or "",
+                "Ссылка": e["ref"],
+            }
+            for e in events
+        ]
+    )
+
+
+def citation_choices(citations) -> list[tuple[str, str]]:
+    """An answer's citations (stored JSON or dicts) as (label, the reference that opens the original)."""
+    items = json.loads(citations) if isinstance(citations, str) else citations or []
+    return [(f"[{c['n']}] {c['title']} · {c['time'] or ''}", c["deep_ref"]) for c in items]
+
+
+def answer_markdown(text: str, citations: Iterable) -> str:
+    """A finished answer as shown and logged: the model's words and the quotes echo outside text, shown as text."""
+    return as_text(text) + "".join(
+        f"\n\n[{c.n}] {as_text(c.title)} · {c.time or ''} · {as_code(c.deep_ref)} — «{as_text(c.quote[:200])}»"
+        for c in citations
+    )
+
+
+def chat_messages(log: list[dict]) -> list[dict]:
+    """The stored chat as the Chatbot shows it: a question as typed (made text), an answer as shown already."""
+    return [{"role": m["role"], "content": as_text(m["text"]) if m["role"] == "user" else m["text"]} for m in log]
+
+
+def admin_page(
+    unmapped: dict[str, list[dict]],
+    users: Iterable,
+    runs: list | None,
+    runs_error: str | None,
+    *,
+    room_prefix: str,
+    dagster_url: str,
+) -> str:
+    """The admin overview: what no client owns yet, the users, the latest Dagster runs (or why they are not known)."""
+    u = unmapped
+    lines = ["### Без клиента", "**Чаты Telegram:**"]
+    lines += [
+        f"- `{c['chat_id']}` {as_text(c['title'])} — {title_lead(c['title'], room_prefix)[1]}" for c in u["chats"]
+    ] or ["- нет"]
+    lines += [
+        "**Переименованные чаты Telegram** (история остаётся у прежнего клиента; перепривязать — ниже, "
+        "«Чат Telegram», с отметкой «заменить прежнюю привязку», если чат уже привязан вручную):"
+    ]
+    lines += [
+        f"- `{c['chat_id']}` переименован: «{as_text(c['mapped_title'])}» → «{as_text(c['title'])}»; "
+        + (f"клиент — лид {c['client_id']}" if c["client_id"] else "без клиента: ID лида появился позже")
+        + ", в новом названии "
+        + (f"лид {c['title_lead']}" if c["title_lead"] else "нет ID лида")
+        for c in u["renamed"]
+    ] or ["- нет"]
+    lines += ["**Клиенты WMS:**"] + (
+        [f"- {as_code(w['wms_client_id'])} {as_text(w['name'])}" for w in u["wms"]] or ["- нет"]
+    )
+    lines += [
+        "**Записи встреч без ID лида** (привяжите ниже запись — путь из списка — или всю комнату — её имя; "
+        "или переименуйте комнату по правилу `client-<ID лида>`):"
+    ]
+    lines += [
+        f"- {as_code(r['path'])} (комната {as_code(r['room'] or '—')}) — {as_text(r['reason'])}"
+        for r in u["recordings"]
+    ] or ["- нет"]
+    lines.append("_Списки обновляются вместе с витринами, раз в час._")
+    lines += ["", "### Пользователи"] + [
+        f"- **{s.login}** — {s.role}{'' if s.active else ' (отключён)'}"
+        f"{', все клиенты' if s.see_all else ''} {as_text(s.name)}"
+        for s in users
+    ]
+    lines += ["", "### Последние запуски Dagster"]
+    if runs_error is not None:
+        lines.append(f"история запусков недоступна: {runs_error}")
+    else:
+        url = dagster_url.rstrip("/")
+        lines += [f"- {r.status} · {r.job_name} · [{r.run_id[:8]}]({url}/runs/{r.run_id})" for r in runs or []] or [
+            "- нет"
+        ]
+    return "\n".join(lines)

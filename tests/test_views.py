@@ -1,0 +1,265 @@
+"""What the app shows, formatted without Gradio: the client list, the card (head, profile, health, alerts, notes at
+the team's local time, timeline), the chat's answers and citations, the admin page — in Russian, outside text
+shown as text, and no internal ids the screens do not show."""
+
+import json
+import subprocess
+import sys
+from datetime import date, datetime
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from chat_app import views
+from rag.citations import Citation
+
+MOSCOW = ZoneInfo("Europe/Moscow")
+
+
+def test_a_typed_lead_id_is_checked_with_a_russian_reason():
+    assert views.lead_problem(None) == views.lead_problem("  ") == "Введите ID лида"
+    assert views.lead_problem("Зоомир").startswith("Не похоже на ID лида: ID лида — только цифры")
+    assert views.lead_problem("1" * 30).startswith("Не похоже на ID лида")
+    assert views.lead_problem("-5").startswith("Не похоже на ID лида")
+    assert views.lead_problem(" 10234 ") is None
+
+
+def test_trend_is_an_arrow_and_a_signed_change():
+    assert [views.trend(v) for v in (None, 0, 3, -12)] == ["", "→", "↑ +3", "↓ -12"]
+
+
+def test_weekly_chart_rows_split_outbound_by_kind():
+    assert views.weekly([], views.FLOWS) is None
+    week = {"week": date(2026, 11, 16), "outbound": 100, "outbound_fbs": 30, "withdrawal": None, "inbound": 5}
+    week |= {"reserved": 0, "stock_end": 420}
+    flows = views.weekly([week], views.FLOWS)
+    assert dict(zip(flows["ряд"], flows["единиц"], strict=True)) == {
+        "на маркетплейсы (FBO)": 70,
+        "FBS": 30,
+        "вывоз клиентом": 0,
+        "приёмка": 5,
+        "резервы": 0,
+    }
+    assert flows["неделя"].iloc[0] == pd.Timestamp("2026-11-16")
+    stock = views.weekly([week], views.STOCK)
+    assert stock.to_dict("records") == [{"неделя": pd.Timestamp("2026-11-16"), "ряд": "остаток", "единиц": 420}]
+    assert set(views.FLOW_COLORS) == {name for name, _ in views.FLOWS}
+
+
+def client_row(**kw) -> dict:
+    row = {
+        "client_id": "10234",
+        "title": "ИП Смирнова",
+        "curator_name": "Анна",
+        "curator_id": 1,
+        "score": 35,
+        "band": "красный",
+        "trend_vs_last_week": -12,
+        "top_reasons": "вывоз 40% остатка",
+        "last_contact": date(2026, 11, 20),
+        "open_alerts": 2,
+    }
+    return row | kw
+
+
+def test_client_list_in_russian_with_the_band_coloured():
+    rows = [client_row(), client_row(client_id="10517", title="лид 10517", curator_name=None, score=None, band=None)]
+    rows[1] |= {"trend_vs_last_week": None, "top_reasons": None, "last_contact": None, "open_alerts": None}
+    styled = views.clients_table(rows)
+    table = styled.data
+    assert list(table.columns) == [
+        "ID лида",
+        "Клиент",
+        "Здоровье",
+        "Тревоги",
+        "Последний контакт",
+        "Куратор",
+        "Причины",
+    ]
+    assert table.iloc[0].to_dict() == {
+        "ID лида": "10234",
+        "Клиент": "ИП Смирнова",
+        "Здоровье": "красный 35 ↓ -12",
+        "Тревоги": 2,
+        "Последний контакт": "20.11.2026",
+        "Куратор": "Анна",
+        "Причины": "вывоз 40% остатка",
+    }
+    assert table.iloc[1].to_dict() == {
+        "ID лида": "10517",
+        "Клиент": "лид 10517",
+        "Здоровье": "—",
+        "Тревоги": 0,
+        "Последний контакт": "—",
+        "Куратор": "—",
+        "Причины": "",
+    }
+    html = styled.to_html()
+    assert html.count("background-color: #f8c9c6") == 1, "only the red band is coloured"
+    assert views.clients_table([]).data.empty
+
+
+def test_card_head_profile_health_and_alerts():
+    card = {"title": "ООО *Звезда* ![x](http://evil/x.png)", "curator_name": None, "curator_id": 77}
+    head = views.card_head(card, "10234")
+    assert head == "## ООО \\*Звезда\\* \\!\\[x\\](http:\\/\\/evil/x.png) (лид 10234)\nКуратор: —"
+    assert "77" not in head, "the curator's Bitrix24 id is not shown"
+    assert views.card_head({"title": None, "curator_name": "Анна"}, "10517").startswith("## лид 10517 (лид 10517)")
+
+    assert views.card_profile(None) == "### Профиль\n"
+    sources = [{"ref": f"meeting:m{i}", "at": "2026-11-20 11:00:00"} for i in range(3)]
+    profile = views.card_profile(
+        {
+            "products": "корма",
+            "marketplaces": "Wildberries, Ozon",
+            "brands": None,
+            "with_us_since": date(2025, 3, 1),
+            "facts": [
+                {
+                    "kind": "marketplaces",
+                    "fact_key": "wildberries",
+                    "value": "Wildberries",
+                    "sources": json.dumps(sources),
+                }
+            ],
+        }
+    )
+    assert profile.startswith("### Профиль\n- **Что продаёт:** корма\n- **Маркетплейсы:** Wildberries, Ozon\n")
+    assert "Бренды" not in profile and "- **С нами с:** 01.03.2025" in profile
+    assert "- Wildberries — `meeting:m1`, `meeting:m2`\n</details>" in profile, "the two latest sources of a fact"
+    assert "meeting:m0" not in profile and "wildberries" not in profile, "no fact key, no older sources"
+
+    assert views.card_health(None) == "### Здоровье\nнет данных"
+    health = {"score": 35, "band": "красный", "trend_vs_last_week": 0, "top_reasons": None}
+    assert views.card_health(health) == "### Здоровье\n**35** (красный) →\n\nбез тревог"
+
+    assert views.card_alerts([]) == "### Тревоги\nнет"
+    alert = {
+        "message": "Клиент вывозит товар",
+        "week_end": date(2026, 11, 22),
+        "evidence_refs": ["wms_week:10234:2026-11-16", "telegram:-1001:5"],
+        "dedupe_key": "withdrawal:10234:2026-11",
+    }
+    text = views.card_alerts([alert])
+    assert text == (
+        "### Тревоги\n- **Клиент вывозит товар** (неделя до 22.11.2026); записи: "
+        "`wms_week:10234:2026-11-16`, `telegram:-1001:5`"
+    )
+
+
+def test_notes_are_shown_at_the_teams_local_time():
+    assert views.card_notes([], MOSCOW) == "### Заметки\nпока нет"
+    notes = [
+        {"id": 7, "author": "anna", "created_at": datetime(2026, 11, 20, 21, 30), "text": "Просит *скидку*"},
+        {"id": 3, "author": "boss", "created_at": datetime(2026, 11, 20, 9, 5, tzinfo=ZoneInfo("UTC")), "text": "ок"},
+    ]
+    text = views.card_notes(notes, MOSCOW)
+    assert text == (
+        "### Заметки\n- #7 **anna**, 21.11.2026 00:30: Просит \\*скидку\\*\n- #3 **boss**, 20.11.2026 12:05: ок"
+    ), "stored UTC, shown in Moscow time (the next day after 21:00 UTC)"
+    assert "21.11.2026 02:30" in views.card_notes(notes[:1], ZoneInfo("Asia/Yekaterinburg"))
+
+
+def test_timeline_rows():
+    assert views.timeline_table([]).empty
+    event = {
+        "occurred_at": datetime(2026, 11, 23, 9, 1),
+        "source": "telegram",
+        "kind": "message",
+        "title": "Telegram, client-10234",
+        "summary": "я" * 400,
+        "tone": None,
+        "ref": "telegram:-1001:1",
+    }
+    other = event | {"occurred_at": None, "source": "new_source", "summary": None, "tone": "negative"}
+    rows = views.timeline_table([event, other]).to_dict("records")
+    assert rows[0] == {
+        "Когда": "23.11.2026 09:01",
+        "Источник": "Telegram",
+        "Что": "Telegram, client-10234",
+        "Кратко": "я" * 300,
+        "Тон": "",
+        "Ссылка": "telegram:-1001:1",
+    }
+    assert rows[1]["Когда"] == "" and rows[1]["Источник"] == "new_source" and rows[1]["Кратко"] == ""
+    assert rows[1]["Тон"] == "negative" and "message" not in rows[1].values(), "the kind is not a column"
+
+
+def test_an_answer_and_its_citations():
+    citation = Citation(2, "telegram", "telegram:-1001", "telegram:-1001:1", "2026-11-23 09:01", "Чат *A*", "ц" * 250)
+    text = views.answer_markdown("Клиент прислал ![](http://evil/a.png) [2].", [citation])
+    assert text == (
+        "Клиент прислал \\!\\[\\](http:\\/\\/evil/a.png) \\[2\\].\n\n"
+        f"[2] Чат \\*A\\* · 2026-11-23 09:01 · `telegram:-1001:1` — «{'ц' * 200}»"
+    )
+    assert views.answer_markdown("Нет в данных.", []) == "Нет в данных."
+    stored = json.dumps([citation.__dict__ | {"time": None}], ensure_ascii=False)
+    assert views.citation_choices(stored) == [("[2] Чат *A* · ", "telegram:-1001:1")]
+    assert views.citation_choices([citation.__dict__]) == [("[2] Чат *A* · 2026-11-23 09:01", "telegram:-1001:1")]
+    assert views.citation_choices(None) == views.citation_choices("[]") == []
+
+
+def test_the_stored_chat_as_shown():
+    log = [
+        {"id": 1, "role": "user", "text": "что на фото ![](x.png)?", "citations": None},
+        {"id": 2, "role": "assistant", "text": "Ответ \\[1\\]", "citations": "[]"},
+    ]
+    assert views.chat_messages(log) == [
+        {"role": "user", "content": "что на фото \\!\\[\\](x.png)?"},
+        {"role": "assistant", "content": "Ответ \\[1\\]"},
+    ]
+    assert views.chat_messages([]) == []
+
+
+def test_admin_page():
+    empty = {"chats": [], "renamed": [], "wms": [], "recordings": []}
+    users = [
+        SimpleNamespace(login="anna", role="curator", active=True, see_all=False, name="Анна"),
+        SimpleNamespace(login="igor", role="viewer", active=False, see_all=True, name=None),
+    ]
+    page = views.admin_page(empty, users, [], None, room_prefix="client", dagster_url="http://d:3000/")
+    assert page.count("- нет") == 5, "each empty list, and no runs"
+    assert "- **anna** — curator Анна" in page and "- **igor** — viewer (отключён), все клиенты " in page
+    assert page.endswith("### Последние запуски Dagster\n- нет")
+
+    unmapped = {
+        "chats": [{"chat_id": -1009, "title": "Новый селлер (без ID)"}],
+        "renamed": [
+            {
+                "chat_id": -1001,
+                "mapped_title": "client-10234",
+                "title": "Смирнова",
+                "client_id": "10234",
+                "title_lead": None,
+            }
+        ],
+        "wms": [{"wms_client_id": "W-77", "name": "ООО Неизвестный"}],
+        "recordings": [{"path": "rec/planerka.mp4", "room": None, "reason": "комната без ID лида"}],
+    }
+    run = SimpleNamespace(run_id="0123456789abcdef", job_name="hourly_job", status="SUCCESS")
+    page = views.admin_page(unmapped, [], [run], None, room_prefix="client", dagster_url="http://d:3000/")
+    assert "- `-1009` Новый селлер (без ID) — в названии нет ID лида (ожидается client-12345…)" in page
+    assert (
+        "- `-1001` переименован: «client-10234» → «Смирнова»; клиент — лид 10234, в новом названии нет ID лида" in page
+    )
+    assert "- `W-77` ООО Неизвестный" in page and "- `rec/planerka.mp4` (комната `—`) — комната без ID лида" in page
+    assert "- SUCCESS · hourly_job · [01234567](http://d:3000/runs/0123456789abcdef)" in page
+
+    failed = views.admin_page(empty, users, None, "база недоступна", room_prefix="client", dagster_url="http://d")
+    assert failed.endswith("### Последние запуски Dagster\nистория запусков недоступна: база недоступна")
+    assert "**anna**" in failed, "the rest of the page is shown anyway"
+
+
+def test_outside_text_is_escaped_and_ids_are_code():
+    assert (
+        views.as_text("**жирный** <b> www.site.ru http://x") == "\\*\\*жирный\\*\\* \\<b\\> www\\.site.ru http:\\/\\/x"
+    )
+    assert views.as_text(None) == "" and views.as_code(None) == "``"
+    assert views.as_code("a`b") == "`a'b`"
+
+
+def test_the_formatters_need_no_gradio():
+    probe = "import sys, chat_app.views; assert 'gradio' not in sys.modules, 'views imports Gradio'"
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
