@@ -92,6 +92,22 @@ def test_every_event_has_an_explicit_api_name(env, monkeypatch):
     }, "the UI-only events (selects, thumbs, page load, repeated triggers) stay out of the API"
 
 
+def test_the_answer_engine_is_built_once_and_shared_by_every_question(env, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chat_app.ui import chat
+    from config.settings import get_settings
+
+    built = []
+    monkeypatch.setattr(chat, "build_engine", lambda settings: built.append(settings.llm_provider) or object())
+    monkeypatch.setattr(chat, "_engine", None)
+    with ThreadPoolExecutor(8) as pool:
+        engines = list(pool.map(lambda _: chat.answer_engine(get_settings()), range(32)))
+    assert built == ["offline"] and all(e is engines[0] for e in engines)
+    monkeypatch.setenv("C360_LLM_PROVIDER", "glm")  # a changed configuration is seen, as before
+    assert chat.answer_engine(get_settings()) is not engines[0] and built == ["offline", "glm"]
+
+
 def test_every_route_needs_a_login(running_app):
     url, _ = running_app
     for path in ("/config", "/gradio_api/info", "/gradio_api/queue/join"):
