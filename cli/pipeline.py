@@ -17,16 +17,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from orchestration.cycle import STEPS, CycleBusy, run_cycle
+    from orchestration.cycle import STEPS
     from orchestration.definitions import defs
-    from orchestration.instance import get_instance
 
     only = [s.strip() for s in (args.only or "").split(",") if s.strip()] or None
     unknown = sorted(set(only or []) - set(STEPS))
     if unknown:
         print(f"Неизвестные шаги: {', '.join(unknown)}. Можно: {','.join(STEPS)}", file=sys.stderr)
         return 2
-    settings = get_settings()
+    return _cycle(defs, get_settings(), only)
+
+
+def _cycle(defs, settings: Settings, only: list[str] | None) -> int:
+    """One whole cycle (or the steps in `only`) with these definitions and settings, summed up on the console."""
+    from orchestration.cycle import CycleBusy, run_cycle
+    from orchestration.instance import get_instance
+
     try:
         result = run_cycle(defs, get_instance(settings), settings, only=only)
     except CycleBusy as exc:
@@ -90,6 +96,8 @@ def cmd_demo(_: argparse.Namespace) -> int:
     from devkit.bitrix_sim import BitrixSimulator
     from devkit.demo import CLIENTS, build_demo_bitrix, build_demo_company, build_demo_telegram_export
     from devkit.wms_sim import WmsSimulator, WmsWorld, write_truth
+    from orchestration.definitions import build_defs
+    from orchestration.resources import all_resources
     from warehouse.aliases import load_aliases, save_alias
 
     base = get_settings()
@@ -114,22 +122,22 @@ def cmd_demo(_: argparse.Namespace) -> int:
         portal = stack.enter_context(BitrixSimulator())
         build_demo_bitrix(portal, days, base.tz)
         # the demo is offline by construction, whatever the environment says
-        stack.enter_context(
-            _environ(
-                C360_RECORDINGS_DIR=str(recordings),
-                C360_TELEGRAM_EXPORT_DIR=str(exports),
-                C360_STT_PROVIDER="sidecar",
-                C360_LLM_PROVIDER="offline",
-                C360_WMS_BASE_URL=wms.url,
-                C360_WMS_TOKEN=wms.token,
-                BITRIX_WEBHOOK_URL=portal.webhook_url,
-                C360_BITRIX_RATE="100",
-                TELEGRAM_BOT_TOKEN=None,
-                TELEGRAM_SESSION=None,
-            )
+        demo = base.model_copy(
+            update={
+                "recordings_dir": recordings,
+                "telegram_export_dir": exports,
+                "stt_provider": "sidecar",
+                "llm_provider": "offline",
+                "wms_base_url": wms.url,
+                "wms_token": wms.token,
+                "bitrix_webhook_url": portal.webhook_url,
+                "bitrix_rate_per_second": 100.0,
+                "telegram_bot_token": None,
+                "telegram_session": None,
+            }
         )
-        code = cmd_run(argparse.Namespace(only=None))
-    settings = get_settings()
+        code = _cycle(build_defs(all_resources(demo)), demo, None)
+    settings = base
     print()
     _report(settings, days[-1], send=False)
     data_dir = settings.data_dir.resolve()
@@ -145,25 +153,6 @@ def cmd_demo(_: argparse.Namespace) -> int:
         f"  папка данных:         {data_dir}"
     )
     return code
-
-
-@contextlib.contextmanager
-def _environ(**values: str | None):
-    """Set (or, with None, remove) environment variables for a block, then put them back."""
-
-    def put(items) -> None:
-        for k, v in items:
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-    saved = [(k, os.environ.get(k)) for k in values]
-    try:
-        put(values.items())
-        yield
-    finally:
-        put(saved)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import statistics
 import tempfile
 from dataclasses import dataclass
@@ -41,47 +40,35 @@ class ChurnEval:
 def evaluate(clients: int = 60, days: int = 365, seed: int = 7, workdir: Path | None = None) -> ChurnEval:
     from assets.wms.assets import wms_assets
     from devkit.wms_sim import WmsSimulator, WmsWorld
-    from orchestration.dbt import dbt_resource, warehouse_models
+    from orchestration.dbt import warehouse_models
     from orchestration.resources import all_resources
     from orchestration.run_once import QUIET_CONSOLE, quiet_stdout
     from warehouse.aliases import save_alias
     from warehouse.duck import connect, fetch_dicts
 
     workdir = workdir or Path(tempfile.mkdtemp(prefix="c360-eval-"))
-    world = WmsWorld(clients=clients, days=days, end=get_settings().today(), seed=seed)
+    base = get_settings()
+    world = WmsWorld(clients=clients, days=days, end=base.today(), seed=seed)
     truth = world.truth()
-    saved = {
-        k: os.environ.get(k) for k in ("C360_DATA_DIR", "C360_WMS_BASE_URL", "C360_WMS_TOKEN", "C360_ALIASES_FILE")
-    }
-    os.environ["C360_DATA_DIR"] = str(workdir / "data")
-    os.environ.pop("C360_ALIASES_FILE", None)
-    try:
-        settings = get_settings()
-        for c in world.clients:
-            save_alias(settings.resolved_aliases_file, "wms_client", c.wms_id, c.lead_id)
-        with WmsSimulator(world) as sim, dg.instance_for_test(temp_dir=str(workdir)) as instance:
-            os.environ.update(C360_WMS_BASE_URL=sim.url, C360_WMS_TOKEN=sim.token)
-            config = {**QUIET_CONSOLE, "ops": {"wms_stock": {"config": {"history_weeks": 0}}}}
-            dg.materialize(wms_assets, resources=all_resources(), instance=instance, run_config=config)
-            with quiet_stdout():
-                dg.materialize(
-                    [warehouse_models], resources={"dbt": dbt_resource()}, instance=instance, run_config=QUIET_CONSOLE
-                )
-        with connect(settings.warehouse_path, read_only=True) as con:
-            first = {
-                r["client_id"]: r
-                for r in fetch_dicts(
-                    con,
-                    "select client_id, cast(min(week_end) as date) as first_alert, "
-                    "string_agg(distinct alert_type, ', ') as types from marts.client_alerts group by 1",
-                )
-            }
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    # its own data dir (and the mapping file in it); the WMS is the simulator
+    settings = base.model_copy(update={"data_dir": workdir / "data", "aliases_file": None})
+    for c in world.clients:
+        save_alias(settings.resolved_aliases_file, "wms_client", c.wms_id, c.lead_id)
+    with WmsSimulator(world) as sim, dg.instance_for_test(temp_dir=str(workdir)) as instance:
+        resources = all_resources(settings.model_copy(update={"wms_base_url": sim.url, "wms_token": sim.token}))
+        config = {**QUIET_CONSOLE, "ops": {"wms_stock": {"config": {"history_weeks": 0}}}}
+        dg.materialize(wms_assets, resources=resources, instance=instance, run_config=config)
+        with quiet_stdout():
+            dg.materialize([warehouse_models], resources=resources, instance=instance, run_config=QUIET_CONSOLE)
+    with connect(settings.warehouse_path, read_only=True) as con:
+        first = {
+            r["client_id"]: r
+            for r in fetch_dicts(
+                con,
+                "select client_id, cast(min(week_end) as date) as first_alert, "
+                "string_agg(distinct alert_type, ', ') as types from marts.client_alerts group by 1",
+            )
+        }
     table, lead_days = [], []
     tp = fp = 0
     traps = {"seasonal_trap": 0, "fbo_supply_trap": 0}

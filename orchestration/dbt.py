@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 import yaml
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from pydantic import Field
 
 from config.settings import get_settings
 from warehouse import duck
@@ -38,12 +39,19 @@ side_tables = [
 dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
 
 
-def dbt_resource(project: DbtProject = dbt_project) -> DbtCliResource:
+class WarehouseDbtResource(DbtCliResource):
+    """dbt, writing the DuckDB warehouse at warehouse_path (the profile takes it as the var warehouse_path)."""
+
+    warehouse_path: str = Field(description="Файл хранилища DuckDB (<папка данных>/warehouse.duckdb)")
+
+
+def dbt_resource(project: DbtProject = dbt_project, settings=None) -> WarehouseDbtResource:
     # the dbt next to this Python, so it works without an activated virtualenv
-    return DbtCliResource(
+    return WarehouseDbtResource(
         project_dir=project,
         profiles_dir=str(project.project_dir),
         dbt_executable=str(Path(sys.executable).parent / "dbt"),
+        warehouse_path=str((settings or get_settings()).warehouse_path.resolve()),
     )
 
 
@@ -100,10 +108,11 @@ def ensure_manifest(project: DbtProject = dbt_project) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if current():  # another process has just parsed it
             return manifest
-        os.environ.setdefault("C360_WAREHOUSE_PATH", str(settings.warehouse_path.resolve()))
-        args = ["parse", "--quiet", "--vars", json.dumps(dbt_vars(settings), ensure_ascii=False)]
+        resource = dbt_resource(project, settings)
+        params = {**dbt_vars(settings), "warehouse_path": resource.warehouse_path}
+        args = ["parse", "--quiet", "--vars", json.dumps(params, ensure_ascii=False)]
         parsed = manifest.parent / "parse"  # its own folder: dbt writes the manifest in place
-        dbt_resource(project).cli(args, target_path=parsed).wait()
+        resource.cli(args, target_path=parsed).wait()
         os.replace(parsed / "manifest.json", manifest)
         stamp.with_suffix(".tmp").write_text(fingerprint)
         os.replace(stamp.with_suffix(".tmp"), stamp)
@@ -139,10 +148,12 @@ def build_fingerprint(con, settings) -> str:
     return h.hexdigest()
 
 
-def build_args(settings, full: bool) -> list[str]:
+def build_args(settings, full: bool, warehouse_path: str | None = None) -> list[str]:
     """`dbt build` as the asset runs it. An incremental run leaves out the staging/intermediate views: they are
-    only re-created when the models change (a full build), and each costs dbt a round of overhead."""
-    args = ["build", "--vars", json.dumps(run_vars(settings), ensure_ascii=False)]
+    only re-created when the models change (a full build), and each costs dbt a round of overhead. The warehouse
+    file goes to the profile as a var (without one, the profile reads C360_WAREHOUSE_PATH)."""
+    params = run_vars(settings) | ({"warehouse_path": warehouse_path} if warehouse_path else {})
+    args = ["build", "--vars", json.dumps(params, ensure_ascii=False)]
     return [*args, "--full-refresh"] if full else [*args, "--exclude", "config.materialized:view"]
 
 
@@ -159,22 +170,22 @@ class WarehouseBuildConfig(dg.Config):
     ),
     pool="duckdb_write",
 )
-def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: WarehouseBuildConfig):
+def warehouse_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtResource, config: WarehouseBuildConfig):
     """Модели хранилища (dbt): staging → intermediate → витрины, с проверками данных.
 
     Витрины, растущие со временем, обновляются инкрементально; после смены моделей, порогов churn.yml или
     привязки чатов/клиентов WMS — полная пересборка.
     """
     settings = get_settings()
-    with duck.connect(settings.warehouse_path) as con:  # a fresh install: the raw tables dbt reads must exist
+    warehouse = Path(dbt.warehouse_path)
+    with duck.connect(warehouse) as con:  # a fresh install: the raw tables dbt reads must exist
         fingerprint = build_fingerprint(con, settings)
         row = con.execute("select value from raw.build_state where key = 'dbt_fingerprint'").fetchone()
     full = config.full_refresh or row is None or row[0] != fingerprint
-    os.environ["C360_WAREHOUSE_PATH"] = str(settings.warehouse_path.resolve())  # the profile reads it
     if full:
         context.log.info("Полная пересборка витрин: изменились модели, пороги или привязка клиентов")
-    args = build_args(settings, full)
+    args = build_args(settings, full, dbt.warehouse_path)
     # one target folder for the runs (they never overlap: pool duckdb_write), not a new one per run
     yield from dbt.cli(args, context=context, target_path=dbt_project.target_path / "run").stream()
-    with duck.connect(settings.warehouse_path) as con:
+    with duck.connect(warehouse) as con:
         duck.upsert(con, "raw.build_state", [{"key": "dbt_fingerprint", "value": fingerprint}])

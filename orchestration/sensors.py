@@ -9,12 +9,11 @@ import dagster as dg
 from assets.files import is_settled, is_valid_name, readable_name
 from assets.meetings.assets import meeting_unmatched_files, recordings_partitions
 from assets.metadata import md_table
-from assets.telegram.assets import telegram_exports
-from config.settings import get_settings
+from assets.telegram.assets import telegram_exports as telegram_exports_asset
 from connectors.redact import redact
 from connectors.telegram_bot import escape, split_html
 from orchestration.jobs import meeting_pipeline_job, notes_job, telegram_export_job, unmatched_recordings_job
-from orchestration.resources import RecordingsResource
+from orchestration.resources import AppDBResource, RecordingsResource, TelegramBotResource, TelegramExportsResource
 from orchestration.run_once import step_failure_reason
 
 
@@ -108,9 +107,10 @@ def export_run_request(path, size: int, mtime: float) -> dg.RunRequest:
         "result.json импортируется один раз, когда файл перестал меняться."
     ),
 )
-def telegram_exports_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    settings = get_settings()
-    root = settings.telegram_export_dir
+def telegram_exports_sensor(
+    context: dg.SensorEvaluationContext, telegram_exports: TelegramExportsResource
+) -> dg.SensorResult:
+    root = telegram_exports.folder()
     if root is None:
         return dg.SensorResult(
             skip_reason="Папка экспортов не задана (C360_TELEGRAM_EXPORT_DIR)", cursor=context.cursor
@@ -136,7 +136,7 @@ def telegram_exports_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
             continue
         if done.get(rel) == [stat.st_size, stat.st_mtime]:
             continue
-        if is_settled(state.get("pending", {}), rel, stat, time.time(), settings.file_quiet_seconds):
+        if is_settled(state.get("pending", {}), rel, stat, time.time(), telegram_exports.file_quiet_seconds):
             requests.append(export_run_request(path.resolve(), stat.st_size, stat.st_mtime))
             done[rel] = [stat.st_size, stat.st_mtime]
         else:
@@ -148,7 +148,7 @@ def telegram_exports_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
             context.log.warning(f"Экспорт не взят: {rel} — {reason}")
         asset_events.append(
             dg.AssetObservation(
-                asset_key=telegram_exports.key,
+                asset_key=telegram_exports_asset.key,
                 metadata={"файлов не взято": len(bad), "файлы": md_table(("файл", "причина"), bad)},
             )
         )
@@ -183,20 +183,17 @@ def failure_notice(run: dg.DagsterRun, failures: list[tuple[str, str]], dagster_
         "начало ошибки и ссылка на запуск в Dagster (C360_DAGSTER_URL)."
     ),
 )
-def run_failure_notice(context: dg.RunFailureSensorContext):
-    settings = get_settings()
-    if not (settings.telegram_bot_token and settings.alert_chat_id):
+def run_failure_notice(context: dg.RunFailureSensorContext, telegram: TelegramBotResource):
+    if not telegram.alerts_configured():
         return dg.SkipReason("Бот или группа тревог не настроены: уведомление о сбое не отправлено")
     failures = [
         (event.step_key or "?", step_failure_reason(event.event_specific_data))
         for event in context.get_step_failure_events()
     ]
-    text = failure_notice(context.dagster_run, failures, settings.dagster_url)
-    from config.factory import build_bot
-
-    with build_bot(settings) as bot:
+    text = failure_notice(context.dagster_run, failures, telegram.dagster_url)
+    with telegram.bot() as bot:
         for part in split_html(text):
-            bot.send_message(settings.alert_chat_id, part)
+            bot.send_message(telegram.alert_chat_id, part)
 
 
 @dg.sensor(
@@ -209,11 +206,10 @@ def run_failure_notice(context: dg.RunFailureSensorContext):
         "попадает в хранилище, историю клиента и поиск для чата."
     ),
 )
-def notes_sensor(context: dg.SensorEvaluationContext):
-    from warehouse.appdb import AppDB
+def notes_sensor(context: dg.SensorEvaluationContext, app_db: AppDBResource):
     from warehouse.staff import Staff  # SQLAlchemy and argon2: for this sensor's tick, not for loading the code
 
-    last = Staff(AppDB(get_settings().resolved_app_db_url)).last_note_change()
+    last = Staff(app_db.db()).last_note_change()
     if last is None:
         return dg.SkipReason("Заметок пока нет")
     stamp = last.isoformat()

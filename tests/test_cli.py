@@ -1,6 +1,7 @@
 """The `client360` command end to end, as a user runs it: run → report --send, repeated; and the demo."""
 
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -54,8 +55,23 @@ def test_run_reports_a_broken_recording_and_goes_on(env, recordings, tmp_path):
 
 @pytest.mark.calendar
 def test_demo_runs_offline_and_prints_a_russian_report(tmp_path):
-    result = cli("demo", cwd=tmp_path, env_extra={"C360_DATA_DIR": str(tmp_path / "data")})
+    # whatever the environment says, the demo uses its simulators and the offline providers (its own resources)
+    elsewhere = {
+        "C360_WMS_BASE_URL": "http://127.0.0.1:9/wms",
+        "C360_WMS_TOKEN": "not-the-simulators",
+        "BITRIX_WEBHOOK_URL": "http://127.0.0.1:9/rest/1/bogus/",
+        "C360_LLM_PROVIDER": "glm",
+        "ZHIPUAI_API_KEY": "bogus",
+        "C360_GLM_BASE_URL": "http://127.0.0.1:9/glm/",
+        "C360_STT_PROVIDER": "speechkit",
+        "YANDEX_API_KEY": "bogus",
+        "TELEGRAM_BOT_TOKEN": "1:bogus",
+        "C360_REPORT_CHAT_ID": "-1001",
+        "TELEGRAM_SESSION": "bogus",
+    }
+    result = cli("demo", cwd=tmp_path, env_extra={"C360_DATA_DIR": str(tmp_path / "data"), **elsewhere})
     assert result.returncode == 0, result.stderr[-2000:]
+    assert "– Отчёт кураторам: не настроено" in result.stdout, result.stdout[-3000:]
     assert "с ошибкой 0" in result.stdout and "Отчёт кураторам за" in result.stdout
     assert "Клиент: лид" in result.stdout and "офлайн-конспект" in result.stdout
     day = result.stdout.split("client360 report --date ")[1].split()[0]
@@ -83,6 +99,14 @@ def test_demo_runs_offline_and_prints_a_russian_report(tmp_path):
         env_extra={"C360_DATA_DIR": str(tmp_path / "data")},
     )
     assert ask.returncode == 0 and '"source": "wms"' in ask.stdout, ask.stdout[-1500:]
+
+
+def test_the_demo_and_the_evaluations_leave_the_environment_alone():
+    root = Path(__file__).resolve().parent.parent
+    for path in [*sorted((root / "cli").glob("*.py")), root / "evals" / "churn.py"]:
+        text = path.read_text(encoding="utf-8")
+        writes = re.findall(r"os\.environ\[[^]]+\]\s*=[^=]|os\.environ\.(?:update|pop|setdefault|clear)|putenv", text)
+        assert not writes, f"{path.name}: {writes}"
 
 
 def test_an_unexpected_failure_is_one_line_and_its_stack_trace_goes_to_the_log(env, tmp_path):

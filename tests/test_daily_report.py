@@ -9,7 +9,7 @@ import pytest
 from assets.reports.assets import daily_curator_report
 from connectors.telegram_bot import split_html, utf16_len
 from devkit.demo import CLIENTS, _dialogue
-from orchestration.definitions import defs
+from orchestration.definitions import build_defs
 from orchestration.resources import all_resources
 from orchestration.run_once import run_once
 from tests.conftest import jibri
@@ -52,7 +52,7 @@ def test_report_for_two_clients_arrives_once(env, recordings, instance, telegram
         lines=[("Игорь", "Ozon задержал приёмку, поставка висит три дня."), ("Артём", "Это для нас проблема.")],
     )
     jibri(recordings, "c", "11111", datetime(2026, 11, 23, 15, 0, 0))  # another day: not in this report
-    assert run_once(defs, instance, env, log=lambda *_: None).failed == []
+    assert run_once(build_defs(), instance, env, log=lambda *_: None).failed == []
 
     assert materialize_report(instance).success
     [message] = telegram.messages
@@ -75,7 +75,7 @@ def test_long_report_is_split_and_a_failed_send_resumes_without_duplicates(env, 
     for i, (lead, _company, person, mp) in enumerate(CLIENTS * 2):
         lines = _dialogue(rng, "Мария Кузнецова", person, mp) * 3
         jibri(recordings, f"s{i}", lead, datetime(2026, 11, 24, 9 + i // 3, (i % 3) * 20, 0), lines=lines)
-    assert run_once(defs, instance, env, log=lambda *_: None).failed == []
+    assert run_once(build_defs(), instance, env, log=lambda *_: None).failed == []
 
     sent_before_failure = 1
     original = telegram.handle

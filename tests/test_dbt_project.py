@@ -10,7 +10,7 @@ from assets.enrichment.assets import interaction_signals
 from assets.enrichment.profile import client_profile
 from devkit.wms_sim import WmsSimulator, WmsWorld
 from orchestration.dbt import dbt_project, dbt_resource, warehouse_models
-from orchestration.definitions import defs
+from orchestration.definitions import build_defs
 from orchestration.run_once import run_once
 from tests.conftest import jibri, query
 from tests.fakes.bitrix import FakeBitrix24
@@ -83,7 +83,7 @@ def test_every_raw_table_read_has_a_staging_model_with_all_its_columns(env, inst
 def all_sources(tg_env, recordings, instance, tmp_path, monkeypatch):  # noqa: F811
     """Client 12345 in every source: a meeting, a Telegram chat, Bitrix24 calls/mail, a WMS account."""
     jibri(recordings, "m1", "12345", datetime(2026, 11, 24, 10, 30, 0))
-    assert run_once(defs, instance, tg_env, log=lambda *_: None).failed == []
+    assert run_once(build_defs(), instance, tg_env, log=lambda *_: None).failed == []
     import_file(instance, write(tmp_path / "e" / "result.json", fx.single_chat_export()))
     from assets.bitrix24.assets import bitrix_activities, bitrix_clients
     from assets.wms.assets import wms_assets

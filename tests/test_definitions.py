@@ -10,9 +10,71 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from orchestration.dbt import dbt_project, warehouse_models
-from orchestration.definitions import defs
+from orchestration.definitions import build_defs, defs
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+SECRETS = {
+    "ZHIPUAI_API_KEY": "zk-secret-0xC0FFEE",
+    "TELEGRAM_BOT_TOKEN": "123456:bot-secret-token",
+    "TELEGRAM_API_HASH": "hash-secret-0123456789",
+    "TELEGRAM_SESSION": "1BVtsOKABu-session-secret",
+    "BITRIX_WEBHOOK_URL": "https://portal.bitrix24.ru/rest/1/hook-secret-42/",
+    "C360_WMS_TOKEN": "wms-secret-token",
+    "C360_APP_DB_URL": "postgresql+psycopg://staff:Db-Secret-Pass@db:5432/app",
+}
+
+
+def test_resources_show_their_settings_and_only_name_their_secrets(env, monkeypatch):
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("C360_LLM_PROVIDER", "glm")
+    monkeypatch.setenv("C360_WMS_BASE_URL", "https://wms.example.ru/api")
+    monkeypatch.setenv("C360_ALERT_CHAT_ID", "-1007770001")
+    monkeypatch.setenv("C360_TELEGRAM_EXPORT_DIR", "/srv/exports")
+    monkeypatch.delenv("YANDEX_API_KEY", raising=False)
+    resources = build_defs().resources
+    # plain settings are shown as they are
+    assert resources["llm"].llm_provider == "glm" and resources["llm"].glm_model == env.glm_model
+    assert resources["wms"].wms_base_url == "https://wms.example.ru/api"
+    assert resources["telegram"].alert_chat_id == "-1007770001"
+    assert resources["telegram_exports"].telegram_export_dir == "/srv/exports"
+    assert resources["warehouse"].data_dir == str(env.data_dir)
+    assert resources["recordings"].recordings_dir == str(env.recordings_dir)
+    assert resources["dbt"].warehouse_path == str(env.warehouse_path.resolve())
+    # a secret is its variable's name, resolved when a run starts; an unset one is None (an EnvVar would fail it)
+    named = {
+        ("llm", "zhipuai_api_key"): "ZHIPUAI_API_KEY",
+        ("rag", "zhipuai_api_key"): "ZHIPUAI_API_KEY",
+        ("telegram", "telegram_bot_token"): "TELEGRAM_BOT_TOKEN",
+        ("telegram_user", "telegram_api_hash"): "TELEGRAM_API_HASH",
+        ("telegram_user", "telegram_session"): "TELEGRAM_SESSION",
+        ("bitrix", "bitrix_webhook_url"): "BITRIX_WEBHOOK_URL",
+        ("wms", "wms_token"): "C360_WMS_TOKEN",
+        ("app_db", "app_db_url"): "C360_APP_DB_URL",
+    }
+    for (key, field), name in named.items():
+        value = getattr(resources[key], field)
+        assert isinstance(value, dg.EnvVar) and value.env_var_name == name, (key, field, value)
+    assert resources["stt"].yandex_api_key is None
+    # what the Dagster UI shows of each resource (its configured values) holds no secret
+    shown = {
+        key: json.loads(r.config_schema.default_value_as_json_str)
+        for key, r in build_defs().get_repository_def().get_top_level_resources().items()
+    }
+    assert shown["llm"]["zhipuai_api_key"] == {"env": "ZHIPUAI_API_KEY"} and shown["llm"]["llm_provider"] == "glm"
+    text = json.dumps(shown) + json.dumps({k: r.model_dump() for k, r in resources.items()}, default=str)
+    assert not [value for value in SECRETS.values() if value in text]
+
+
+def test_a_secret_given_explicitly_is_used_as_given(env, monkeypatch):
+    from orchestration.resources import all_resources
+
+    monkeypatch.delenv("C360_WMS_TOKEN", raising=False)
+    wms = all_resources(env.model_copy(update={"wms_base_url": "http://127.0.0.1:1/", "wms_token": "sim-token"}))
+    assert wms["wms"].wms_token == "sim-token" and not isinstance(wms["wms"].wms_token, dg.EnvVar)
+    assert wms["wms"].settings().wms_token == "sim-token"
 
 
 def test_workspace_loads_with_dagster_cli(tmp_path):

@@ -7,7 +7,7 @@ import dagster as dg
 
 from assets.enrichment.assets import interaction_signals
 from orchestration.dbt import dbt_resource, warehouse_models
-from orchestration.definitions import defs
+from orchestration.definitions import build_defs
 from orchestration.resources import all_resources
 from orchestration.run_once import run_once
 from tests.conftest import jibri, metadata_of, query
@@ -27,7 +27,7 @@ def test_offline_signals_once_per_text_and_on_the_timeline(env, recordings, inst
         datetime(2026, 11, 24, 12, 0, 0),
         lines=[("Артём", "Спасибо, всё отлично, поставка принята быстро."), ("Игорь", "Рады, хорошего дня.")],
     )
-    assert run_once(defs, instance, env, log=lambda *_: None).failed == []
+    assert run_once(build_defs(), instance, env, log=lambda *_: None).failed == []
 
     first = analyze(instance)
     assert (first["контактов всего"], first["проанализировано сейчас"]) == (2, 2)
@@ -47,7 +47,7 @@ def test_offline_signals_once_per_text_and_on_the_timeline(env, recordings, inst
 
 def test_glm_signals_are_paid_once(env, recordings, instance, glm, monkeypatch):
     jibri(recordings, "a", "12345", datetime(2026, 11, 24, 10, 0, 0))
-    assert run_once(defs, instance, env, log=lambda *_: None).failed == []
+    assert run_once(build_defs(), instance, env, log=lambda *_: None).failed == []
     monkeypatch.setenv("C360_LLM_PROVIDER", "glm")
     glm.reply = json.dumps(
         {

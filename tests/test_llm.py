@@ -8,7 +8,7 @@ import pytest
 from connectors.llm import GLMClient, LLMError, OfflineLLM, ResponseCache, summarize_meeting
 from connectors.llm.summaries import extractive_summary
 from connectors.stt import Segment
-from orchestration.definitions import defs
+from orchestration.definitions import build_defs
 from orchestration.run_once import run_once
 from tests.conftest import jibri
 from tests.fakes.glm import FakeGLM
@@ -94,7 +94,7 @@ def test_offline_summary_is_extractive_and_marked():
 def test_meeting_summary_asset_records_tokens(env, recordings, instance, glm, monkeypatch):
     monkeypatch.setenv("C360_LLM_PROVIDER", "glm")
     jibri(recordings, "g1", "4242", datetime(2026, 11, 24, 10, 0, 0))
-    report = run_once(defs, instance, env, log=lambda *_: None)
+    report = run_once(build_defs(), instance, env, log=lambda *_: None)
     assert report.failed == []
     event = instance.get_latest_materialization_event(dg.AssetKey("meeting_summaries"))
     meta = event.asset_materialization.metadata
@@ -103,7 +103,8 @@ def test_meeting_summary_asset_records_tokens(env, recordings, instance, glm, mo
 
     # re-materializing the same recording does not pay again
     key = event.asset_materialization.partition
-    assert defs.resolve_job_def("meeting_pipeline_job").execute_in_process(instance=instance, partition_key=key).success
+    job = build_defs().resolve_job_def("meeting_pipeline_job")
+    assert job.execute_in_process(instance=instance, partition_key=key).success
     assert glm.completions == 1
     latest = instance.get_latest_materialization_event(dg.AssetKey("meeting_summaries"))
     assert latest.run_id != event.run_id

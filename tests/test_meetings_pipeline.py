@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 
-from orchestration.definitions import defs
+from orchestration.definitions import build_defs
 from orchestration.run_once import apply_sensor_data, evaluate_sensor, run_once
 from tests.conftest import jibri
 from warehouse.aliases import save_alias
@@ -14,7 +14,7 @@ from warehouse.duck import connect
 
 
 def tick(instance, cursor=None):
-    return evaluate_sensor(defs, instance, "new_recordings_sensor", cursor)
+    return evaluate_sensor(build_defs(), instance, "new_recordings_sensor", cursor)
 
 
 def rows(settings, sql):
@@ -38,8 +38,12 @@ def test_new_jibri_recording_becomes_exactly_one_run(env, recordings, instance):
     assert (again.partition_key, again.run_key) == (request.partition_key, request.run_key)
     assert second.dynamic_partitions_requests == [], "already registered: not added twice"
 
-    run = defs.resolve_job_def(again.job_name).execute_in_process(
-        instance=instance, partition_key=again.partition_key, tags={"dagster/run_key": again.run_key}
+    run = (
+        build_defs()
+        .resolve_job_def(again.job_name)
+        .execute_in_process(
+            instance=instance, partition_key=again.partition_key, tags={"dagster/run_key": again.run_key}
+        )
     )
     assert run.success
     third = tick(instance, second.cursor)
@@ -80,7 +84,7 @@ def test_unmatched_room_is_reported_not_dropped(env, recordings, instance):
     # the same unmatched set is not re-reported on the next tick
     assert tick(instance, data.cursor).run_requests == []
 
-    report = run_once(defs, instance, env)
+    report = run_once(build_defs(), instance, env)
     assert report.failed == []
     [(path, room, reason)] = rows(env, "select path, room, reason from raw.meeting_unmatched")
     assert path.endswith(".mp4") and room == "planerka" and "нет ID лида" in reason
@@ -91,17 +95,17 @@ def test_a_recording_mapped_by_hand_is_processed_and_leaves_the_unmatched_list(e
 
     write_jibri_session(recordings, "s-a", "planerka", datetime(2026, 11, 24, 18, 0, 0), [("Анна", "Про поставку.")])
     write_jibri_session(recordings, "s-b", "obzvon", datetime(2026, 11, 24, 19, 0, 0), [("Анна", "Про возвраты.")])
-    assert run_once(defs, instance, env, log=lambda *_: None).failed == []
+    assert run_once(build_defs(), instance, env, log=lambda *_: None).failed == []
     assert len(rows(env, "select path from raw.meeting_unmatched")) == 2
     [(path_b,)] = rows(env, "select path from raw.meeting_unmatched where room = 'obzvon'")
 
     save_alias(env.resolved_aliases_file, "recording", "planerka", "77777", "весь разговор комнаты")  # a room
     save_alias(env.resolved_aliases_file, "recording", path_b, "88888", "одна запись")  # one file, as listed
-    report = run_once(defs, instance, env, log=lambda *_: None)
+    report = run_once(build_defs(), instance, env, log=lambda *_: None)
     assert report.failed == [] and len(report.succeeded) >= 2
     assert rows(env, "select client_id from raw.meeting_summaries order by client_id") == [("77777",), ("88888",)]
     assert rows(env, "select count(*) from raw.meeting_unmatched") == [(0,)]
-    assert run_once(defs, instance, env, log=lambda *_: None).requested == 0  # and only once
+    assert run_once(build_defs(), instance, env, log=lambda *_: None).requested == 0  # and only once
 
 
 def test_run_once_processes_new_recordings_once_and_failures_stay_failed(env, recordings, instance):
@@ -111,7 +115,7 @@ def test_run_once_processes_new_recordings_once_and_failures_stay_failed(env, re
     for vtt in broken.glob("*.vtt"):
         vtt.unlink()  # no transcript next to it: sidecar STT must fail for this one only
 
-    first = run_once(defs, instance, env, log=lambda *_: None)
+    first = run_once(build_defs(), instance, env, log=lambda *_: None)
     assert len(first.succeeded) == 2
     [(failed_key, reason)] = first.failed
     assert "-55555-" in failed_key
@@ -123,7 +127,7 @@ def test_run_once_processes_new_recordings_once_and_failures_stay_failed(env, re
     assert [(c, str(d)) for c, d, _ in summaries] == [("12345", "2026-11-24"), ("67890", "2026-11-24")]
     assert "пересорт" in summaries[0][2] and "офлайн-конспект" in summaries[0][2]
 
-    second = run_once(defs, instance, env, log=lambda *_: None)
+    second = run_once(build_defs(), instance, env, log=lambda *_: None)
     assert (second.requested, second.succeeded, second.failed) == (0, [], [])
     assert rows(env, "select count(*) from raw.meeting_summaries") == [(2,)]
 
@@ -137,10 +141,10 @@ def test_failed_recording_can_be_retried_after_fix(env, recordings, instance):
     vtt = next(session.glob("*.vtt"))
     text = vtt.read_text()
     vtt.unlink()
-    [(key, _)] = run_once(defs, instance, env, log=lambda *_: None).failed
+    [(key, _)] = run_once(build_defs(), instance, env, log=lambda *_: None).failed
 
     vtt.write_text(text)  # the transcript arrives; the data owner re-runs the partition from the UI
-    job = defs.resolve_job_def("meeting_pipeline_job")
+    job = build_defs().resolve_job_def("meeting_pipeline_job")
     assert job.execute_in_process(instance=instance, partition_key=key).success
     assert rows(env, "select count(*) from raw.meeting_summaries where client_id = '24680'") == [(1,)]
     # materializing again replaces, never duplicates
@@ -149,7 +153,7 @@ def test_failed_recording_can_be_retried_after_fix(env, recordings, instance):
 
 
 def test_assets_have_russian_descriptions_and_groups():
-    graph = defs.resolve_asset_graph()
+    graph = build_defs().resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.description and any("а" <= ch <= "я" for ch in node.description.lower()), key
@@ -194,7 +198,7 @@ def test_bad_entries_are_listed_and_never_block_the_folder(env, recordings, inst
     assert "sess-\ufffdt\ufffd" in listed and "нет файла записи" in listed
 
     apply_sensor_data(instance, data)
-    assert run_once(defs, instance, env, log=lambda *_: None).failed == []
+    assert run_once(build_defs(), instance, env, log=lambda *_: None).failed == []
     stored = rows(env, "select path, reason from raw.meeting_unmatched order by path")
     assert len(stored) == 3 and all("\ufffd" in p or "empty-session" in p for p, _ in stored)
     assert rows(env, "select client_id from raw.meeting_recordings") == [("2001",)]

@@ -4,7 +4,7 @@ the notes sensor; an edit replaces it there, a deletion removes it everywhere.""
 import dagster as dg
 
 from config.settings import get_settings
-from orchestration.definitions import defs
+from orchestration.definitions import build_defs
 from orchestration.run_once import QUIET_CONSOLE, quiet_stdout
 from rag.answer import build_engine
 from warehouse.appdb import AppDB
@@ -16,8 +16,11 @@ CURSOR: dict[str, str | None] = {}
 
 def tick(instance) -> bool:
     """One evaluation of the notes sensor, and the run it asks for (what the daemon does)."""
+    defs = build_defs()  # with the resources of this test's settings
     sensor = defs.get_sensor_def("notes_sensor")
-    context = dg.build_sensor_context(instance=instance, cursor=CURSOR.get(id(instance)), definitions=defs)
+    context = dg.build_sensor_context(
+        instance=instance, cursor=CURSOR.get(id(instance)), definitions=defs, resources=defs.resources
+    )
     result = sensor(context)
     if not isinstance(result, dg.RunRequest):
         return False

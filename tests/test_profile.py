@@ -10,7 +10,7 @@ from assets.enrichment.assets import interaction_signals
 from assets.enrichment.profile import client_profile
 from connectors.llm.profile import lexical_facts
 from orchestration.dbt import dbt_resource, warehouse_models
-from orchestration.definitions import defs
+from orchestration.definitions import build_defs
 from orchestration.resources import all_resources
 from orchestration.run_once import run_once
 from tests.conftest import jibri, metadata_of
@@ -96,7 +96,7 @@ def test_new_evidence_updates_facts_and_a_changed_text_withdraws_its_own(env, in
 
 def test_glm_facts_come_with_the_signals_and_reach_the_profile_card(env, recordings, instance, glm, monkeypatch):
     jibri(recordings, "a", "12345", datetime(2026, 11, 24, 10, 0, 0))
-    assert run_once(defs, instance, env, log=lambda *_: None).failed == []
+    assert run_once(build_defs(), instance, env, log=lambda *_: None).failed == []
     monkeypatch.setenv("C360_LLM_PROVIDER", "glm")
     glm.reply = json.dumps(
         {

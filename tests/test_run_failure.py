@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.resources import all_resources
 from orchestration.sensors import run_failure_notice
 
 
@@ -18,7 +19,11 @@ def test_a_failed_run_is_posted_with_its_error_and_link(env, instance, telegram,
     run = instance.get_run_by_id(result.run_id)
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
     context = dg.build_run_status_sensor_context(
-        sensor_name="run_failure_notice", dagster_instance=instance, dagster_run=run, dagster_event=failure
+        sensor_name="run_failure_notice",
+        dagster_instance=instance,
+        dagster_run=run,
+        dagster_event=failure,
+        resources={"telegram": all_resources()["telegram"]},
     ).for_run_failure()
     run_failure_notice(context)
     [message] = telegram.messages
@@ -33,7 +38,11 @@ def test_no_bot_no_notice(env, instance, monkeypatch):
     run = instance.get_run_by_id(result.run_id)
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
     context = dg.build_run_status_sensor_context(
-        sensor_name="run_failure_notice", dagster_instance=instance, dagster_run=run, dagster_event=failure
+        sensor_name="run_failure_notice",
+        dagster_instance=instance,
+        dagster_run=run,
+        dagster_event=failure,
+        resources={"telegram": all_resources()["telegram"]},
     ).for_run_failure()
     skipped = run_failure_notice(context)
     assert isinstance(skipped, dg.SkipReason) and "не настроены" in skipped.skip_message

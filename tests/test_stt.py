@@ -14,7 +14,7 @@ from connectors.stt import (
     parse_vtt,
 )
 from devkit.demo import write_tone
-from orchestration.definitions import defs
+from orchestration.definitions import build_defs
 from orchestration.run_once import run_once
 from tests.conftest import jibri
 from tests.fakes.speechkit import FakeSpeechKit, recognition_events
@@ -130,7 +130,7 @@ def test_pipeline_with_speechkit_provider(env, recordings, instance, speechkit, 
     media = next(silent.glob("*.mp4"))
     write_tone(media, amplitude=0.0)
 
-    report = run_once(defs, instance, env, log=lambda *_: None)
+    report = run_once(build_defs(), instance, env, log=lambda *_: None)
     assert len(report.succeeded) == 1
     [(_, reason)] = report.failed
     assert media.name in reason and "тишина" in reason

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.definitions import defs
+from orchestration.definitions import build_defs
 from orchestration.run_once import evaluate_sensor, run_once
 from orchestration.sensors import export_run_request
 from tests.fixtures import telegram_exports as fx
@@ -31,8 +31,10 @@ def write(path, data) -> str:
 
 def import_file(instance, path):
     request = export_run_request(path, os.path.getsize(path), os.path.getmtime(path))
-    result = defs.resolve_job_def("telegram_export_job").execute_in_process(
-        run_config=request.run_config, instance=instance, raise_on_error=False
+    result = (
+        build_defs()
+        .resolve_job_def("telegram_export_job")
+        .execute_in_process(run_config=request.run_config, instance=instance, raise_on_error=False)
     )
     mats = result.asset_materializations_for_node("telegram_exports") if result.success else []
     return result, ({k: v.value for k, v in mats[0].metadata.items()} if mats else None)
@@ -159,11 +161,11 @@ def test_exports_sensor_imports_each_file_once(tg_env, instance, tmp_path):
     os.utime(exports / "ChatExport_1" / "result.json", (old, old))
     fresh = write(exports / "ChatExport_2" / "result.json", fx.full_account_export())  # still being written
 
-    first = run_once(defs, instance, tg_env, log=lambda *_: None)
+    first = run_once(build_defs(), instance, tg_env, log=lambda *_: None)
     assert first.failed == [] and len(first.succeeded) == 1
-    second = run_once(defs, instance, tg_env, log=lambda *_: None)  # the fresh file is now unchanged: taken
+    second = run_once(build_defs(), instance, tg_env, log=lambda *_: None)  # the fresh file is now unchanged: taken
     assert second.failed == [] and [s for s in second.succeeded] == [os.path.realpath(fresh)]
-    third = run_once(defs, instance, tg_env, log=lambda *_: None)
+    third = run_once(build_defs(), instance, tg_env, log=lambda *_: None)
     assert third.requested == 0
     run_keys = [r.tags["dagster/run_key"] for r in instance.get_runs()]
     assert len(run_keys) == 2 and all(k.startswith("telegram-export:") for k in run_keys)
@@ -184,7 +186,7 @@ def test_cli_import_prints_counts_and_is_idempotent(tg_env, tmp_path):
 
 
 def test_sensor_without_export_dir_says_so(env, instance):
-    data = evaluate_sensor(defs, instance, "telegram_exports_sensor", None)
+    data = evaluate_sensor(build_defs(), instance, "telegram_exports_sensor", None)
     assert data.run_requests == [] and "C360_TELEGRAM_EXPORT_DIR" in data.skip_message
 
 
@@ -197,12 +199,12 @@ def test_exports_sensor_lists_a_bad_file_name_and_imports_the_rest(tg_env, insta
     for path in (good, bad_dir / "result.json"):
         os.utime(path, (old, old))
 
-    data = evaluate_sensor(defs, instance, "telegram_exports_sensor", None)
+    data = evaluate_sensor(build_defs(), instance, "telegram_exports_sensor", None)
     [request] = data.run_requests
     assert request.tags["c360/export"] == os.path.realpath(good)
     [observation] = data.asset_events
     assert "ChatExport_\ufffd/result.json" in observation.metadata["файлы"].value
     assert "UTF-8" in observation.metadata["файлы"].value
-    again = evaluate_sensor(defs, instance, "telegram_exports_sensor", data.cursor)
+    again = evaluate_sensor(build_defs(), instance, "telegram_exports_sensor", data.cursor)
     assert again.asset_events == [], "the same list is said once"
     assert "не взято из-за ошибок: 1" in again.skip_message

@@ -4,7 +4,7 @@ import json
 from datetime import datetime
 
 from config.clock import to_local
-from orchestration.definitions import defs
+from orchestration.definitions import build_defs
 from orchestration.run_once import run_once
 from tests.conftest import jibri, query
 from tests.fixtures import telegram_exports as fx
@@ -17,13 +17,13 @@ def test_timeline_is_the_marts_history_in_time_order(tg_env, recordings, instanc
     assert "По клиенту 12345 событий нет." in cli("timeline", "12345", cwd=tmp_path).stdout  # nothing built yet
     jibri(recordings, "m1", "12345", datetime(2026, 11, 24, 10, 30, 0))  # local (Moscow) time
     jibri(recordings, "m2", "99999", datetime(2026, 11, 24, 11, 0, 0))  # another client
-    assert run_once(defs, instance, tg_env, log=lambda *_: None).failed == []
+    assert run_once(build_defs(), instance, tg_env, log=lambda *_: None).failed == []
     import_file(instance, write(tmp_path / "e" / "result.json", fx.single_chat_export()))
     sent = query(tg_env, "select sent_at from raw.telegram_messages where kind = 'message'")
     days = sorted({to_local(r["sent_at"], tg_env.tz).date().isoformat() for r in sent})
     assert len(days) >= 2
     for day in days:
-        job = defs.resolve_job_def("telegram_summary_job")
+        job = build_defs().resolve_job_def("telegram_summary_job")
         assert job.execute_in_process(instance=instance, partition_key=day, raise_on_error=False).success
     assert build(instance).success
 

@@ -6,7 +6,7 @@ import io
 from datetime import datetime
 
 from cli.main import main
-from orchestration.definitions import defs
+from orchestration.definitions import build_defs
 from orchestration.run_once import run_once
 from tests.conftest import jibri
 from warehouse.duck import connect
@@ -24,7 +24,7 @@ def test_usage_counts_paid_tokens_and_speech_minutes(env, recordings, instance, 
     monkeypatch.setenv("C360_LLM_PROVIDER", "glm")
     speechkit.polls_until_done = 1
     jibri(recordings, "u1", "31337", datetime(2026, 11, 24, 11, 0, 0), lines=None)
-    assert run_once(defs, instance, env, log=lambda *_: None).failed == []
+    assert run_once(build_defs(), instance, env, log=lambda *_: None).failed == []
     with connect(env.warehouse_path, read_only=True) as con:
         seconds = con.execute("select duration_s from raw.meeting_transcripts").fetchone()[0]
     paid = glm.completions

@@ -46,8 +46,7 @@ def render_alert(alert: dict) -> str:
     ),
 )
 def client_alert_delivery(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = get_settings()
-    since = settings.today() - timedelta(days=14)  # only what is current: weeks ended since
+    since = get_settings().today() - timedelta(days=14)  # only what is current: weeks ended since
     with context.resources.warehouse.connect(read_only=True) as con:
         alerts = fetch_dicts(
             con,
@@ -60,16 +59,17 @@ def client_alert_delivery(context: dg.AssetExecutionContext) -> dg.MaterializeRe
             """,
             [since],
         )
-    if not (settings.telegram_bot_token and settings.alert_chat_id):
+    telegram = context.resources.telegram
+    if not telegram.alerts_configured():
         return dg.MaterializeResult(
             metadata={"тревог": len(alerts), "отправлено": "нет: не заданы TELEGRAM_BOT_TOKEN / C360_ALERT_CHAT_ID"}
         )
-    bot, db = context.resources.telegram.bot(), context.resources.app_db.db()
+    bot, db = telegram.bot(), context.resources.app_db.db()
     sent, already = 0, 0
     try:
         for alert in alerts:
             delivery = deliver_report(
-                bot, db, settings.alert_chat_id, f"alert:{alert['dedupe_key']}", render_alert(alert)
+                bot, db, telegram.alert_chat_id, f"alert:{alert['dedupe_key']}", render_alert(alert)
             )
             sent += delivery.parts_sent_now > 0
             already += delivery.already_sent

@@ -55,7 +55,7 @@ def daily_curator_report(context: dg.AssetExecutionContext) -> dg.MaterializeRes
     bot = telegram.bot()
     db = context.resources.app_db.db()
     try:
-        delivery = deliver_report(bot, db, telegram.report_chat_id(), report_key(day), html)
+        delivery = deliver_report(bot, db, telegram.report_chat_id, report_key(day), html)
     finally:
         bot.close()
         db.dispose()

@@ -13,7 +13,6 @@ from config.clock import as_utc, to_local
 from config.settings import get_settings
 from connectors.http import ExternalServiceError
 from connectors.wms import ORDER_KINDS
-from warehouse.aliases import load_aliases
 from warehouse.duck import upsert
 
 GROUP = "wms"
@@ -104,8 +103,7 @@ def _skip_or_fail(exc: ExternalServiceError, failed: dict, what: str) -> None:
     ),
 )
 def wms_clients(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = get_settings()
-    aliases = load_aliases(settings.resolved_aliases_file)
+    aliases = context.resources.warehouse.aliases()
     wms = context.resources.wms.adapter()
     try:
         items = list(wms.clients())
