@@ -2,6 +2,7 @@
 (meta.dagster.asset_key of each table in the sources YAML)."""
 
 import fcntl
+import graphlib
 import hashlib
 import importlib.metadata
 import json
@@ -129,6 +130,22 @@ class Client360DbtTranslator(DagsterDbtTranslator):
         fqn = dbt_resource_props.get("fqn") or []
         return f"dbt_{fqn[1]}" if len(fqn) > 2 else "dbt"
 
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or not spec.additional_deps:
+            return spec
+        # a test reading another model (`relationships` to dim_clients) does not block in Dagster: dim_clients is
+        # built after the Python assets between the dbt models (enrichment), so in a job the dbt steps would wait
+        # on each other; a failing test still fails its `dbt build` step, and dbt skips what is downstream
+        return dg.AssetCheckSpec(
+            name=spec.name,
+            asset=spec.asset_key,
+            description=spec.description,
+            additional_deps=spec.additional_deps,
+            metadata=spec.metadata,
+            blocking=False,
+        )
+
 
 # what, when changed, invalidates rows the incremental models keep: who a chat or WMS account belongs to
 MAPPING_SQL = [
@@ -161,8 +178,61 @@ class WarehouseBuildConfig(dg.Config):
     full_refresh: bool = False  # rebuild every incremental mart from scratch
 
 
+MANIFEST = ensure_manifest()
+_NODES = json.loads(MANIFEST.read_text(encoding="utf-8"))["nodes"].values()
+_MODELS = [node for node in _NODES if node["resource_type"] == "model"]
+# model name → how dbt materializes it (view, table, incremental)
+MATERIALIZED = {node["name"]: node["config"]["materialized"] for node in _MODELS}
+# model name → the models it reads
+PARENTS = {
+    node["name"]: {dep.split(".")[-1] for dep in node["depends_on"]["nodes"] if dep.startswith("model.")}
+    for node in _MODELS
+}
+MODEL_ORDER = list(graphlib.TopologicalSorter(PARENTS).static_order())
+
+
+def ancestors(name: str) -> set[str]:
+    out, todo = set(), list(PARENTS[name])
+    while todo:
+        if (parent := todo.pop()) not in out:
+            out.add(parent)
+            todo.extend(PARENTS[parent])
+    return out
+
+
+def with_views(context: dg.AssetExecutionContext, events, views: set[str]):
+    """dbt's events, and a materialization of each view an incremental build left out (it reads its tables as they
+    are now, so it is current): Dagster runs what depends on it, and wants a multi-asset's outputs upstream first,
+    so a view goes out just before the first model built on it, or at the end."""
+    pending = [m for m in MODEL_ORDER if m in views]
+
+    def flush(names):
+        for name in [m for m in pending if m in names]:
+            pending.remove(name)
+            yield dg.MaterializeResult(asset_key=name, metadata={"пересоздано": "нет: представление не менялось"})
+
+    for event in events:
+        if isinstance(event, dg.Output):
+            yield from flush(ancestors(context.asset_key_for_output(event.output_name).path[-1]))
+        yield event
+    yield from flush(set(pending))
+
+
+def built_with(value: str | None) -> dict[str, str]:
+    """raw.build_state's dbt_fingerprint: the fingerprint each model was last built with (a job runs the models in
+    several steps when Python assets sit between them, and each step rebuilds its own). A bare fingerprint, as
+    written before, stands for every model."""
+    if value is None:
+        return {}
+    try:
+        built = json.loads(value)
+    except ValueError:
+        built = None
+    return built if isinstance(built, dict) else dict.fromkeys(MATERIALIZED, value)
+
+
 @dbt_assets(
-    manifest=ensure_manifest(),
+    manifest=MANIFEST,
     project=dbt_project,
     # one asset may write several raw tables (client_profile: the facts and the evidence read)
     dagster_dbt_translator=Client360DbtTranslator(
@@ -181,11 +251,15 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtResourc
     with duck.connect(warehouse) as con:  # a fresh install: the raw tables dbt reads must exist
         fingerprint = build_fingerprint(con, settings)
         row = con.execute("select value from raw.build_state where key = 'dbt_fingerprint'").fetchone()
-    full = config.full_refresh or row is None or row[0] != fingerprint
+    built = built_with(row[0] if row else None)
+    models = {key.path[-1] for key in context.selected_asset_keys} & MATERIALIZED.keys()
+    full = config.full_refresh or any(built.get(m) != fingerprint for m in models)
     if full:
         context.log.info("Полная пересборка витрин: изменились модели, пороги или привязка клиентов")
     args = build_args(settings, full, dbt.warehouse_path)
     # one target folder for the runs (they never overlap: pool duckdb_write), not a new one per run
-    yield from dbt.cli(args, context=context, target_path=dbt_project.target_path / "run").stream()
+    events = dbt.cli(args, context=context, target_path=dbt_project.target_path / "run").stream()
+    yield from with_views(context, events, set() if full else {m for m in models if MATERIALIZED[m] == "view"})
+    built.update(dict.fromkeys(models, fingerprint))
     with duck.connect(warehouse) as con:
-        duck.upsert(con, "raw.build_state", [{"key": "dbt_fingerprint", "value": fingerprint}])
+        duck.upsert(con, "raw.build_state", [{"key": "dbt_fingerprint", "value": json.dumps(built, sort_keys=True)}])
