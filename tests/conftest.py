@@ -107,6 +107,20 @@ def pull_wms_world(settings, instance, monkeypatch, world) -> None:
         assert dg.materialize(wms_assets, resources=all_resources(), instance=instance).success
 
 
+def build_views(instance) -> None:
+    """The dbt staging and intermediate views that readers outside dbt query, made once per warehouse as its first
+    build makes them (a test running a Python asset without a warehouse build first)."""
+    from orchestration.dbt import dbt_resource, warehouse_models
+    from warehouse.duck import connect
+
+    with connect(get_settings().warehouse_path) as con:
+        if con.execute("select count(*) from duckdb_views() where schema_name = 'intermediate'").fetchone()[0]:
+            return
+    views = dg.AssetSelection.groups("dbt_staging", "dbt_intermediate")
+    result = dg.materialize([warehouse_models], selection=views, resources={"dbt": dbt_resource()}, instance=instance)
+    assert result.success
+
+
 def query(settings, sql, params=None) -> list[dict]:
     """Rows of a query on the warehouse, read-only, as dicts."""
     from warehouse.duck import connect, fetch_dicts

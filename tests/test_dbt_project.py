@@ -12,7 +12,7 @@ from devkit.wms_sim import WmsSimulator, WmsWorld
 from orchestration.dbt import dbt_project, dbt_resource, warehouse_models
 from orchestration.definitions import build_defs
 from orchestration.run_once import run_once
-from tests.conftest import jibri, query
+from tests.conftest import build_views, jibri, query
 from tests.fakes.bitrix import FakeBitrix24
 from tests.fixtures import bitrix_data as bd
 from tests.fixtures import telegram_exports as fx
@@ -103,6 +103,7 @@ def all_sources(tg_env, recordings, instance, tmp_path, monkeypatch):  # noqa: F
         monkeypatch.setenv("C360_WMS_BASE_URL", sim.url)
         monkeypatch.setenv("C360_WMS_TOKEN", sim.token)
         assert dg.materialize(wms_assets, resources=all_resources(), instance=instance).success
+    build_views(instance)
     enrichment = [interaction_signals, client_profile]
     assert dg.materialize(enrichment, resources=all_resources(), instance=instance).success
     assert build(instance).success

@@ -10,10 +10,11 @@ from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.definitions import build_defs
 from orchestration.resources import all_resources
 from orchestration.run_once import run_once
-from tests.conftest import jibri, metadata_of, query
+from tests.conftest import build_views, jibri, metadata_of, query
 
 
 def analyze(instance):
+    build_views(instance)
     result = dg.materialize([interaction_signals], resources=all_resources(), instance=instance)
     return metadata_of(result, "interaction_signals")
 

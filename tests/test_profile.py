@@ -13,11 +13,12 @@ from orchestration.dbt import dbt_resource, warehouse_models
 from orchestration.definitions import build_defs
 from orchestration.resources import all_resources
 from orchestration.run_once import run_once
-from tests.conftest import jibri, metadata_of
+from tests.conftest import build_views, jibri, metadata_of
 from warehouse.duck import connect, fetch_dicts, upsert
 
 
 def profile(instance) -> dict:
+    build_views(instance)
     result = dg.materialize([client_profile], resources=all_resources(), instance=instance)
     return metadata_of(result, "client_profile")
 
@@ -115,6 +116,7 @@ def test_glm_facts_come_with_the_signals_and_reach_the_profile_card(env, recordi
         },
         ensure_ascii=False,
     )
+    build_views(instance)
     assert dg.materialize([interaction_signals], resources=all_resources(), instance=instance).success
     assert glm.completions == 1, "one call per text for signals and facts together"
     assert "facts" in glm.requests[-1].json()["messages"][0]["content"]

@@ -29,6 +29,7 @@ EXAMPLES = [
     ("email:10234:", Ref("email", ("10234", ""))),
     ("profile:10234:marketplaces", Ref("profile", ("10234", "marketplaces"))),
     ("profile:10234:marketplaces:wms:ozon", Ref("profile", ("10234", "marketplaces", "wms", "ozon"))),
+    ("profile:10234:pains:conversation:", Ref("profile", ("10234", "pains", "conversation", ""))),
     ("wms_month:10234:2026-09", Ref("wms_month", ("10234", "2026-09"))),
     ("tone:10234:2026-09", Ref("tone", ("10234", "2026-09"))),
     ("wms_period:10234:2026-09-01:2026-09-30", Ref("wms_period", ("10234", "2026-09-01", "2026-09-30"))),

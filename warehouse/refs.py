@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# kind → its parts; the last part of `email` is free text (a thread's subject) and may hold ':'
+# kind → its parts
 KINDS: dict[str, tuple[str, ...]] = {
     "meeting": ("recording_id",),
     "telegram": ("chat_id", "message_id"),  # message_id may be a run: <first>-<last>
@@ -28,7 +28,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "alerts": ("client_id",),
     "tool": ("name",),
 }
-FREE_TEXT = {"email"}  # the last part is taken whole when parsing, and may be empty (a mail without a subject)
+# the last part is free text (a thread's subject, a fact's words): taken whole when parsing, and may be empty
+FREE_TEXT = {"email", "profile"}
 OPTIONAL_TAIL = {"profile": 2}  # kind → how many trailing parts may be left out (all of them together)
 MOMENTS = {"meeting", "bitrix"}  # kinds a second of the recording may be appended to: `@<second>`
 _AT = re.compile(r"@(\d+)$")
@@ -79,3 +80,10 @@ def parse_ref(ref: object) -> Ref | None:
     if len(parts) not in _counts(kind) or not all(fixed):
         return None
     return Ref(kind, parts, at)
+
+
+def ref_prefix(kind: str, *parts: object) -> str:
+    """What every reference of `kind` starting with these parts begins with: `telegram:<chat>:` for a chat."""
+    if kind not in KINDS or len(parts) >= len(KINDS[kind]):
+        raise ValueError(f"{kind}: a prefix has fewer parts than {KINDS.get(kind)}")
+    return ":".join([kind, *map(str, parts)]) + ":"

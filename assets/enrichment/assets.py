@@ -6,9 +6,6 @@ from collections import Counter
 
 import dagster as dg
 
-from assets.bitrix24.assets import bitrix_activities, bitrix_call_transcripts
-from assets.meetings.assets import meeting_summaries
-from assets.telegram.assets import telegram_daily_summaries
 from connectors.llm import LLMError
 from connectors.llm.signals import analyze_interaction
 from warehouse.duck import fetch_dicts, upsert
@@ -19,31 +16,18 @@ WHAT = {
     "bitrix_call": "Звонок",
     "bitrix_email": "Письмо",
 }
-
+# every event with a text to analyse (int_client_events.body: a meeting, a chat day, a call, an e-mail)
 ITEMS_SQL = """
-select 'meeting:' || s.recording_id as ref, s.client_id, 'meetings' as source, s.started_at as occurred_at,
-       coalesce(t.text, s.summary_text) as text
-from raw.meeting_summaries s left join raw.meeting_transcripts t using (recording_id)
-union all
-select 'telegram_day:' || client_id || ':' || day, client_id, 'telegram', cast(day as timestamp),
-       summary_text
-from raw.telegram_daily_summaries
-union all
-select 'bitrix:' || a.activity_id, a.client_id, 'bitrix_' || a.kind, a.started_at,
-       coalesce(t.text, a.body_text, a.subject)
-from raw.bitrix_activities a left join raw.bitrix_call_transcripts t using (activity_id)
-where a.kind in ('call', 'email') and a.client_id is not null
+select ref, client_id, case kind when 'звонок' then 'bitrix_call' when 'письмо' then 'bitrix_email' else source end
+       as source, occurred_at, body as text
+from intermediate.int_client_events
+where body is not null
 """
 
 
 @dg.asset(
     group_name="enrichment",
-    deps=[
-        dg.AssetDep(meeting_summaries, partition_mapping=dg.AllPartitionMapping()),
-        dg.AssetDep(telegram_daily_summaries, partition_mapping=dg.AllPartitionMapping()),
-        bitrix_activities,
-        bitrix_call_transcripts,
-    ],
+    deps=[dg.AssetKey("int_client_events")],
     required_resource_keys={"warehouse", "llm"},
     pool="duckdb_write",
     kinds={"duckdb"},
@@ -57,15 +41,22 @@ def interaction_signals(context: dg.AssetExecutionContext) -> dg.MaterializeResu
     with context.resources.warehouse.connect(read_only=True) as con:
         items = fetch_dicts(con, ITEMS_SQL)
         # rows analysed before profile facts existed are read once more
-        done = dict(
-            con.execute("select ref, content_hash from raw.interaction_signals where facts is not null").fetchall()
-        )
+        done = {
+            ref: (digest, at)
+            for ref, digest, at in con.execute(
+                "select ref, content_hash, occurred_at from raw.interaction_signals where facts is not null"
+            ).fetchall()
+        }
     llm = context.resources.llm.client()
-    rows, failed = [], []
+    rows, moved, failed = [], [], []
     for item in items:
         text = (item["text"] or "").strip()
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        if not text or done.get(item["ref"]) == digest:
+        if not text:
+            continue
+        if done.get(item["ref"], (None,))[0] == digest:
+            if done[item["ref"]][1] != item["occurred_at"]:  # same text, its time now told in local time
+                moved.append({"ref": item["ref"], "occurred_at": item["occurred_at"]})
             continue
         try:
             s = analyze_interaction(
@@ -94,11 +85,13 @@ def interaction_signals(context: dg.AssetExecutionContext) -> dg.MaterializeResu
         )
     with context.resources.warehouse.connect() as con:
         upsert(con, "raw.interaction_signals", rows)
+        upsert(con, "raw.interaction_signals", moved)
     usage = llm.usage.snapshot()
     metadata = {
         "контактов всего": len(items),
         "проанализировано сейчас": len(rows),
         "без изменений (пропущено)": len(items) - len(rows) - len(failed),
+        "время переписано на местное": len(moved),
         "тон": dg.MetadataValue.json(dict(Counter(r["tone"] for r in rows))),
         "жалоб": sum(r["complaint"] for r in rows),
         "токенов всего": usage["total_tokens"],

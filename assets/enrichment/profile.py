@@ -11,12 +11,11 @@ from datetime import datetime
 
 import dagster as dg
 
-from assets.bitrix24.assets import bitrix_clients
 from assets.enrichment.assets import interaction_signals
 from assets.metadata import md_table
-from assets.wms.assets import wms_orders
 from connectors.llm.profile import KINDS, ProfileFacts, fact_key
 from warehouse.duck import fetch_dicts, upsert
+from warehouse.refs import make_ref
 
 LABELS = {**KINDS, "since": "С нами с"}
 WMS_MARKETPLACES = {"wildberries": "Wildberries", "ozon": "Ozon", "yandex_market": "Яндекс Маркет"}
@@ -32,33 +31,31 @@ order by s.occurred_at
 # per client and marketplace/scheme: orders of the last 180 days and the latest of them (the evidence)
 WMS_SQL = """
 with o as (
-    select c.client_id, o.wms_client_id, o.order_id, o.kind, lower(o.marketplace) as marketplace, o.created_at,
-           o.units
-    from raw.wms_orders as o join raw.wms_clients as c using (wms_client_id)
-    where c.client_id is not null and o.record_status = 'ok' and o.kind in ('marketplace', 'fbs')
-      and o.created_at >= (select max(created_at) from raw.wms_orders) - interval 180 day
+    select client_id, ref, kind, lower(marketplace) as marketplace, created_at, units
+    from staging.stg_wms__orders
+    where client_id is not null and record_status = 'ok' and kind in ('marketplace', 'fbs')
+      and created_at >= (select max(created_at) from staging.stg_wms__orders) - interval 180 day
 )
 select client_id, 'marketplaces' as kind, marketplace as value, count(*) as orders, sum(units) as units,
-       arg_max('wms_order:' || wms_client_id || ':' || order_id, created_at) as ref, max(created_at) as at
+       arg_max(ref, created_at) as ref, max(created_at) as at
 from o where marketplace is not null group by 1, 3
 union all
 select client_id, 'schemes', case kind when 'fbs' then 'FBS' else 'FBO' end, count(*), sum(units),
-       arg_max('wms_order:' || wms_client_id || ':' || order_id, created_at), max(created_at)
+       arg_max(ref, created_at), max(created_at)
 from o group by 1, 3
 union all
-select client_id, 'volumes', null, count(*), sum(units),
-       arg_max('wms_order:' || wms_client_id || ':' || order_id, created_at), max(created_at)
+select client_id, 'volumes', null, count(*), sum(units), arg_max(ref, created_at), max(created_at)
 from o where created_at >= (select max(created_at) from o) - interval 30 day group by 1
 """
 
+# when the client came: the lead's creation in the CRM (ref built below) and the first WMS order
 SINCE_SQL = """
-select cast(lead_id as varchar) as client_id, date_create as at, 'bitrix_lead:' || lead_id as ref, 'bitrix' as origin
-from raw.bitrix_leads where date_create is not null
+select client_id, created_at as at, null as ref, 'bitrix' as origin
+from staging.stg_bitrix24__leads where created_at is not null
 union all
-select c.client_id, min(o.created_at), arg_min('wms_order:' || o.wms_client_id || ':' || o.order_id, o.created_at),
-       'wms'
-from raw.wms_orders as o join raw.wms_clients as c using (wms_client_id)
-where c.client_id is not null group by 1
+select client_id, min(created_at), arg_min(ref, created_at), 'wms'
+from staging.stg_wms__orders
+where client_id is not null group by 1
 """
 
 
@@ -125,14 +122,15 @@ def system_facts(con) -> list[dict]:
         out.append(_fact(r["client_id"], r["kind"], fact_key(r["kind"], value), value, "wms", source, detail))
     for r in fetch_dicts(con, SINCE_SQL):
         what = "лид создан в Битрикс24" if r["origin"] == "bitrix" else "первая отгрузка со склада"
-        source = [{"ref": r["ref"], "at": _iso(r["at"])}]
+        ref = make_ref("bitrix_lead", r["client_id"]) if r["origin"] == "bitrix" else r["ref"]
+        source = [{"ref": ref, "at": _iso(r["at"])}]
         out.append(_fact(r["client_id"], "since", r["origin"], f"{r['at']:%d.%m.%Y}", r["origin"], source, what))
     return out
 
 
 @dg.asset(
     group_name="enrichment",
-    deps=[interaction_signals, wms_orders, bitrix_clients],
+    deps=[interaction_signals, dg.AssetKey("stg_wms__orders"), dg.AssetKey("stg_bitrix24__leads")],
     required_resource_keys={"warehouse"},
     pool="duckdb_write",
     kinds={"duckdb"},

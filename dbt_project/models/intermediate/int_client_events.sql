@@ -1,17 +1,20 @@
--- every touchpoint with a client as one event grain; times are local (the team's timezone)
+-- every touchpoint with a client as one event grain; times are local (the team's timezone). `body`: the text an
+-- event's interaction signals are read from (null where there is none to analyse)
 with
 
 meetings as (
     select
-        client_id,
-        started_at as occurred_at,
+        s.client_id,
+        s.started_at as occurred_at,
         'meetings' as source,
         'встреча' as kind,
-        coalesce(json_extract_string(summary, '$.topic'), room) as title,
-        summary_text as summary,
-        ref,
-        loaded_at
-    from {{ ref('stg_meetings__summaries') }}
+        coalesce(json_extract_string(s.summary, '$.topic'), s.room) as title,
+        s.summary_text as summary,
+        coalesce(t.text, s.summary_text) as body,
+        s.ref,
+        s.loaded_at
+    from {{ ref('stg_meetings__summaries') }} as s
+    left join {{ ref('stg_meetings__transcripts') }} as t using (recording_id)
 ),
 
 chat_days as (
@@ -22,6 +25,7 @@ chat_days as (
         'переписка за день' as kind,
         'Telegram: ' || messages || ' сообщ.' as title,
         summary_text as summary,
+        summary_text as body,
         ref,
         loaded_at
     from {{ ref('stg_telegram__daily_summaries') }}
@@ -35,11 +39,13 @@ activities as (
         case a.kind when 'call' then 'звонок' when 'email' then 'письмо' else 'дело в CRM' end as kind,
         coalesce(a.subject, a.kind) as title,
         coalesce(s.summary_text, a.body_text) as summary,
+        case when a.kind in ('call', 'email') then coalesce(t.text, a.body_text, a.subject) end as body,
         a.ref,
         greatest(a.loaded_at, s.loaded_at) as loaded_at
     from {{ ref('stg_bitrix24__activities') }} as a
     left join {{ ref('stg_bitrix24__activity_summaries') }} as s
         on s.kind = 'call' and s.summary_key = {{ source_ref('call', 'a.activity_id') }}
+    left join {{ ref('stg_bitrix24__call_transcripts') }} as t on t.activity_id = a.activity_id
     where a.client_id is not null and a.started_at is not null
 ),
 
@@ -52,6 +58,7 @@ wms_weeks as (
         'Склад: отгружено ' || outbound || ', вывезено ' || withdrawal || ', принято ' || inbound
             || ', остаток ' || coalesce(cast(stock_end as varchar), '?') as title,
         null as summary,
+        null as body,
         {{ source_ref('wms_week', 'client_id', "strftime(week, '%Y-%m-%d')") }} as ref,
         loaded_at
     from {{ ref('int_wms_weekly') }}
@@ -66,6 +73,7 @@ notes as (
         'заметка' as kind,
         'Заметка: ' || author as title,
         text as summary,
+        null as body,
         ref,
         loaded_at
     from {{ ref('stg_notes__notes') }}

@@ -17,7 +17,7 @@ with
         union all
         select day, loaded_at from {{ ref('client_daily_activity') }} where loaded_at > {{ wm }}
         union all
-        select cast({{ local_time('occurred_at') }} as date), loaded_at
+        select cast(occurred_at as date), loaded_at  -- signals carry their event's local time
         from {{ ref('stg_enrichment__interaction_signals') }} where loaded_at > {{ wm }}
         union all
         select promised_on, loaded_at from {{ ref('int_promises') }} where loaded_at > {{ wm }}
@@ -62,7 +62,7 @@ comms as (
 ),
 
 signals as (  -- what was said, per week: mean sentiment and conflict/complaint mentions
-    select client_id, cast(date_trunc('week', {{ local_time('occurred_at') }}) as date) as week,
+    select client_id, cast(date_trunc('week', occurred_at) as date) as week,
            avg(sentiment) as sentiment, count(*) filter (where conflict or complaint) as conflicts,
            max(loaded_at) as loaded_at
     from {{ ref('stg_enrichment__interaction_signals') }}
