@@ -15,6 +15,7 @@ from devkit.demo import CLIENTS
 from rag.answer import Answer, ClientQA
 from warehouse import duck
 from warehouse.duck import fetch_dicts
+from warehouse.refs import make_ref
 
 MEETING = ("meeting", "meeting_summary")
 CHAT = ("telegram",)
@@ -120,22 +121,22 @@ def build_questions(con, today: date) -> list[Question]:
     meetings = {
         r["client_id"]: r["text"]
         for r in fetch_dicts(
-            con, "select client_id, string_agg(text, ' ') as text from raw.meeting_transcripts group by 1"
+            con, "select client_id, string_agg(text, ' ') as text from staging.stg_meetings__transcripts group by 1"
         )
     }
     chats = {
         r["client_id"]: r["text"]
         for r in fetch_dicts(
             con,
-            "select c.client_id, string_agg(m.text, ' ') as text from raw.telegram_messages m "
-            "join raw.telegram_chats c using (chat_id) where c.client_id is not null group by 1",
+            "select client_id, string_agg(text, ' ') as text from staging.stg_telegram__messages "
+            "where client_id is not null group by 1",
         )
     }
     crm = {
         r["client_id"]: r["text"]
         for r in fetch_dicts(
             con,
-            "select client_id, string_agg(coalesce(body_text, ''), ' ') as text from raw.bitrix_activities "
+            "select client_id, string_agg(coalesce(body_text, ''), ' ') as text from staging.stg_bitrix24__activities "
             "where client_id is not null group by 1",
         )
     }
@@ -164,7 +165,7 @@ def build_questions(con, today: date) -> list[Question]:
                     lead,
                     f"Сколько клиент отгрузил на маркетплейсы в {MONTHS_PREP[month.month - 1]}?",
                     "wms",
-                    chunk_id=f"wms_month:{lead}:{month:%Y-%m}#0",
+                    chunk_id=make_ref("wms_month", lead, f"{month:%Y-%m}") + "#0",
                 )
             )
             out.append(
@@ -172,7 +173,7 @@ def build_questions(con, today: date) -> list[Question]:
                     lead,
                     "Какой остаток на складе был у клиента на конец прошлой недели?",
                     "time",
-                    chunk_id=f"wms_week:{lead}:{last_monday:%Y-%m-%d}#0",
+                    chunk_id=make_ref("wms_week", lead, f"{last_monday:%Y-%m-%d}") + "#0",
                 )
             )
         out.append(Question(lead, "На каких маркетплейсах торгует клиент?", "profile", ("profile",), "маркетплейс"))

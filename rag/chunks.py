@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from connectors.llm.prompts import continued, speaker
 from warehouse.duck import fetch_dicts
+from warehouse.refs import make_ref
 
 WINDOW = 1000
 CHAT_PAUSE = timedelta(hours=3)
@@ -81,9 +82,9 @@ def _turns(segments_json: str | None) -> list[tuple]:
     ]
 
 
-def _recording_chunks(client_id, source, ref, when, title, turns, *, speakers: bool) -> list[dict]:
-    """A recording's turns in windows, each cited by the second it starts at (`<ref>@<second>`)."""
-    out = []
+def _recording_chunks(client_id, source, kind, ident, when, title, turns, *, speakers: bool) -> list[dict]:
+    """A recording's turns in windows, each cited by the second it starts at (`<kind>:<ident>@<second>`)."""
+    ref, out = make_ref(kind, ident), []
     for n, win in enumerate(windows(turns), 1):
         start = win[0][0]
         text = "\n".join(f"[{_mmss(t[0])}] {t[2]}" for t in win)
@@ -94,7 +95,7 @@ def _recording_chunks(client_id, source, ref, when, title, turns, *, speakers: b
                 source,
                 ref,
                 n,
-                f"{ref}@{int(start)}",
+                make_ref(kind, ident, at=start),
                 when + timedelta(seconds=start),
                 author,
                 f"{title} — с {_mmss(start)}",
@@ -110,26 +111,28 @@ def meeting_chunks(con) -> list[dict]:
         con,
         """select s.recording_id, s.client_id, s.started_at, s.summary_text, t.segments,
                   coalesce(json_extract_string(s.summary, '$.topic'), 'Встреча') as topic
-           from raw.meeting_summaries s left join raw.meeting_transcripts t using (recording_id)""",
+           from staging.stg_meetings__summaries s
+           left join staging.stg_meetings__transcripts t using (recording_id)""",
     )
     for r in rows:
-        ref, when = f"meeting:{r['recording_id']}", r["started_at"]
+        ref, when = make_ref("meeting", r["recording_id"]), r["started_at"]
         title = f"Встреча {when:%d.%m.%Y %H:%M}: {r['topic']}"
         out.append(_chunk(r["client_id"], "meeting_summary", ref, 0, ref, when, None, title, r["summary_text"]))
         turns = _turns(r["segments"])
-        out.extend(_recording_chunks(r["client_id"], "meeting", ref, when, title, turns, speakers=True))
+        ident = r["recording_id"]
+        out.extend(_recording_chunks(r["client_id"], "meeting", "meeting", ident, when, title, turns, speakers=True))
     return out
 
 
 def chat_chunks(con, tz: str) -> list[dict]:
     rows = fetch_dicts(
         con,
-        f"""select c.client_id, m.chat_id, m.message_id, c.title as chat_title, m.sender_name, m.direction,
+        f"""select m.client_id, m.chat_id, m.message_id, m.chat_title, m.sender_name, m.direction,
                    coalesce(m.text, '') || case when m.media_kind is not null
                        then ' [' || m.media_kind || coalesce(': ' || m.media_name, '') || ']' else '' end as text,
                    (m.sent_at at time zone 'UTC') at time zone '{tz}' as at
-            from raw.telegram_messages m join raw.telegram_chats c using (chat_id)
-            where c.client_id is not null and m.kind = 'message'
+            from staging.stg_telegram__messages m
+            where m.client_id is not null and m.kind = 'message'
             order by m.chat_id, m.sent_at, m.message_id""",
     )
     out, conv = [], []
@@ -149,7 +152,7 @@ def chat_chunks(con, tz: str) -> list[dict]:
         ]
         for win in windows(items):
             a, b = win[0][0], win[-1][0]
-            ref = f"telegram:{first['chat_id']}:{a['message_id']}"
+            ref = make_ref("telegram", first["chat_id"], a["message_id"])
             text = "\n".join(i[1] for i in win)
             authors = ", ".join(dict.fromkeys(m["sender_name"] for m, _ in win if m["sender_name"]))
             out.append(
@@ -158,7 +161,7 @@ def chat_chunks(con, tz: str) -> list[dict]:
                     "telegram",
                     ref,
                     0,
-                    f"{ref}-{b['message_id']}",
+                    make_ref("telegram", first["chat_id"], f"{a['message_id']}-{b['message_id']}"),
                     a["at"],
                     authors,
                     f"Telegram, {first['chat_title']}, {a['at']:%d.%m.%Y}",
@@ -179,16 +182,18 @@ def bitrix_chunks(con, tz: str) -> list[dict]:
     rows = fetch_dicts(
         con,
         f"""select a.activity_id, a.client_id, a.kind, a.direction, a.subject, a.body_text, a.email_from,
-                   (a.started_at at time zone 'UTC') at time zone '{tz}' as at, t.text as transcript, t.segments,
-                   s.summary_text as call_summary
-            from raw.bitrix_activities a
-            left join raw.bitrix_call_transcripts t on t.activity_id = a.activity_id and t.status = 'ok'
-            left join raw.bitrix_activity_summaries s on s.summary_key = 'call:' || a.activity_id
+                   (a.started_at at time zone 'UTC') at time zone '{tz}' as at, t.text as transcript, t.segments
+            from staging.stg_bitrix24__activities a
+            left join staging.stg_bitrix24__call_transcripts t on t.activity_id = a.activity_id and t.status = 'ok'
             where a.client_id is not null and a.kind in ('call', 'email') and a.started_at is not null""",
+    )
+    summaries = dict(
+        con.execute("select summary_key, summary_text from staging.stg_bitrix24__activity_summaries").fetchall()
     )
     out = []
     for r in rows:
-        ref, at = f"bitrix:{r['activity_id']}", r["at"]
+        ref, at = make_ref("bitrix", r["activity_id"]), r["at"]
+        r["call_summary"] = summaries.get(make_ref("call", r["activity_id"]))
         direction = "входящее" if r["direction"] == "incoming" else "исходящее"
         if r["kind"] == "email":
             if (r["body_text"] or "").strip():
@@ -203,7 +208,8 @@ def bitrix_chunks(con, tz: str) -> list[dict]:
             turns = [(0, None, r["transcript"])]
         if not turns and not r["call_summary"] and (r["body_text"] or r["subject"]):
             turns = [(0, None, r["body_text"] or r["subject"])]
-        out.extend(_recording_chunks(r["client_id"], "call", ref, at, title, turns, speakers=False))
+        ident = r["activity_id"]
+        out.extend(_recording_chunks(r["client_id"], "call", "bitrix", ident, at, title, turns, speakers=False))
     return out
 
 
@@ -214,12 +220,12 @@ def profile_chunks(con) -> list[dict]:
     rows = fetch_dicts(
         con,
         """select client_id, kind, fact_key, origin, value, detail, sources, mentions, last_confirmed
-           from raw.client_profile_facts order by client_id, kind, mentions desc""",
+           from staging.stg_enrichment__client_profile_facts order by client_id, kind, mentions desc""",
     )
     out = []
     for r in rows:
         sources = json.loads(r["sources"])
-        ref = f"profile:{r['client_id']}:{r['kind']}:{r['origin']}:{r['fact_key']}"
+        ref = make_ref("profile", r["client_id"], r["kind"], r["origin"], r["fact_key"])
         evidence = ", ".join(s["ref"] for s in sources[-3:])
         text = (
             f"Профиль клиента — {labels[r['kind']].lower()}: {r['value']}"
@@ -252,7 +258,7 @@ def wms_chunks(con) -> list[dict]:
         return out
     for r in fetch_dicts(con, "select * from intermediate.int_wms_weekly order by client_id, week"):
         end = r["week"] + timedelta(days=6)
-        ref = f"wms_week:{r['client_id']}:{r['week']:%Y-%m-%d}"
+        ref = make_ref("wms_week", r["client_id"], f"{r['week']:%Y-%m-%d}")
         text = (
             f"Склад, неделя {r['week']:%d.%m}–{end:%d.%m.%Y}: отгружено на маркетплейсы {_n(r['outbound'])} ед., "
             f"вывезено клиентом {_n(r['withdrawal'])} ед., принято на склад {_n(r['inbound'])} ед., "
@@ -275,7 +281,7 @@ def wms_chunks(con) -> list[dict]:
     )
     for r in monthly:
         m = r["month"]
-        ref = f"wms_month:{r['client_id']}:{m:%Y-%m}"
+        ref = make_ref("wms_month", r["client_id"], f"{m:%Y-%m}")
         text = (
             f"Склад за {MONTHS[m.month - 1]} {m.year} года (отгрузки в {MONTHS[m.month - 1][:-1] or ''}е): "
             f"отгружено на маркетплейсы {_n(r['outbound'])} ед., вывезено клиентом {_n(r['withdrawal'])} ед., "
@@ -303,13 +309,13 @@ def tone_chunks(con) -> list[dict]:
         """select client_id, date_trunc('month', occurred_at) as month, avg(sentiment) as sentiment, count(*) as n,
                   count(*) filter (where complaint or conflict) as complaints,
                   list(ref order by sentiment)[1:3] as worst, max(occurred_at) as last_at
-           from raw.interaction_signals where client_id is not null group by 1, 2 order by 1, 2""",
+           from staging.stg_enrichment__interaction_signals where client_id is not null group by 1, 2 order by 1, 2""",
     )
     out = []
     for r in rows:
         m, s = r["month"], r["sentiment"] or 0
         mood = "позитивный" if s >= 0.25 else "негативный" if s <= -0.25 else "нейтральный"
-        ref = f"tone:{r['client_id']}:{m:%Y-%m}"
+        ref = make_ref("tone", r["client_id"], f"{m:%Y-%m}")
         text = (
             f"Тон общения с клиентом за {MONTHS[m.month - 1]} {m.year}: {mood}, средняя оценка настроения "
             f"{s:+.2f} по {r['n']} контактам, с жалобами или конфликтом — {r['complaints']}. "
@@ -331,19 +337,17 @@ def tone_chunks(con) -> list[dict]:
     return out
 
 
-def note_chunks(con, tz: str) -> list[dict]:
+def note_chunks(con) -> list[dict]:
     rows = fetch_dicts(
-        con,
-        f"""select note_id, client_id, author, text, (created_at at time zone 'UTC') at time zone '{tz}' as at
-            from raw.staff_notes where deleted_at is null""",
+        con, "select note_id, client_id, author, text, created_at as at from staging.stg_notes__notes where not deleted"
     )
     return [
         _chunk(
             r["client_id"],
             "note",
-            f"note:{r['note_id']}",
+            make_ref("note", r["note_id"]),
             0,
-            f"note:{r['note_id']}",
+            make_ref("note", r["note_id"]),
             r["at"],
             r["author"],
             f"Заметка куратора {r['author']}, {r['at']:%d.%m.%Y}",
@@ -355,7 +359,7 @@ def note_chunks(con, tz: str) -> list[dict]:
 
 def all_chunks(con, tz: str) -> tuple[list[dict], dict[str, int]]:
     parts = {
-        "заметки": note_chunks(con, tz),
+        "заметки": note_chunks(con),
         "встречи": meeting_chunks(con),
         "Telegram": chat_chunks(con, tz),
         "Битрикс24": bitrix_chunks(con, tz),

@@ -15,6 +15,7 @@ from config.settings import get_settings
 from rag.citations import Passage
 from warehouse import duck
 from warehouse.duck import fetch_dicts
+from warehouse.refs import make_ref
 
 SCHEMAS = [
     {
@@ -92,7 +93,7 @@ class WarehouseTools:
             rows = [
                 (
                     "tool_error",
-                    f"tool:{name}",
+                    make_ref("tool", name),
                     None,
                     "Данные недоступны",
                     f"Данные сейчас недоступны ({type(exc).__name__}); попробуйте через минуту.",
@@ -118,7 +119,7 @@ class WarehouseTools:
             f"{r['withdrawal']} ед., принято {r['inbound']} ед., зарезервировано {r['reserved']} ед. "
             f"(дней с движением: {r['days']})."
         )
-        ref = f"wms_period:{client_id}:{a}:{b}"
+        ref = make_ref("wms_period", client_id, a, b)
         return [("wms", ref, datetime.combine(b, datetime.min.time()), "Склад за период", text)]
 
     @staticmethod
@@ -129,13 +130,14 @@ class WarehouseTools:
             """select date_trunc('month', occurred_at) as month, avg(sentiment) as sentiment, count(*) as n,
                       count(*) filter (where complaint or conflict) as complaints,
                       list(ref order by sentiment)[1:2] as worst
-               from raw.interaction_signals where client_id = ? and occurred_at >= ? group by 1 order by 1""",
+               from staging.stg_enrichment__interaction_signals where client_id = ? and occurred_at >= ?
+               group by 1 order by 1""",
             [client_id, since],
         )
         return [
             (
                 "tone",
-                r["worst"][0] if r["worst"] else f"tone:{client_id}:{r['month']:%Y-%m}",
+                r["worst"][0] if r["worst"] else make_ref("tone", client_id, f"{r['month']:%Y-%m}"),
                 r["month"],
                 f"Тон за {r['month']:%m.%Y}",
                 f"{r['month']:%m.%Y}: средняя оценка настроения {r['sentiment']:+.2f} по {r['n']} контактам, "
@@ -155,26 +157,26 @@ class WarehouseTools:
         return [
             (
                 "alert",
-                (r["evidence_refs"] or [f"alert:{client_id}:{r['alert_type']}"])[0],
+                (r["evidence_refs"] or [make_ref("alert", client_id, r["alert_type"])])[0],
                 r["week_end"],
                 f"Тревога ({r['severity']})",
                 f"{r['message']}. Записи: {', '.join(r['evidence_refs'] or [])}.",
             )
             for r in rows
-        ] or [("alert", f"alerts:{client_id}", None, "Тревоги", "Открытых тревог за 4 недели нет.")]
+        ] or [("alert", make_ref("alerts", client_id), None, "Тревоги", "Открытых тревог за 4 недели нет.")]
 
     @staticmethod
     def _client_profile(con, client_id: str):
         rows = fetch_dicts(
             con,
-            """select kind, value, detail, sources, last_confirmed from raw.client_profile_facts
+            """select kind, value, detail, sources, last_confirmed from staging.stg_enrichment__client_profile_facts
                where client_id = ? order by kind, mentions desc""",
             [client_id],
         )
         out = []
         for r in rows:
             sources = json.loads(r["sources"])
-            ref = sources[-1]["ref"] if sources else f"profile:{client_id}:{r['kind']}"
+            ref = sources[-1]["ref"] if sources else make_ref("profile", client_id, r["kind"])
             detail = f" ({r['detail']})" if r["detail"] else ""
             out.append(("profile", ref, r["last_confirmed"], f"Профиль: {r['kind']}", f"{r['value']}{detail}"))
         return out

@@ -18,7 +18,7 @@ from orchestration.resources import all_resources
 from rag.answer import Answer, build_engine
 from rag.embeddings import GlmEmbedder, VectorCache
 from rag.retrieval import parse_period
-from tests.conftest import metadata_of
+from tests.conftest import build_views, metadata_of
 from warehouse.duck import connect
 
 A, B = "10001", "20002"
@@ -63,6 +63,7 @@ def two_clients(env):
 
 
 def index(instance) -> dict:
+    build_views(instance)
     result = dg.materialize([rag_index], resources=all_resources(), instance=instance)
     return metadata_of(result, "rag_index")
 

@@ -3,9 +3,6 @@ passages whose original is gone are removed)."""
 
 import dagster as dg
 
-from assets.enrichment.assets import interaction_signals
-from assets.enrichment.profile import client_profile
-from assets.notes.assets import staff_notes
 from config.settings import get_settings
 from rag.chunks import all_chunks
 
@@ -14,9 +11,20 @@ EMBED_BATCH = 256
 
 @dg.asset(
     group_name="rag",
-    # the tables it reads, not the whole dbt project: an incremental build leaves the views out, and a dependency
-    # on them would skip this step
-    deps=["int_wms_weekly", "client_daily_activity", interaction_signals, client_profile, staff_notes],
+    # the dbt models rag/chunks.py reads
+    deps=[
+        "stg_notes__notes",
+        "stg_meetings__summaries",
+        "stg_meetings__transcripts",
+        "stg_telegram__messages",
+        "stg_bitrix24__activities",
+        "stg_bitrix24__call_transcripts",
+        "stg_bitrix24__activity_summaries",
+        "stg_enrichment__client_profile_facts",
+        "stg_enrichment__interaction_signals",
+        "int_wms_weekly",
+        "client_daily_activity",
+    ],
     required_resource_keys={"warehouse", "rag"},
     kinds={"lancedb"},
     pool="duckdb_write",  # a backup copies the index only when no run writes it
