@@ -24,15 +24,15 @@ TABLES = {
     "timeline": "select * exclude (loaded_at) from w.marts.fct_client_timeline",
     "profile": "select * from w.marts.client_profile_card",
     "wms_weekly": "select * exclude (loaded_at) from w.intermediate.int_wms_weekly",
-    "transcripts": "select recording_id, client_id, text from w.raw.meeting_transcripts",
+    "transcripts": "select recording_id, client_id, text from w.staging.stg_meetings__transcripts",
     "last_contact": """select client_id, max(day) as last_contact from w.marts.client_daily_activity
                        where messages_in + messages_out + meetings + calls + emails > 0 group by 1""",
     # for the admin page: what is not yet tied to a client
-    "unmapped_chats": "select chat_id, title, chat_type from w.raw.telegram_chats where client_id is null",
-    "renamed_chats": "select chat_id, mapped_title, title, client_id, title_lead from w.raw.telegram_chats "
+    "unmapped_chats": "select chat_id, title, chat_type from w.staging.stg_telegram__chats where client_id is null",
+    "renamed_chats": "select chat_id, mapped_title, title, client_id, title_lead from w.staging.stg_telegram__chats "
     f"where {RENAMED}",
-    "unmapped_wms": "select wms_client_id, name, inn from w.raw.wms_clients where client_id is null",
-    "unmatched_recordings": "select path, room, reason, last_seen_at from w.raw.meeting_unmatched",
+    "unmapped_wms": "select wms_client_id, name, inn from w.staging.stg_wms__clients where client_id is null",
+    "unmatched_recordings": "select path, room, reason, last_seen_at from w.staging.stg_meetings__unmatched",
 }
 
 
@@ -78,6 +78,10 @@ def publish(warehouse: Path, target: Path) -> dict[str, int]:
         "client_profile_card",
         "int_wms_weekly",
         "client_daily_activity",
+        "stg_meetings__transcripts",
+        "stg_telegram__chats",
+        "stg_wms__clients",
+        "stg_meetings__unmatched",
         client_profile,
         staff_notes,
     ],

@@ -22,6 +22,22 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
 
+# seconds of audio sent to SpeechKit since a moment: (the staging views read, the query)
+SPEECH_SQL = [
+    (
+        ("stg_meetings__transcripts",),
+        """select coalesce(sum(duration_s), 0) from staging.stg_meetings__transcripts
+           where provider = 'speechkit' and transcribed_at >= ?""",
+    ),
+    (
+        ("stg_bitrix24__call_transcripts", "stg_bitrix24__activities"),
+        """select coalesce(sum(a.duration_s), 0) from staging.stg_bitrix24__call_transcripts t
+           join staging.stg_bitrix24__activities a using (activity_id)
+           where t.provider = 'speechkit' and t.status = 'ok' and t.transcribed_at >= ?""",
+    ),
+]
+
+
 def measure(settings: Settings, days: int = 30) -> Usage:
     since = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=days)
     calls = prompt = completion = 0
@@ -35,19 +51,11 @@ def measure(settings: Settings, days: int = 30) -> Usage:
     seconds = 0.0
     if settings.warehouse_path.exists():
         with duck.connect(settings.warehouse_path, read_only=True) as con:
-            seconds = (
-                con.execute(
-                    """select coalesce(sum(t.duration_s), 0) from raw.meeting_transcripts t
-                   where t.provider = 'speechkit' and t.transcribed_at >= ?""",
-                    [since],
-                ).fetchone()[0]
-                + con.execute(
-                    """select coalesce(sum(a.duration_s), 0) from raw.bitrix_call_transcripts t
-                   join raw.bitrix_activities a using (activity_id)
-                   where t.provider = 'speechkit' and t.status = 'ok' and t.transcribed_at >= ?""",
-                    [since],
-                ).fetchone()[0]
-            )
+            views = con.execute("select view_name from duckdb_views() where schema_name = 'staging'").fetchall()
+            built = {v for (v,) in views}
+            for needs, sql in SPEECH_SQL:
+                if set(needs) <= built:  # the warehouse build has made them (a fresh install: nothing sent yet)
+                    seconds += con.execute(sql, [since]).fetchone()[0]
     return Usage(days, calls, prompt, completion, seconds / 60)
 
 

@@ -12,13 +12,14 @@ from devkit.demo import CLIENTS, _dialogue
 from orchestration.definitions import build_defs
 from orchestration.resources import all_resources
 from orchestration.run_once import run_once
-from tests.conftest import jibri
+from tests.conftest import build_views, jibri
 from tests.fakes.telegram import visible_text
 
 DAY = "2026-11-24"
 
 
 def materialize_report(instance, day=DAY):
+    build_views(instance)
     return dg.materialize(
         [daily_curator_report], partition_key=day, resources=all_resources(), instance=instance, raise_on_error=False
     )

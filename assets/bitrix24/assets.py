@@ -31,6 +31,7 @@ from connectors.llm import LLMError, summarize_meeting
 from connectors.stt import Segment, TranscriptionError
 from warehouse.aliases import load_aliases
 from warehouse.duck import fetch_dicts, upsert
+from warehouse.refs import make_ref
 
 GROUP = "bitrix24"
 ACTIVITY_SELECT = ["*", "COMMUNICATIONS", "FILES", "BINDINGS"]
@@ -365,7 +366,7 @@ def bitrix_activity_summaries(context: dg.AssetExecutionContext) -> dg.Materiali
             segments = [Segment(None, None, None, call["body_text"] or call["subject"] or "Звонок без описания")]
         direction = {"incoming": "Входящий звонок", "outgoing": "Исходящий звонок"}.get(call["direction"], "Звонок")
         summarize(
-            f"call:{call['activity_id']}",
+            make_ref("call", call["activity_id"]),
             "call",
             call["client_id"],
             call["subject"] or direction,
@@ -384,7 +385,7 @@ def bitrix_activity_summaries(context: dg.AssetExecutionContext) -> dg.Materiali
             for m in mails
         ]
         summarize(
-            f"email:{client}:{subject}",
+            make_ref("email", client, subject),
             "email_thread",
             client,
             mails[-1]["subject"],

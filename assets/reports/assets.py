@@ -2,8 +2,6 @@
 
 import dagster as dg
 
-from assets.bitrix24.assets import bitrix_activity_summaries
-from assets.meetings.assets import meeting_summaries
 from assets.partitions import daily_partitions
 from assets.reports.curator_report import (
     deliver_report,
@@ -13,16 +11,19 @@ from assets.reports.curator_report import (
     render_report,
     report_key,
 )
-from assets.telegram.assets import telegram_daily_summaries
 
 
 @dg.asset(
     partitions_def=daily_partitions,
     group_name="reports",
     deps=[
-        dg.AssetDep(meeting_summaries, partition_mapping=dg.AllPartitionMapping()),
-        telegram_daily_summaries,
-        bitrix_activity_summaries,
+        dg.AssetKey(key)
+        for key in (
+            "stg_meetings__summaries",
+            "stg_telegram__daily_summaries",
+            "stg_bitrix24__activity_summaries",
+            "stg_bitrix24__activities",
+        )
     ],
     required_resource_keys={"warehouse", "telegram", "app_db"},
     pool="duckdb_write",  # only reads the warehouse, but a reading process locks the writer out

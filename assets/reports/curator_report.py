@@ -26,11 +26,10 @@ def load_day_meetings(con: duckdb.DuckDBPyConnection, day: date) -> list[dict]:
     return fetch_dicts(
         con,
         """
-        select s.recording_id, s.client_id, s.started_at, s.summary, r.room, r.media_path
-        from raw.meeting_summaries s
-        join raw.meeting_recordings r using (recording_id)
-        where s.meeting_date = ?
-        order by s.client_id, s.started_at, s.recording_id
+        select recording_id, client_id, started_at, summary, room, media_path
+        from staging.stg_meetings__summaries
+        where meeting_date = ? and media_path is not null  -- its recording is known
+        order by client_id, started_at, recording_id
         """,
         [day],
     )
@@ -39,7 +38,8 @@ def load_day_meetings(con: duckdb.DuckDBPyConnection, day: date) -> list[dict]:
 def load_day_chats(con: duckdb.DuckDBPyConnection, day: date) -> list[dict]:
     return fetch_dicts(
         con,
-        "select client_id, messages, summary from raw.telegram_daily_summaries where day = ? order by client_id",
+        "select client_id, messages, summary from staging.stg_telegram__daily_summaries where day = ? "
+        "order by client_id",
         [day],
     )
 
@@ -49,8 +49,8 @@ def load_day_activities(con: duckdb.DuckDBPyConnection, day: date) -> list[dict]
         con,
         """
         select s.client_id, s.kind, s.title, s.summary, s.activity_ids, a.started_at, a.direction, a.duration_s
-        from raw.bitrix_activity_summaries s
-        left join raw.bitrix_activities a
+        from staging.stg_bitrix24__activity_summaries s
+        left join staging.stg_bitrix24__activities a
           on s.kind = 'call' and a.activity_id = cast(json_extract(s.activity_ids, '$[0]') as bigint)
         where s.day = ?
         order by s.client_id, s.kind, s.summary_key
