@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import duckdb
@@ -10,6 +11,7 @@ import duckdb
 from chat_app.views import as_code, as_text
 from config.settings import get_settings
 from rag.index import Hit, RagIndex
+from warehouse.refs import make_ref, parse_ref, ref_prefix
 from warehouse.staff import User
 
 BAND_ORDER = {"красный": 0, "жёлтый": 1, "зелёный": 2}
@@ -107,21 +109,29 @@ def unmapped() -> dict[str, list[dict]]:
 
 def _passages_of(index: RagIndex, client_id: str, ref: str) -> list[Hit]:
     """The passages of the original a timeline row or a citation points at (always within the one client)."""
-    if m := re.fullmatch(r"telegram_day:[^:]+:(\d{4}-\d{2}-\d{2})", ref):  # a day of chat
-        day = datetime.fromisoformat(m.group(1))
+    parsed = parse_ref(ref)
+    if parsed and parsed.kind == "telegram_day":  # a day of chat
+        try:
+            day = datetime.fromisoformat(parsed.parts[1])
+        except ValueError:
+            return []
         return index.passages(client_id, source="telegram", start=day, end=day + timedelta(days=1))
-    if m := re.fullmatch(r"(telegram:-?\d+):(\d+)(?:-(\d+))?", ref):  # a conversation, or one message in it
-        chat, first = m.group(1), int(m.group(2))
-        if m.group(3):
-            return index.passages(client_id, source_ref=f"{chat}:{first}")
+    if parsed and parsed.kind == "telegram":  # a conversation, or one message in it
+        chat_id, messages = parsed.parts
+        first, _, last = messages.partition("-")
+        if not first.isdigit():
+            return []
+        if last:
+            return index.passages(client_id, source_ref=make_ref("telegram", chat_id, first))
         conversations: dict[str, list[Hit]] = {}
-        for h in index.passages(client_id, source_ref_prefix=chat + ":"):
+        for h in index.passages(client_id, source_ref_prefix=ref_prefix("telegram", chat_id)):
             conversations.setdefault(h.source_ref, []).append(h)
         for hits in conversations.values():
-            if any(_covers(h.deep_ref, first) for h in hits):
+            if any(_covers(h.deep_ref, int(first)) for h in hits):
                 return hits
         return []
-    return index.passages(client_id, source_ref=ref.split("@")[0])
+    # the original as a whole: without the moment inside it
+    return index.passages(client_id, source_ref=str(replace(parsed, at=None)) if parsed else ref)
 
 
 def _covers(deep_ref: str, message_id: int) -> bool:
@@ -138,7 +148,8 @@ def original(client_id: str, ref: str) -> str:
     settings = get_settings()
     hits = _passages_of(RagIndex(settings.rag_path, settings.embed_dim), client_id, ref)
     if not hits:
-        if ref.startswith("meeting:") and (text := transcript(client_id, ref.removeprefix("meeting:").split("@")[0])):
+        meeting = parse_ref(ref)
+        if meeting and meeting.kind == "meeting" and (text := transcript(client_id, meeting.parts[0])):
             return f"### Расшифровка встречи\n\n{as_text(text)}"
         return f"Оригинал {as_code(ref)} пока не найден: поисковый индекс обновляется раз в час."
     title = re.sub(r" — с \d+:\d\d(:\d\d)?$", "", hits[0].title or "")

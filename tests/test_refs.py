@@ -94,3 +94,12 @@ def test_garbage_is_none(garbage):
 def test_make_refuses_what_could_not_be_read_back(kind, parts, at):
     with pytest.raises(ValueError):
         make_ref(kind, *parts, at=at)
+
+
+def test_a_prefix_is_what_every_longer_reference_starts_with():
+    from warehouse.refs import make_ref, ref_prefix
+
+    assert make_ref("telegram", -1001, "5-7").startswith(ref_prefix("telegram", -1001))
+    assert not make_ref("telegram", -10012, 5).startswith(ref_prefix("telegram", -1001))
+    with pytest.raises(ValueError):
+        ref_prefix("telegram", -1001, 5)
