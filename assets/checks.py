@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import dagster as dg
 
+from assets.resources import WarehouseResource
+
 # asset key → (staging view, time column (UTC unless noted), the age after which it is stale, what it is in Russian)
 SOURCES = {
     "telegram_messages": ("stg_telegram__messages", "sent_at", timedelta(days=2), "сообщение в Telegram"),
@@ -34,17 +36,16 @@ SOURCES = {
         dg.AssetCheckSpec("source_freshness", asset=key, description=f"Самая свежая запись: {what} не старше {age}")
         for key, (_, _, age, what) in SOURCES.items()
     ],
-    required_resource_keys={"warehouse"},
     pool="duckdb_write",  # only reads the warehouse, but a reading process locks the writer out
     can_subset=True,  # a pull job runs the check of its own source right after the pull
 )
-def source_freshness(context: dg.AssetCheckExecutionContext):
+def source_freshness(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
     """Свежесть каждого источника: насколько старая самая новая запись."""
     from config.clock import as_utc
     from config.settings import get_settings
 
     now = as_utc(get_settings().now())  # the records' time is business time: «today»
-    with context.resources.warehouse.connect(read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         views = con.execute("select view_name from duckdb_views() where schema_name = 'staging'").fetchall()
         built = {v for (v,) in views}
         for key, (view, column, max_age, what) in SOURCES.items():

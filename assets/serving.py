@@ -13,6 +13,7 @@ import duckdb
 
 from assets.enrichment.profile import client_profile
 from assets.notes.assets import staff_notes
+from assets.resources import WarehouseResource
 from assets.telegram.storage import RENAMED
 from config.settings import get_settings
 
@@ -85,7 +86,6 @@ def publish(warehouse: Path, target: Path) -> dict[str, int]:
         client_profile,
         staff_notes,
     ],
-    required_resource_keys={"warehouse"},
     kinds={"duckdb"},
     pool="duckdb_write",
     description=(
@@ -93,9 +93,9 @@ def publish(warehouse: Path, target: Path) -> dict[str, int]:
         "не ждёт, пока запуск пишет в хранилище. Новый снимок заменяет старый целиком."
     ),
 )
-def serving_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def serving_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = get_settings()
-    with context.resources.warehouse.connect():
+    with warehouse.connect():
         pass  # a fresh install: the warehouse file must exist
-    counts = publish(settings.warehouse_path, settings.serving_path)
+    counts = publish(warehouse.path, settings.serving_path)
     return dg.MaterializeResult(metadata={"строк по таблицам": dg.MetadataValue.json(counts)})

@@ -9,11 +9,11 @@ import dagster as dg
 from assets.files import is_settled, is_valid_name, readable_name
 from assets.meetings.assets import meeting_unmatched_files, recordings_partitions
 from assets.metadata import md_table
+from assets.resources import AppDBResource, RecordingsResource, TelegramBotResource, TelegramExportsResource
 from assets.telegram.assets import telegram_exports as telegram_exports_asset
 from connectors.redact import redact
 from connectors.telegram_bot import escape, split_html
 from orchestration.jobs import meeting_pipeline_job, notes_job, telegram_export_job, unmatched_recordings_job
-from orchestration.resources import AppDBResource, RecordingsResource, TelegramBotResource, TelegramExportsResource
 from orchestration.run_once import step_failure_reason
 
 
@@ -39,8 +39,7 @@ def new_recordings_sensor(context: dg.SensorEvaluationContext, recordings: Recor
     # a recording is new until it has a run: a partition registered by a tick that died before launching its run
     # (daemon or `client360 run` killed) is requested again; a failed run waits for a person, as before
     with_runs = {
-        p.partition
-        for p in context.instance.get_run_partition_data(dg.RunsFilter(job_name=meeting_pipeline_job.name))
+        p.partition for p in context.instance.get_run_partition_data(dg.RunsFilter(job_name=meeting_pipeline_job.name))
     }
     known = set(context.instance.get_dynamic_partitions(recordings_partitions.name))
     new = [r for r in scan.ready if r.recording_id not in with_runs]

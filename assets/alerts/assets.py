@@ -6,6 +6,7 @@ from datetime import timedelta
 import dagster as dg
 
 from assets.reports.curator_report import deliver_report
+from assets.resources import AppDBResource, TelegramBotResource, WarehouseResource
 from config.settings import get_settings
 from connectors.telegram_bot import escape
 from warehouse.duck import fetch_dicts
@@ -36,7 +37,6 @@ def render_alert(alert: dict) -> str:
 @dg.asset(
     group_name="alerts",
     deps=[dg.AssetKey("client_alerts"), dg.AssetKey("dim_clients")],
-    required_resource_keys={"warehouse", "telegram", "app_db"},
     pool="duckdb_write",  # only reads the warehouse, but a reading process locks the writer out
     kinds={"telegram"},
     description=(
@@ -45,9 +45,14 @@ def render_alert(alert: dict) -> str:
         "в сообщении цифры склада, записи-доказательства и куратор."
     ),
 )
-def client_alert_delivery(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def client_alert_delivery(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    telegram: TelegramBotResource,
+    app_db: AppDBResource,
+) -> dg.MaterializeResult:
     since = get_settings().today() - timedelta(days=14)  # only what is current: weeks ended since
-    with context.resources.warehouse.connect(read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         alerts = fetch_dicts(
             con,
             """
@@ -59,12 +64,11 @@ def client_alert_delivery(context: dg.AssetExecutionContext) -> dg.MaterializeRe
             """,
             [since],
         )
-    telegram = context.resources.telegram
     if not telegram.alerts_configured():
         return dg.MaterializeResult(
             metadata={"тревог": len(alerts), "отправлено": "нет: не заданы TELEGRAM_BOT_TOKEN / C360_ALERT_CHAT_ID"}
         )
-    bot, db = telegram.bot(), context.resources.app_db.db()
+    bot, db = telegram.bot(), app_db.db()
     sent, already = 0, 0
     try:
         for alert in alerts:

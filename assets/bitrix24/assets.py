@@ -22,6 +22,7 @@ from assets.bitrix24.crm import (
 )
 from assets.metadata import alias_problems
 from assets.partitions import daily_partitions
+from assets.resources import BitrixResource, LLMResource, SttResource, WarehouseResource
 from config.clock import day_start_utc
 from config.settings import get_settings
 from connectors.bitrix import BitrixError
@@ -29,7 +30,6 @@ from connectors.bitrix_activity import normalize_activity
 from connectors.http import ExternalServiceError
 from connectors.llm import LLMError, summarize_meeting
 from connectors.stt import Segment, TranscriptionError
-from warehouse.aliases import load_aliases
 from warehouse.duck import fetch_dicts, upsert
 from warehouse.refs import make_ref
 
@@ -44,7 +44,6 @@ def _failure(exc: Exception) -> dg.Failure:
 
 @dg.asset(
     group_name=GROUP,
-    required_resource_keys={"warehouse", "bitrix"},
     pool="duckdb_write",
     kinds={"duckdb", "bitrix24"},
     description=(
@@ -53,11 +52,13 @@ def _failure(exc: Exception) -> dg.Failure:
         "контакты, компании и сделки."
     ),
 )
-def bitrix_clients(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def bitrix_clients(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, bitrix: BitrixResource
+) -> dg.MaterializeResult:
     settings = get_settings()
-    client = context.resources.bitrix.client()
+    client = bitrix.client()
     try:
-        with context.resources.warehouse.connect(read_only=True) as con:
+        with warehouse.connect(read_only=True) as con:
             since = con.execute("select max(date_modify) from raw.bitrix_leads").fetchone()[0]
         flt = {}
         if since:  # incremental by modification time, with an overlap so nothing slips between runs
@@ -78,7 +79,7 @@ def bitrix_clients(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     finally:
         client.close()
     names = {uid: u["name"] for uid, u in users.items()}
-    with context.resources.warehouse.connect() as con:
+    with warehouse.connect() as con:
         upsert(con, "raw.bitrix_leads", [lead_row(lead, names) for lead in leads])
         upsert(con, "raw.bitrix_contacts", [contact_row(c) for c in contacts])
         upsert(con, "raw.bitrix_companies", [company_row(c) for c in companies])
@@ -118,7 +119,6 @@ def _iso(day: str) -> str:
 @dg.asset(
     group_name=GROUP,
     deps=[bitrix_clients],
-    required_resource_keys={"warehouse", "bitrix"},
     pool="duckdb_write",
     kinds={"duckdb", "bitrix24"},
     description=(
@@ -127,10 +127,12 @@ def _iso(day: str) -> str:
         "Дела неизвестного вида, без владельца или с битым текстом сохраняются со статусом и причиной."
     ),
 )
-def bitrix_activities(context: dg.AssetExecutionContext, config: ActivitiesConfig) -> dg.MaterializeResult:
+def bitrix_activities(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, bitrix: BitrixResource, config: ActivitiesConfig
+) -> dg.MaterializeResult:
     settings = get_settings()
-    aliases = load_aliases(settings.resolved_aliases_file)
-    with context.resources.warehouse.connect(read_only=True) as con:
+    aliases = warehouse.aliases()
+    with warehouse.connect(read_only=True) as con:
         owners = owner_clients(con, aliases)
         synced = {
             (t, str(i)) for t, i in con.execute("select owner_type, owner_id from raw.bitrix_owner_sync").fetchall()
@@ -160,7 +162,7 @@ def bitrix_activities(context: dg.AssetExecutionContext, config: ActivitiesConfi
                     "crm.activity.list",
                     {"filter": flt, "select": ACTIVITY_SELECT, "order": {"ID": "ASC"}},
                 )
-    client = context.resources.bitrix.client()
+    client = bitrix.client()
     try:
         pages, failed = client.batch_list_all(calls) if calls else ({}, {})
     except (BitrixError, ExternalServiceError) as exc:
@@ -169,7 +171,7 @@ def bitrix_activities(context: dg.AssetExecutionContext, config: ActivitiesConfi
         client.close()
     raw_rows = {int(r["ID"]): r for rows in pages.values() for r in rows if str(r.get("ID") or "").isdigit()}
     rows = [normalize_activity(r, owners) for r in raw_rows.values()]
-    with context.resources.warehouse.connect() as con:
+    with warehouse.connect() as con:
         known = dict(
             con.execute(
                 "select activity_id, last_updated from raw.bitrix_activities where activity_id in (select unnest(?))",
@@ -214,7 +216,6 @@ def _recording_suffix(url: str) -> str:
 @dg.asset(
     group_name=GROUP,
     deps=[bitrix_activities],
-    required_resource_keys={"warehouse", "bitrix", "stt"},
     pool="duckdb_write",
     kinds={"duckdb"},
     description=(
@@ -222,9 +223,11 @@ def _recording_suffix(url: str) -> str:
         "ошибка распознавания сохраняются со статусом и причиной; такой звонок резюмируется по описанию."
     ),
 )
-def bitrix_call_transcripts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def bitrix_call_transcripts(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, stt: SttResource, bitrix: BitrixResource
+) -> dg.MaterializeResult:
     settings = get_settings()
-    with context.resources.warehouse.connect(read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         calls = fetch_dicts(
             con,
             """
@@ -236,7 +239,7 @@ def bitrix_call_transcripts(context: dg.AssetExecutionContext) -> dg.Materialize
         )
     folder = settings.data_dir / "bitrix_recordings"
     folder.mkdir(parents=True, exist_ok=True)
-    client, stt = context.resources.bitrix.client(), context.resources.stt.provider()
+    client, provider = bitrix.client(), stt.provider()
     rows = []
     try:
         for call in calls:
@@ -244,7 +247,7 @@ def bitrix_call_transcripts(context: dg.AssetExecutionContext) -> dg.Materialize
                 "activity_id": call["activity_id"],
                 "status": "ok",
                 "reason": None,
-                "provider": stt.name,
+                "provider": provider.name,
                 "text": None,
                 "segments": None,
             }
@@ -252,7 +255,7 @@ def bitrix_call_transcripts(context: dg.AssetExecutionContext) -> dg.Materialize
             try:
                 if not media.exists():
                     media.write_bytes(client.download(call["recording_url"]))
-                transcript = stt.transcribe(media)
+                transcript = provider.transcribe(media)
                 row.update(text=transcript.text, segments=transcript.segments_json())
             except ExternalServiceError as exc:
                 row.update(status="recording_unavailable", reason=str(exc))
@@ -261,8 +264,8 @@ def bitrix_call_transcripts(context: dg.AssetExecutionContext) -> dg.Materialize
             rows.append(row)
     finally:
         client.close()
-        getattr(stt, "close", lambda: None)()
-    with context.resources.warehouse.connect() as con:
+        getattr(provider, "close", lambda: None)()
+    with warehouse.connect() as con:
         upsert(con, "raw.bitrix_call_transcripts", rows)
     statuses = Counter(r["status"] for r in rows)
     return dg.MaterializeResult(
@@ -298,7 +301,6 @@ def load_day_activities(con, day, tz) -> list[dict]:
     partitions_def=daily_partitions,
     group_name=GROUP,
     deps=[bitrix_call_transcripts],
-    required_resource_keys={"warehouse", "llm"},
     pool="duckdb_write",
     kinds={"duckdb"},
     description=(
@@ -306,10 +308,12 @@ def load_day_activities(con, day, tz) -> list[dict]:
         "для раздела «Звонки и почта» в отчёте кураторам. Раздел = день."
     ),
 )
-def bitrix_activity_summaries(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def bitrix_activity_summaries(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, llm: LLMResource
+) -> dg.MaterializeResult:
     settings = get_settings()
     day = context.partition_time_window.start.date()
-    with context.resources.warehouse.connect(read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         items = load_day_activities(con, day, settings.tz)
         threads: dict[tuple[str, str], list[dict]] = {}
         for mail in (i for i in items if i["kind"] == "email"):
@@ -328,17 +332,17 @@ def bitrix_activity_summaries(context: dg.AssetExecutionContext) -> dg.Materiali
                     )
                     if thread_subject(m["subject"]) == key[1]
                 ]
-    llm = context.resources.llm.client()
+    model = llm.client()
     rows, failed = [], []
 
     def summarize(key, kind, client, title, segments, ids, what):
         try:
             summary = summarize_meeting(
-                llm,
+                model,
                 segments,
                 client=f"лид {client}",
                 when=f"{day:%d.%m.%Y}",
-                max_chars=settings.llm_max_input_chars,
+                max_chars=llm.max_input_chars(),
                 what=what,
             )
         except LLMError as exc:
@@ -393,9 +397,9 @@ def bitrix_activity_summaries(context: dg.AssetExecutionContext) -> dg.Materiali
             [m["activity_id"] for m in mails],
             "Переписка по почте",
         )
-    with context.resources.warehouse.connect() as con:
+    with warehouse.connect() as con:
         upsert(con, "raw.bitrix_activity_summaries", rows)
-    usage = llm.usage.snapshot()
+    usage = model.usage.snapshot()
     metadata = {
         "день": day.isoformat(),
         "звонков": sum(1 for r in rows if r["kind"] == "call"),

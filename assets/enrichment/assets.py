@@ -6,6 +6,7 @@ from collections import Counter
 
 import dagster as dg
 
+from assets.resources import LLMResource, WarehouseResource
 from connectors.llm import LLMError
 from connectors.llm.signals import analyze_interaction
 from warehouse.duck import fetch_dicts, upsert
@@ -28,7 +29,6 @@ where body is not null
 @dg.asset(
     group_name="enrichment",
     deps=[dg.AssetKey("int_client_events")],
-    required_resource_keys={"warehouse", "llm"},
     pool="duckdb_write",
     kinds={"duckdb"},
     description=(
@@ -37,8 +37,10 @@ where body is not null
         "текст; ответы модели кэшируются."
     ),
 )
-def interaction_signals(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    with context.resources.warehouse.connect(read_only=True) as con:
+def interaction_signals(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, llm: LLMResource
+) -> dg.MaterializeResult:
+    with warehouse.connect(read_only=True) as con:
         items = fetch_dicts(con, ITEMS_SQL)
         # rows analysed before profile facts existed are read once more
         done = {
@@ -47,7 +49,7 @@ def interaction_signals(context: dg.AssetExecutionContext) -> dg.MaterializeResu
                 "select ref, content_hash, occurred_at from raw.interaction_signals where facts is not null"
             ).fetchall()
         }
-    llm = context.resources.llm.client()
+    model = llm.client()
     rows, moved, failed = [], [], []
     for item in items:
         text = (item["text"] or "").strip()
@@ -60,7 +62,7 @@ def interaction_signals(context: dg.AssetExecutionContext) -> dg.MaterializeResu
             continue
         try:
             s = analyze_interaction(
-                llm, text, what=WHAT.get(item["source"], "Контакт"), client=f"лид {item['client_id']}"
+                model, text, what=WHAT.get(item["source"], "Контакт"), client=f"лид {item['client_id']}"
             )
         except LLMError as exc:
             failed.append(f"{item['ref']}: {exc}")
@@ -83,10 +85,10 @@ def interaction_signals(context: dg.AssetExecutionContext) -> dg.MaterializeResu
                 "extractive": s.extractive,
             }
         )
-    with context.resources.warehouse.connect() as con:
+    with warehouse.connect() as con:
         upsert(con, "raw.interaction_signals", rows)
         upsert(con, "raw.interaction_signals", moved)
-    usage = llm.usage.snapshot()
+    usage = model.usage.snapshot()
     metadata = {
         "контактов всего": len(items),
         "проанализировано сейчас": len(rows),

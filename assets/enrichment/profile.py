@@ -13,6 +13,7 @@ import dagster as dg
 
 from assets.enrichment.assets import interaction_signals
 from assets.metadata import md_table
+from assets.resources import WarehouseResource
 from connectors.llm.profile import KINDS, ProfileFacts, fact_key
 from warehouse.duck import fetch_dicts, upsert
 from warehouse.refs import make_ref
@@ -131,7 +132,6 @@ def system_facts(con) -> list[dict]:
 @dg.asset(
     group_name="enrichment",
     deps=[interaction_signals, dg.AssetKey("stg_wms__orders"), dg.AssetKey("stg_bitrix24__leads")],
-    required_resource_keys={"warehouse"},
     pool="duckdb_write",
     kinds={"duckdb"},
     description=(
@@ -140,8 +140,8 @@ def system_facts(con) -> list[dict]:
         "датой последнего подтверждения. Новые тексты дополняют профиль, изменённые — заменяют свои факты."
     ),
 )
-def client_profile(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    with context.resources.warehouse.connect() as con:
+def client_profile(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
         pending = fetch_dicts(con, PENDING_SQL)
         clients = sorted({p["client_id"] for p in pending})
         existing = []

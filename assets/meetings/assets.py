@@ -8,6 +8,7 @@ import dagster as dg
 
 from assets.files import readable_name
 from assets.metadata import md_table
+from assets.resources import LLMResource, RecordingsResource, SttResource, WarehouseResource
 from connectors.llm import LLMError, MeetingSummary, summarize_meeting
 from connectors.stt import Segment, TranscriptionError
 from warehouse.duck import fetch_dicts, upsert
@@ -16,20 +17,17 @@ GROUP = "meetings"
 recordings_partitions = dg.DynamicPartitionsDefinition(name="meeting_recordings")
 
 
-def _recording_row(context: dg.AssetExecutionContext) -> dict:
-    with context.resources.warehouse.connect(read_only=True) as con:
-        rows = fetch_dicts(con, "select * from raw.meeting_recordings where recording_id = ?", [context.partition_key])
+def _recording_row(warehouse: WarehouseResource, recording_id: str) -> dict:
+    with warehouse.connect(read_only=True) as con:
+        rows = fetch_dicts(con, "select * from raw.meeting_recordings where recording_id = ?", [recording_id])
     if not rows:
-        raise dg.Failure(
-            f"Запись {context.partition_key} не зарегистрирована: сначала материализуйте meeting_recordings"
-        )
+        raise dg.Failure(f"Запись {recording_id} не зарегистрирована: сначала материализуйте meeting_recordings")
     return rows[0]
 
 
 @dg.asset(
     partitions_def=recordings_partitions,
     group_name=GROUP,
-    required_resource_keys={"warehouse", "recordings"},
     pool="duckdb_write",
     kinds={"duckdb"},
     code_version="1",
@@ -38,8 +36,10 @@ def _recording_row(context: dg.AssetExecutionContext) -> dict:
         "или на положенный в папку аудио/видеофайл. Клиент (ID лида Битрикс24) берётся из имени комнаты."
     ),
 )
-def meeting_recordings(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    rec = context.resources.recordings.folder().find(context.partition_key, now=time.time())
+def meeting_recordings(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, recordings: RecordingsResource
+) -> dg.MaterializeResult:
+    rec = recordings.folder().find(context.partition_key, now=time.time())
     if rec is None:
         raise dg.Failure(
             description=f"Файл записи {context.partition_key} не найден в папке записей (удалён или переименован)",
@@ -59,7 +59,7 @@ def meeting_recordings(context: dg.AssetExecutionContext) -> dg.MaterializeResul
         "size_bytes": rec.size,
         "mtime": rec.mtime,
     }
-    with context.resources.warehouse.connect() as con:
+    with warehouse.connect() as con:
         upsert(con, "raw.meeting_recordings", [row])
     return dg.MaterializeResult(
         metadata={
@@ -78,7 +78,6 @@ def meeting_recordings(context: dg.AssetExecutionContext) -> dg.MaterializeResul
     partitions_def=recordings_partitions,
     group_name=GROUP,
     deps=[meeting_recordings],
-    required_resource_keys={"warehouse", "stt"},
     pool="duckdb_write",
     kinds={"duckdb"},
     code_version="1",
@@ -87,19 +86,21 @@ def meeting_recordings(context: dg.AssetExecutionContext) -> dg.MaterializeResul
         "(асинхронное распознавание) или готовая расшифровка рядом с файлом (sidecar)."
     ),
 )
-def meeting_transcripts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    rec = _recording_row(context)
-    stt = context.resources.stt.provider()
+def meeting_transcripts(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, stt: SttResource
+) -> dg.MaterializeResult:
+    rec = _recording_row(warehouse, context.partition_key)
+    provider = stt.provider()
     started = time.monotonic()
     try:
-        transcript = stt.transcribe(Path(rec["media_path"]))
+        transcript = provider.transcribe(Path(rec["media_path"]))
     except TranscriptionError as exc:
         raise dg.Failure(
             description=f"Не удалось расшифровать запись: {exc}",
-            metadata={"файл": rec["media_path"], "провайдер": stt.name, "причина": str(exc)},
+            metadata={"файл": rec["media_path"], "провайдер": provider.name, "причина": str(exc)},
         ) from exc
     finally:
-        close = getattr(stt, "close", None)
+        close = getattr(provider, "close", None)
         if close:
             close()
     row = {
@@ -112,7 +113,7 @@ def meeting_transcripts(context: dg.AssetExecutionContext) -> dg.MaterializeResu
         "segment_count": len(transcript.segments),
         "duration_s": transcript.duration,
     }
-    with context.resources.warehouse.connect() as con:
+    with warehouse.connect() as con:
         upsert(con, "raw.meeting_transcripts", [row])
     return dg.MaterializeResult(
         metadata={
@@ -131,7 +132,6 @@ def meeting_transcripts(context: dg.AssetExecutionContext) -> dg.MaterializeResu
     partitions_def=recordings_partitions,
     group_name=GROUP,
     deps=[meeting_transcripts],
-    required_resource_keys={"warehouse", "llm"},
     pool="duckdb_write",
     kinds={"duckdb"},
     code_version="1",
@@ -140,31 +140,33 @@ def meeting_transcripts(context: dg.AssetExecutionContext) -> dg.MaterializeResu
         "(с ответственным и сроком, если названы), риски и недовольство. Длинные расшифровки — map-reduce."
     ),
 )
-def meeting_summaries(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    rec = _recording_row(context)
-    with context.resources.warehouse.connect(read_only=True) as con:
+def meeting_summaries(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, llm: LLMResource
+) -> dg.MaterializeResult:
+    rec = _recording_row(warehouse, context.partition_key)
+    with warehouse.connect(read_only=True) as con:
         rows = fetch_dicts(
             con, "select segments from raw.meeting_transcripts where recording_id = ?", [rec["recording_id"]]
         )
     if not rows:
         raise dg.Failure(f"Нет расшифровки записи {rec['recording_id']}: сначала материализуйте meeting_transcripts")
     segments = [Segment(**s) for s in json.loads(rows[0]["segments"])]
-    llm = context.resources.llm.client()
+    model = llm.client()
     try:
         summary: MeetingSummary = summarize_meeting(
-            llm,
+            model,
             segments,
             client=f"лид {rec['client_id']}",
             when=f"{rec['started_at']:%d.%m.%Y %H:%M}" if rec["started_at"] else "",
             participants=json.loads(rec["participants"] or "[]"),
-            max_chars=context.resources.llm.max_input_chars(),
+            max_chars=llm.max_input_chars(),
         )
     except LLMError as exc:
         raise dg.Failure(
             description=f"Не удалось составить резюме записи {rec['media_path']}: {exc}",
-            metadata={"файл": rec["media_path"], "причина": str(exc), **llm.usage.snapshot()},
+            metadata={"файл": rec["media_path"], "причина": str(exc), **model.usage.snapshot()},
         ) from exc
-    usage = llm.usage.snapshot()
+    usage = model.usage.snapshot()
     row = {
         "recording_id": rec["recording_id"],
         "client_id": rec["client_id"],
@@ -177,7 +179,7 @@ def meeting_summaries(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         "prompt_tokens": usage["prompt_tokens"],
         "completion_tokens": usage["completion_tokens"],
     }
-    with context.resources.warehouse.connect() as con:
+    with warehouse.connect() as con:
         upsert(con, "raw.meeting_summaries", [row])
     return dg.MaterializeResult(
         metadata={
@@ -196,7 +198,6 @@ def meeting_summaries(context: dg.AssetExecutionContext) -> dg.MaterializeResult
 
 @dg.asset(
     group_name=GROUP,
-    required_resource_keys={"warehouse", "recordings"},
     pool="duckdb_write",
     kinds={"duckdb"},
     description=(
@@ -205,13 +206,15 @@ def meeting_summaries(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         "Список для ручного разбора."
     ),
 )
-def meeting_unmatched_files(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    folder = context.resources.recordings.folder()
+def meeting_unmatched_files(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, recordings: RecordingsResource
+) -> dg.MaterializeResult:
+    folder = recordings.folder()
     found = folder.scan(now=time.time(), take_all=True).unmatched
     rows = [
         {"path": readable_name(str(u.path)), "room": u.room, "reason": u.reason, "size_bytes": u.size} for u in found
     ]
-    with context.resources.warehouse.connect() as con:
+    with warehouse.connect() as con:
         known = {r[0] for r in con.execute("select path from raw.meeting_unmatched").fetchall()}
         if rows:
             con.executemany(

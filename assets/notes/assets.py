@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.resources import AppDBResource, WarehouseResource
 from warehouse.duck import upsert
 
 
@@ -11,7 +12,6 @@ def _utc(value):
 
 @dg.asset(
     group_name="notes",
-    required_resource_keys={"warehouse", "app_db"},
     kinds={"duckdb"},
     pool="duckdb_write",
     description=(
@@ -19,12 +19,14 @@ def _utc(value):
         "изменённые и удалённые — чтобы попасть в историю клиента и в поиск для чата."
     ),
 )
-def staff_notes(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def staff_notes(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, app_db: AppDBResource
+) -> dg.MaterializeResult:
     from warehouse.staff import Staff  # SQLAlchemy and argon2, for this step only
 
-    with context.resources.warehouse.connect(read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         since = con.execute("select max(updated_at) from raw.staff_notes").fetchone()[0]
-    changed = Staff(context.resources.app_db.db()).notes_changed_since(since)
+    changed = Staff(app_db.db()).notes_changed_since(since)
     rows = [
         {
             "note_id": n["id"],
@@ -37,7 +39,7 @@ def staff_notes(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         }
         for n in changed
     ]
-    with context.resources.warehouse.connect() as con:
+    with warehouse.connect() as con:
         upsert(con, "raw.staff_notes", rows)
         total = con.execute("select count(*) from raw.staff_notes where deleted_at is null").fetchone()[0]
     return dg.MaterializeResult(

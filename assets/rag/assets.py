@@ -3,6 +3,7 @@ passages whose original is gone are removed)."""
 
 import dagster as dg
 
+from assets.resources import RagResource, WarehouseResource
 from config.settings import get_settings
 from rag.chunks import all_chunks
 
@@ -25,7 +26,6 @@ EMBED_BATCH = 256
         "int_wms_weekly",
         "client_daily_activity",
     ],
-    required_resource_keys={"warehouse", "rag"},
     kinds={"lancedb"},
     pool="duckdb_write",  # a backup copies the index only when no run writes it
     description=(
@@ -34,12 +34,14 @@ EMBED_BATCH = 256
         "морфология). Обновляется по изменениям: векторы считаются только для новых и изменённых фрагментов."
     ),
 )
-def rag_index(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def rag_index(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, rag: RagResource
+) -> dg.MaterializeResult:
     settings = get_settings()
-    with context.resources.warehouse.connect(read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         chunks, by_source = all_chunks(con, settings.timezone)
-    index = context.resources.rag.index()
-    embedder = context.resources.rag.embedder()
+    index = rag.index()
+    embedder = rag.embedder()
     existing = index.existing()
     todo = [c for c in chunks if existing.get(c["chunk_id"]) != c["content_hash"]]
     gone = sorted(set(existing) - {c["chunk_id"] for c in chunks})

@@ -11,6 +11,7 @@ from assets.reports.curator_report import (
     render_report,
     report_key,
 )
+from assets.resources import AppDBResource, TelegramBotResource, WarehouseResource
 
 
 @dg.asset(
@@ -25,7 +26,6 @@ from assets.reports.curator_report import (
             "stg_bitrix24__activities",
         )
     ],
-    required_resource_keys={"warehouse", "telegram", "app_db"},
     pool="duckdb_write",  # only reads the warehouse, but a reading process locks the writer out
     kinds={"telegram"},
     description=(
@@ -34,9 +34,14 @@ from assets.reports.curator_report import (
         "C360_REPORT_CHAT_ID один раз (журнал отправок в базе приложения), длинный отчёт делится на сообщения."
     ),
 )
-def daily_curator_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def daily_curator_report(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    telegram: TelegramBotResource,
+    app_db: AppDBResource,
+) -> dg.MaterializeResult:
     day = context.partition_time_window.start.date()
-    with context.resources.warehouse.connect(read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         meetings = load_day_meetings(con, day)
         chats = load_day_chats(con, day)
         activities = load_day_activities(con, day)
@@ -49,12 +54,11 @@ def daily_curator_report(context: dg.AssetExecutionContext) -> dg.MaterializeRes
         "звонков и цепочек писем": len(activities),
         "отчёт": dg.MetadataValue.md(html),
     }
-    telegram = context.resources.telegram
     if not telegram.configured():
         context.log.warning("Отчёт не отправлен: не заданы TELEGRAM_BOT_TOKEN и/или C360_REPORT_CHAT_ID")
         return dg.MaterializeResult(metadata={**metadata, "отправлен": "нет: Telegram не настроен"})
     bot = telegram.bot()
-    db = context.resources.app_db.db()
+    db = app_db.db()
     try:
         delivery = deliver_report(bot, db, telegram.report_chat_id, report_key(day), html)
     finally:

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from assets.metadata import alias_problems, md_table
 from assets.partitions import daily_partitions
+from assets.resources import LLMResource, TelegramUserResource, WarehouseResource
 from assets.telegram.storage import (
     ChatMapping,
     StoreResult,
@@ -25,7 +26,7 @@ from config.settings import get_settings
 from connectors.llm import LLMError
 from connectors.llm.chats import summarize_chat_day
 from connectors.telegram_export import ExportError, parse_export
-from warehouse.aliases import Aliases, load_aliases
+from warehouse.aliases import Aliases
 from warehouse.duck import fetch_dicts, upsert
 
 if TYPE_CHECKING:  # Telethon is imported by the pull alone: a second of start-up for every other step
@@ -61,7 +62,6 @@ class TelegramExportConfig(dg.Config):
 
 @dg.asset(
     group_name=GROUP,
-    required_resource_keys={"warehouse"},
     pool="duckdb_write",
     kinds={"duckdb", "telegram"},
     description=(
@@ -70,15 +70,17 @@ class TelegramExportConfig(dg.Config):
         + RENAME_RULE
     ),
 )
-def telegram_exports(context: dg.AssetExecutionContext, config: TelegramExportConfig) -> dg.MaterializeResult:
+def telegram_exports(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: TelegramExportConfig
+) -> dg.MaterializeResult:
     settings = get_settings()
     path = Path(config.path)
     try:
         parsed = parse_export(path, staff_ids=settings.staff_ids, tz=settings.tz)
     except ExportError as exc:
         raise dg.Failure(description=str(exc), metadata={"файл": str(path)}) from exc
-    aliases = load_aliases(settings.resolved_aliases_file)
-    with context.resources.warehouse.connect() as con:
+    aliases = warehouse.aliases()
+    with warehouse.connect() as con:
         con.begin()  # all of the file or nothing
         store_chats(con, parsed.chats, "export")
         result = store_messages(con, parsed.messages)
@@ -101,14 +103,14 @@ def telegram_exports(context: dg.AssetExecutionContext, config: TelegramExportCo
     )
 
 
-async def _pull(tg: "TelegramUserClient", warehouse, settings, log) -> dict:
+async def _pull(tg: "TelegramUserClient", warehouse: WarehouseResource, settings, log) -> dict:
     totals, chats_pulled = StoreResult(), 0
     try:
         await tg.start()
         dialogs = await tg.dialogs()
         with warehouse.connect() as con:
             store_chats(con, dialogs, "telethon")
-            aliases = load_aliases(settings.resolved_aliases_file)
+            aliases = warehouse.aliases()
             mapping = refresh_chat_mapping(con, aliases, settings.room_prefix)
             seen = {d["chat_id"] for d in dialogs}
             mapped = [
@@ -139,7 +141,6 @@ async def _pull(tg: "TelegramUserClient", warehouse, settings, log) -> dict:
 
 @dg.asset(
     group_name=GROUP,
-    required_resource_keys={"warehouse", "telegram_user"},
     pool="duckdb_write",
     kinds={"duckdb", "telegram"},
     description=(
@@ -148,13 +149,15 @@ async def _pull(tg: "TelegramUserClient", warehouse, settings, log) -> dict:
         "Чаты без клиента сохраняются в списке и подхватываются целиком, когда их привяжут. " + RENAME_RULE
     ),
 )
-def telegram_messages(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def telegram_messages(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, telegram_user: TelegramUserResource
+) -> dg.MaterializeResult:
     from connectors.telegram_user import TelegramUserError
 
     settings = get_settings()
-    tg = context.resources.telegram_user.client()
+    tg = telegram_user.client()
     try:
-        out = asyncio.run(_pull(tg, context.resources.warehouse, settings, context.log))
+        out = asyncio.run(_pull(tg, warehouse, settings, context.log))
     except TelegramUserError as exc:
         raise dg.Failure(description=str(exc)) from exc
     totals: StoreResult = out["totals"]
@@ -192,7 +195,6 @@ def load_day_messages(con, day, tz) -> list[dict]:
     partitions_def=daily_partitions,
     group_name=GROUP,
     deps=[telegram_messages, telegram_exports],
-    required_resource_keys={"warehouse", "llm"},
     pool="duckdb_write",
     kinds={"duckdb"},
     description=(
@@ -200,27 +202,29 @@ def load_day_messages(con, day, tz) -> list[dict]:
         "стороны, тон. Раздел = день (можно дозагрузить диапазон дней из интерфейса)."
     ),
 )
-def telegram_daily_summaries(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def telegram_daily_summaries(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, llm: LLMResource
+) -> dg.MaterializeResult:
     settings = get_settings()
     day = context.partition_time_window.start.date()
-    with context.resources.warehouse.connect() as con:
+    with warehouse.connect() as con:
         # an alias added to the file by hand since the last pull takes effect here too
-        refresh_chat_mapping(con, load_aliases(settings.resolved_aliases_file), settings.room_prefix)
+        refresh_chat_mapping(con, warehouse.aliases(), settings.room_prefix)
         messages = load_day_messages(con, day, settings.tz)
-    llm = context.resources.llm.client()
+    model = llm.client()
     clients = list(dict.fromkeys(m["client_id"] for m in messages))
     rows, failed = [], []
     for client in clients:
         own = [m for m in messages if m["client_id"] == client]
-        before = llm.usage.snapshot()
+        before = model.usage.snapshot()
         try:
             summary = summarize_chat_day(
-                llm, own, client=f"лид {client}", day=f"{day:%d.%m.%Y}", max_chars=settings.llm_max_input_chars
+                model, own, client=f"лид {client}", day=f"{day:%d.%m.%Y}", max_chars=llm.max_input_chars()
             )
         except LLMError as exc:
             failed.append(f"лид {client}: {exc}")
             continue
-        spent = llm.usage.since(before)
+        spent = model.usage.since(before)
         rows.append(
             {
                 "client_id": client,
@@ -236,8 +240,8 @@ def telegram_daily_summaries(context: dg.AssetExecutionContext) -> dg.Materializ
                 "completion_tokens": spent["completion_tokens"],
             }
         )
-    usage = llm.usage.snapshot()
-    with context.resources.warehouse.connect() as con:
+    usage = model.usage.snapshot()
+    with warehouse.connect() as con:
         upsert(con, "raw.telegram_daily_summaries", rows)
     metadata = {
         "день": day.isoformat(),

@@ -9,6 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.metadata import alias_problems, md_table
+from assets.resources import WarehouseResource, WmsResource
 from config.clock import as_utc, to_local
 from config.settings import get_settings
 from connectors.http import ExternalServiceError
@@ -94,7 +95,6 @@ def _skip_or_fail(exc: ExternalServiceError, failed: dict, what: str) -> None:
 
 @dg.asset(
     group_name=GROUP,
-    required_resource_keys={"warehouse", "wms"},
     pool="duckdb_write",
     kinds={"duckdb"},
     description=(
@@ -102,16 +102,18 @@ def _skip_or_fail(exc: ExternalServiceError, failed: dict, what: str) -> None:
         "Непривязанные клиенты сохраняются и перечисляются."
     ),
 )
-def wms_clients(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    aliases = context.resources.warehouse.aliases()
-    wms = context.resources.wms.adapter()
+def wms_clients(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, wms: WmsResource
+) -> dg.MaterializeResult:
+    aliases = warehouse.aliases()
+    adapter = wms.adapter()
     try:
-        items = list(wms.clients())
+        items = list(adapter.clients())
     except ExternalServiceError as exc:
         raise dg.Failure(description=str(exc)) from exc
     finally:
-        wms.close()
-    with context.resources.warehouse.connect() as con:
+        adapter.close()
+    with warehouse.connect() as con:
         # a client whose alias line is broken keeps its lead until the line is fixed
         kept = dict(con.execute("select wms_client_id, client_id from raw.wms_clients").fetchall())
         rows = [
@@ -145,7 +147,6 @@ class StockConfig(dg.Config):
 @dg.asset(
     group_name=GROUP,
     deps=[wms_clients],
-    required_resource_keys={"warehouse", "wms"},
     pool="duckdb_write",
     kinds={"duckdb"},
     description=(
@@ -153,19 +154,21 @@ class StockConfig(dg.Config):
         "заменяет снимок, а не дублирует. Можно догрузить недельные снимки за прошлые недели."
     ),
 )
-def wms_stock(context: dg.AssetExecutionContext, config: StockConfig) -> dg.MaterializeResult:
+def wms_stock(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, wms: WmsResource, config: StockConfig
+) -> dg.MaterializeResult:
     settings = get_settings()
     today = settings.today()
     days: list[date | None] = [None] + [today - timedelta(weeks=w) for w in range(1, config.history_weeks + 1)]
-    with context.resources.warehouse.connect(read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         clients = [r[0] for r in con.execute("select wms_client_id from raw.wms_clients order by 1").fetchall()]
-    wms = context.resources.wms.adapter()
+    adapter = wms.adapter()
     rows, failed = [], {}
     try:
         for client in clients:
             for as_of in days:
                 try:
-                    items = list(wms.stock(client, as_of))
+                    items = list(adapter.stock(client, as_of))
                 except ExternalServiceError as exc:
                     _skip_or_fail(exc, failed, f"{client} {as_of or 'сейчас'}")
                     continue
@@ -191,8 +194,8 @@ def wms_stock(context: dg.AssetExecutionContext, config: StockConfig) -> dg.Mate
                         }
                     )
     finally:
-        wms.close()
-    with context.resources.warehouse.connect() as con:
+        adapter.close()
+    with warehouse.connect() as con:
         upsert(con, "raw.wms_stock", rows)
     return dg.MaterializeResult(
         metadata={
@@ -211,19 +214,20 @@ def _flow_asset(name: str, method: str, table: str, make_row, description: str):
         name=name,
         group_name=GROUP,
         deps=[wms_clients],
-        required_resource_keys={"warehouse", "wms"},
         pool="duckdb_write",
         kinds={"duckdb"},
         description=description,
     )
-    def _flow(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def _flow(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, wms: WmsResource
+    ) -> dg.MaterializeResult:
         settings = get_settings()
         now = as_utc(settings.now())  # a first pull reaches back from «today»
-        with context.resources.warehouse.connect(read_only=True) as con:
+        with warehouse.connect(read_only=True) as con:
             clients = [r[0] for r in con.execute("select wms_client_id from raw.wms_clients order by 1").fetchall()]
             cursors = dict(con.execute(f"select wms_client_id, max(created_at) from {table} group by 1").fetchall())
             before = con.execute(f"select count(*) from {table}").fetchone()[0]
-        wms = context.resources.wms.adapter()
+        adapter = wms.adapter()
         rows, failed = [], {}
         try:
             for client in clients:
@@ -235,12 +239,14 @@ def _flow_asset(name: str, method: str, table: str, make_row, description: str):
                     else now - timedelta(days=settings.wms_history_days)
                 )
                 try:
-                    rows += [make_row(client, item) for item in getattr(wms, method)(client, since.replace(tzinfo=UTC))]
+                    rows += [
+                        make_row(client, item) for item in getattr(adapter, method)(client, since.replace(tzinfo=UTC))
+                    ]
                 except ExternalServiceError as exc:
                     _skip_or_fail(exc, failed, client)
         finally:
-            wms.close()
-        with context.resources.warehouse.connect() as con:
+            adapter.close()
+        with warehouse.connect() as con:
             upsert(con, table, rows)
             after = con.execute(f"select count(*) from {table}").fetchone()[0]
         problems = Counter(p.split(":")[0] for r in rows for p in r["record_status"].split(",") if p != "ok")
