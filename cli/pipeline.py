@@ -50,6 +50,8 @@ def _cycle(defs, settings: Settings, only: list[str] | None) -> int:
 
 
 def _report(settings: Settings, day: date, send: bool) -> int:
+    import duckdb
+
     from assets.reports.curator_report import (
         deliver_report,
         load_day_activities,
@@ -62,10 +64,14 @@ def _report(settings: Settings, day: date, send: bool) -> int:
     from warehouse.appdb import AppDB
     from warehouse.duck import connect
 
-    with connect(settings.warehouse_path, read_only=True) as con:
-        meetings = load_day_meetings(con, day)
-        chats = load_day_chats(con, day)
-        activities = load_day_activities(con, day)
+    try:
+        with connect(settings.warehouse_path, read_only=True) as con:
+            meetings = load_day_meetings(con, day)
+            chats = load_day_chats(con, day)
+            activities = load_day_activities(con, day)
+    except duckdb.CatalogException:  # the report reads dbt's views: none before the first warehouse build
+        print("Хранилище ещё не собрано: сначала `client360 run` (шаг «Хранилище»).", file=sys.stderr)
+        return 1
     html = render_report(day, meetings, chats, activities)
     print(html)
     if not send:

@@ -28,6 +28,9 @@ def test_run_then_report_send_delivers_once(env, recordings, telegram, tmp_path)
     assert first.returncode == 0, first.stderr
     assert env.data_dir.stat().st_mode & 0o077 == 0, "the data folder is the service user's only"
     assert first.stdout.count("✓ meeting_pipeline_job") == 2 and "с ошибкой 0" in first.stdout
+    early = cli("report", "--date", "2026-11-24", "--send", cwd=tmp_path)
+    assert early.returncode == 1 and "Хранилище ещё не собрано" in early.stderr and not telegram.messages
+    assert cli("run", "--only", "warehouse", cwd=tmp_path).returncode == 0
     sent = cli("report", "--date", "2026-11-24", "--send", cwd=tmp_path)
     assert sent.returncode == 0, sent.stderr
     assert "Отчёт кураторам за 24.11.2026" in sent.stdout
