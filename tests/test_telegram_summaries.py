@@ -8,6 +8,7 @@ import dagster as dg
 from assets.reports.assets import daily_curator_report
 from assets.telegram.assets import load_day_messages, telegram_daily_summaries
 from orchestration.resources import all_resources
+from tests.conftest import build_views
 from tests.fixtures import telegram_exports as fx
 from tests.test_telegram_export import import_file, tg_env, write  # noqa: F401  (fixture)
 from warehouse.duck import connect, fetch_dicts
@@ -72,6 +73,7 @@ def test_glm_day_summary_is_cached(tg_env, instance, tmp_path, glm, monkeypatch)
 def test_curator_report_has_the_chats_section(tg_env, instance, tmp_path, telegram):  # noqa: F811
     import_file(instance, write(tmp_path / "e" / "result.json", fx.single_chat_export()))
     summarize(instance, "2026-11-24")
+    build_views(instance)  # the report reads the dbt views the hourly warehouse build keeps
     assert dg.materialize(
         [daily_curator_report], partition_key="2026-11-24", resources=all_resources(), instance=instance
     ).success
