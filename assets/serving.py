@@ -21,12 +21,12 @@ from config.settings import get_settings
 TABLES = {
     "clients": "select * from w.marts.dim_clients",
     "health": "select * from w.marts.client_health",
-    "alerts": "select * from w.marts.client_alerts where week_end >= current_date - 56",
+    "alerts": "select * from w.marts.fct_client_alerts where week_end >= current_date - 56",
     "timeline": "select * exclude (loaded_at) from w.marts.fct_client_timeline",
     "profile": "select * from w.marts.client_profile_card",
     "wms_weekly": "select * exclude (loaded_at) from w.intermediate.int_wms_weekly",
     "transcripts": "select recording_id, client_id, text from w.staging.stg_meetings__transcripts",
-    "last_contact": """select client_id, max(day) as last_contact from w.marts.client_daily_activity
+    "last_contact": """select client_id, max(day) as last_contact from w.marts.fct_client_daily_activity
                        where messages_in + messages_out + meetings + calls + emails > 0 group by 1""",
     # for the admin page: what is not yet tied to a client
     "unmapped_chats": "select chat_id, title, chat_type from w.staging.stg_telegram__chats where client_id is null",
@@ -74,11 +74,11 @@ def publish(warehouse: Path, target: Path) -> dict[str, int]:
     deps=[
         "dim_clients",
         "client_health",
-        "client_alerts",
+        "fct_client_alerts",
         "fct_client_timeline",
         "client_profile_card",
         "int_wms_weekly",
-        "client_daily_activity",
+        "fct_client_daily_activity",
         "stg_meetings__transcripts",
         "stg_telegram__chats",
         "stg_wms__clients",

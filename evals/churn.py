@@ -66,7 +66,7 @@ def evaluate(clients: int = 60, days: int = 365, seed: int = 7, workdir: Path | 
             for r in fetch_dicts(
                 con,
                 "select client_id, cast(min(week_end) as date) as first_alert, "
-                "string_agg(distinct alert_type, ', ') as types from marts.client_alerts group by 1",
+                "string_agg(distinct alert_type, ', ') as types from marts.fct_client_alerts group by 1",
             )
         }
     table, lead_days = [], []

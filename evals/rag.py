@@ -152,7 +152,7 @@ def build_questions(con, today: date) -> list[Question]:
         r["client_id"]
         for r in fetch_dicts(
             con,
-            "select distinct client_id from marts.client_daily_activity where date_trunc('month', day) = ? "
+            "select distinct client_id from marts.fct_client_daily_activity where date_trunc('month', day) = ? "
             "and outbound_units > 0",
             [month],
         )

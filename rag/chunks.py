@@ -273,10 +273,10 @@ def wms_chunks(con) -> list[dict]:
             """select client_id, date_trunc('month', day) as month, sum(outbound_units) as outbound,
                   sum(withdrawal_units) as withdrawal, sum(inbound_units) as inbound, sum(reserved_units) as reserved,
                   max(day) as last_day
-           from marts.client_daily_activity group by 1, 2 having sum(outbound_units + withdrawal_units
+           from marts.fct_client_daily_activity group by 1, 2 having sum(outbound_units + withdrawal_units
                + inbound_units + reserved_units) > 0 order by 1, 2""",
         )
-        if _has(con, "marts", "client_daily_activity")
+        if _has(con, "marts", "fct_client_daily_activity")
         else []
     )
     for r in monthly:

@@ -111,7 +111,7 @@ class WarehouseTools:
             """select coalesce(sum(outbound_units), 0) as outbound, coalesce(sum(withdrawal_units), 0) as withdrawal,
                       coalesce(sum(inbound_units), 0) as inbound, coalesce(sum(reserved_units), 0) as reserved,
                       count(*) as days
-               from marts.client_daily_activity where client_id = ? and day between ? and ?""",
+               from marts.fct_client_daily_activity where client_id = ? and day between ? and ?""",
             [client_id, a, b],
         )
         text = (
@@ -150,7 +150,7 @@ class WarehouseTools:
     def _open_alerts(con, client_id: str):
         rows = fetch_dicts(
             con,
-            """select alert_type, severity, message, week_end, evidence_refs from marts.client_alerts
+            """select alert_type, severity, message, week_end, evidence_refs from marts.fct_client_alerts
                where client_id = ? and week_end >= current_date - 28 order by week_end desc""",
             [client_id],
         )

@@ -61,8 +61,8 @@ def test_orphan_client_ids_fail_the_marts_checks(env, instance):
     from orchestration.dbt import DBT_DIR, dbt_resource, dbt_vars, warehouse_models
 
     assert dg.materialize([warehouse_models], resources={"dbt": dbt_resource()}, instance=instance).success
-    checks = {k.name for k in warehouse_models.check_keys if k.asset_key.to_user_string() == "client_alerts"}
-    assert any(name.startswith("relationships_client_alerts_client_id") for name in checks)
+    checks = {k.name for k in warehouse_models.check_keys if k.asset_key.to_user_string() == "fct_client_alerts"}
+    assert any(name.startswith("relationships_fct_client_alerts_client_id") for name in checks)
     with connect(env.warehouse_path) as con:
         con.execute("insert into marts.client_health (client_id, score) values ('404', 10)")
     dbt = [

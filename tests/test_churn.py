@@ -33,7 +33,7 @@ def churny_warehouse(env, instance, monkeypatch):
 
 @pytest.mark.calendar
 def test_alert_evidence_points_at_rows_that_exist(churny_warehouse, env):
-    alerts = query(env, "select * from marts.client_alerts")
+    alerts = query(env, "select * from marts.fct_client_alerts")
     assert {a["alert_type"] for a in alerts} == {"withdrawal", "reservation_spike", "inbound_stopped"}
     checked = 0
     for alert in alerts:
@@ -60,7 +60,7 @@ def test_alert_evidence_points_at_rows_that_exist(churny_warehouse, env):
 def test_an_alert_is_sent_once(churny_warehouse, env, instance, telegram, monkeypatch):
     monkeypatch.setenv("C360_ALERT_CHAT_ID", "-1009876543210")
     since = env.today() - timedelta(days=14)  # the team's «today», as the delivery counts
-    current = query(env, "select distinct dedupe_key from marts.client_alerts where week_end >= ?", [since])
+    current = query(env, "select distinct dedupe_key from marts.fct_client_alerts where week_end >= ?", [since])
     assert current, "the simulator's late churners are alerting now"
     first = dg.materialize([client_alert_delivery], resources=all_resources(), instance=instance)
     assert len(telegram.messages) == len(current)

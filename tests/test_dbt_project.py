@@ -34,7 +34,7 @@ def test_models_build_on_an_empty_warehouse(env, instance):
     result = build(instance)
     assert result.success
     keys = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert {"fct_client_timeline", "dim_clients", "client_daily_activity", "int_client_events"} <= keys
+    assert {"fct_client_timeline", "dim_clients", "fct_client_daily_activity", "int_client_events"} <= keys
 
 
 # raw tables no staging model exposes: bookkeeping, or read only by the asset that writes them
@@ -128,11 +128,13 @@ def test_timeline_has_every_source_with_refs_that_exist(all_sources):
 def test_daily_activity_and_client_dimension(all_sources):
     world, settings = all_sources
     [day] = query(
-        settings, "select * from marts.client_daily_activity where client_id = '12345' and day = '2026-11-24'"
+        settings, "select * from marts.fct_client_daily_activity where client_id = '12345' and day = '2026-11-24'"
     )
     assert (day["messages_in"], day["messages_out"], day["meetings"], day["calls"], day["emails"]) == (7, 1, 1, 1, 1)
     outbound = sum(o["units"] for o in world.clients[0].orders if o["kind"] in ("marketplace", "fbs"))
-    total = query(settings, "select sum(outbound_units) n from marts.client_daily_activity where client_id = '12345'")
+    total = query(
+        settings, "select sum(outbound_units) n from marts.fct_client_daily_activity where client_id = '12345'"
+    )
     assert total[0]["n"] == outbound
     [client] = query(settings, "select * from marts.dim_clients where client_id = '12345'")
     assert client["curator_name"] == "Анна Соколова" and client["telegram_chats"] == 1

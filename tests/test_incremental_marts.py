@@ -15,11 +15,11 @@ from warehouse.duck import connect, fetch_dicts, upsert
 MARTS = {
     "intermediate.int_wms_daily": "client_id, day",
     "intermediate.int_wms_weekly": "client_id, week",
-    "marts.client_daily_activity": "client_id, day",
+    "marts.fct_client_daily_activity": "client_id, day",
     "marts.fct_client_timeline": "event_id",
     "marts.churn_features": "client_id, week",
     "marts.client_health": "client_id",
-    "marts.client_alerts": "client_id, week, alert_type",
+    "marts.fct_client_alerts": "client_id, week, alert_type",
 }
 HELD_DAYS = 10
 WMS = ["wms_orders", "wms_receipts", "wms_reservations"]
@@ -105,7 +105,7 @@ def test_incremental_build_equals_a_full_rebuild(held_back_world, env, instance)
     assert not build(instance), "new rows are added incrementally"
     incremental = snapshot(env)
     assert incremental != before
-    assert len(incremental["marts.client_daily_activity"]) > len(before["marts.client_daily_activity"])
+    assert len(incremental["marts.fct_client_daily_activity"]) > len(before["marts.fct_client_daily_activity"])
 
     assert build(instance, full=True)
     full = snapshot(env)
@@ -122,5 +122,7 @@ def test_remapping_a_client_rebuilds_in_full(held_back_world, env, instance):
         con.execute("update raw.wms_clients set client_id = '99999' where wms_client_id = ?", [moved.wms_id])
     assert build(instance), "a remapped WMS account rebuilds the marts"
     with connect(env.warehouse_path, read_only=True) as con:
-        owners = {r[0] for r in con.execute("select distinct client_id from marts.client_daily_activity").fetchall()}
+        owners = {
+            r[0] for r in con.execute("select distinct client_id from marts.fct_client_daily_activity").fetchall()
+        }
     assert "99999" in owners and moved.lead_id not in owners

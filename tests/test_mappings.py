@@ -53,7 +53,7 @@ def telegram_activity(settings) -> dict[str, int]:
         (r["client_id"], r["n"])
         for r in query(
             settings,
-            "select client_id, sum(messages_in + messages_out)::int as n from marts.client_daily_activity "
+            "select client_id, sum(messages_in + messages_out)::int as n from marts.fct_client_daily_activity "
             "group by 1 having n > 0",
         )
     )

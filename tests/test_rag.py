@@ -148,11 +148,11 @@ def test_glm_streams_an_answer_built_on_a_warehouse_tool(two_clients, instance, 
     with connect(two_clients.warehouse_path) as con:
         con.execute("create schema if not exists marts")
         con.execute(
-            "create table marts.client_daily_activity (client_id varchar, day date, outbound_units bigint, "
+            "create table marts.fct_client_daily_activity (client_id varchar, day date, outbound_units bigint, "
             "withdrawal_units bigint, inbound_units bigint, reserved_units bigint)"
         )
         con.execute(
-            f"insert into marts.client_daily_activity values ('{A}', '2026-10-03', 70, 0, 0, 5), "
+            f"insert into marts.fct_client_daily_activity values ('{A}', '2026-10-03', 70, 0, 0, 5), "
             f"('{A}', '2026-10-20', 50, 10, 300, 0), ('{B}', '2026-10-05', 999, 0, 0, 0)"
         )
     index(instance)

@@ -36,7 +36,7 @@ def render_alert(alert: dict) -> str:
 
 @dg.asset(
     group_name="alerts",
-    deps=[dg.AssetKey("client_alerts"), dg.AssetKey("dim_clients")],
+    deps=[dg.AssetKey("fct_client_alerts"), dg.AssetKey("dim_clients")],
     pool="duckdb_write",  # only reads the warehouse, but a reading process locks the writer out
     kinds={"telegram"},
     description=(
@@ -57,7 +57,7 @@ def client_alert_delivery(
             con,
             """
             select a.*, d.curator_name, d.title
-            from marts.client_alerts as a left join marts.dim_clients as d using (client_id)
+            from marts.fct_client_alerts as a left join marts.dim_clients as d using (client_id)
             where a.week_end >= ?
             qualify row_number() over (partition by a.dedupe_key order by a.week desc) = 1  -- latest figures
             order by a.week_end, a.client_id, a.alert_type

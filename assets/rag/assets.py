@@ -24,7 +24,7 @@ EMBED_BATCH = 256
         "stg_enrichment__client_profile_facts",
         "stg_enrichment__interaction_signals",
         "int_wms_weekly",
-        "client_daily_activity",
+        "fct_client_daily_activity",
     ],
     kinds={"lancedb"},
     pool="duckdb_write",  # a backup copies the index only when no run writes it

@@ -1,5 +1,5 @@
 -- per client and local day: warehouse flows (shipped in total and of it FBS, withdrawn, received, reserved) and the
--- stock snapshot; the one place WMS records are counted (client_daily_activity and int_wms_weekly read it).
+-- stock snapshot; the one place WMS records are counted (fct_client_daily_activity and int_wms_weekly read it).
 -- Incremental (see macros/incremental.sql): days from the earliest one touched by newly loaded records are rebuilt,
 -- each rebuilt row stamped with the batch's load stamp, so the models downstream see every rebuilt day.
 {{ config(materialized='incremental', unique_key=['client_id', 'day'], incremental_strategy='delete+insert') }}

@@ -15,14 +15,14 @@ with
     from (
         select week as day, loaded_at from {{ ref('int_wms_weekly') }} where loaded_at > {{ wm }}
         union all
-        select day, loaded_at from {{ ref('client_daily_activity') }} where loaded_at > {{ wm }}
+        select day, loaded_at from {{ ref('fct_client_daily_activity') }} where loaded_at > {{ wm }}
         union all
         select cast(occurred_at as date), loaded_at  -- signals carry their event's local time
         from {{ ref('stg_enrichment__interaction_signals') }} where loaded_at > {{ wm }}
         union all
         select promised_on, loaded_at from {{ ref('int_promises') }} where loaded_at > {{ wm }}
         union all  -- a new week began: every client gets its row
-        select max(day), null from {{ ref('client_daily_activity') }}
+        select max(day), null from {{ ref('fct_client_daily_activity') }}
         having date_trunc('week', max(day)) > (select max(week) from {{ this }})
     )
 {% endset %}
@@ -32,13 +32,13 @@ with
 
 as_of as (
     select cast(date_trunc('week', least(max(day), {{ today() }})) as date) as week
-    from {{ ref('client_daily_activity') }}
+    from {{ ref('fct_client_daily_activity') }}
 ),
 
 span as (
     select client_id, cast(date_trunc('week', min(day)) as date) as first_week,
            cast(date_trunc('week', max(day)) as date) as last_week
-    from {{ ref('client_daily_activity') }}
+    from {{ ref('fct_client_daily_activity') }}
     group by 1
 ),
 
@@ -56,7 +56,7 @@ comms as (
            count(*) filter (where messages_in + meetings + calls + emails > 0) as contact_days,
            max(day) filter (where messages_in + meetings + calls + emails > 0) as last_contact_day,
            max(loaded_at) as loaded_at
-    from {{ ref('client_daily_activity') }}
+    from {{ ref('fct_client_daily_activity') }}
     where true {{ from_cutoff('day', cutoff, slack=lookback) }}
     group by 1, 2
 ),

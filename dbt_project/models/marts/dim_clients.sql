@@ -8,7 +8,7 @@ leads as (
 known as (  -- clients seen anywhere, even before their lead was pulled
     select distinct client_id from {{ ref('fct_client_timeline') }}
     union
-    select distinct client_id from {{ ref('client_daily_activity') }}
+    select distinct client_id from {{ ref('fct_client_daily_activity') }}
     union
     select distinct client_id from {{ ref('stg_enrichment__client_profile_facts') }}
     union
