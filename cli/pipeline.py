@@ -52,27 +52,17 @@ def _cycle(defs, settings: Settings, only: list[str] | None) -> int:
 def _report(settings: Settings, day: date, send: bool) -> int:
     import duckdb
 
-    from assets.reports.curator_report import (
-        deliver_report,
-        load_day_activities,
-        load_day_chats,
-        load_day_meetings,
-        render_report,
-        report_key,
-    )
+    from assets.reports.curator_report import day_report, deliver_report, report_key
     from config.factory import build_bot
     from warehouse.appdb import AppDB
     from warehouse.duck import connect
 
     try:
         with connect(settings.warehouse_path, read_only=True) as con:
-            meetings = load_day_meetings(con, day)
-            chats = load_day_chats(con, day)
-            activities = load_day_activities(con, day)
+            html = day_report(con, day).html
     except duckdb.CatalogException:  # the report reads dbt's views: none before the first warehouse build
         print("Хранилище ещё не собрано: сначала `client360 run` (шаг «Хранилище»).", file=sys.stderr)
         return 1
-    html = render_report(day, meetings, chats, activities)
     print(html)
     if not send:
         return 0

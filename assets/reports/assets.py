@@ -3,14 +3,7 @@
 import dagster as dg
 
 from assets.partitions import daily_partitions
-from assets.reports.curator_report import (
-    deliver_report,
-    load_day_activities,
-    load_day_chats,
-    load_day_meetings,
-    render_report,
-    report_key,
-)
+from assets.reports.curator_report import day_report, deliver_report, report_key
 from assets.resources import AppDBResource, TelegramBotResource, WarehouseResource
 
 
@@ -42,16 +35,14 @@ def daily_curator_report(
 ) -> dg.MaterializeResult:
     day = context.partition_time_window.start.date()
     with warehouse.connect(read_only=True) as con:
-        meetings = load_day_meetings(con, day)
-        chats = load_day_chats(con, day)
-        activities = load_day_activities(con, day)
-    html = render_report(day, meetings, chats, activities)
+        report = day_report(con, day)
+    html = report.html
     metadata = {
         "день": day.isoformat(),
-        "встреч": len(meetings),
-        "клиентов": len({x["client_id"] for x in [*meetings, *chats, *activities]}),
-        "клиентов с перепиской": len(chats),
-        "звонков и цепочек писем": len(activities),
+        "встреч": len(report.meetings),
+        "клиентов": len({x["client_id"] for x in [*report.meetings, *report.chats, *report.activities]}),
+        "клиентов с перепиской": len(report.chats),
+        "звонков и цепочек писем": len(report.activities),
         "отчёт": dg.MetadataValue.md(html),
     }
     if not telegram.configured():

@@ -131,6 +131,20 @@ def render_report(day: date, meetings: list[dict], chats: list[dict] = (), activ
     return "\n".join(lines).rstrip()
 
 
+@dataclass
+class DayReport:
+    meetings: list[dict]
+    chats: list[dict]
+    activities: list[dict]
+    html: str
+
+
+def day_report(con: duckdb.DuckDBPyConnection, day: date) -> DayReport:
+    """The curators' report of one day: what it is made of and its Telegram HTML."""
+    meetings, chats, activities = load_day_meetings(con, day), load_day_chats(con, day), load_day_activities(con, day)
+    return DayReport(meetings, chats, activities, render_report(day, meetings, chats, activities))
+
+
 def report_key(day: date) -> str:
     return f"{REPORT_KIND}:{day.isoformat()}"
 
