@@ -21,6 +21,7 @@ from connectors.stt import Segment
 from orchestration.resources import all_resources
 from rag.answer import build_engine
 from tests import test_bitrix
+from tests.conftest import build_views
 from tests.fixtures import bitrix_data as bd
 from tests.fixtures import telegram_exports as fx
 from tests.test_telegram_export import import_file, tg_env, write  # noqa: F401  (fixture)
@@ -152,6 +153,7 @@ def test_email_subject_and_body_stay_fenced_in_the_summary_and_the_signals(bitri
     assert_fenced(call, shape(prompts.MEETING_USER), ["ВЗЛОМ-ЗВОНОК"])
 
     glm.reply = json.dumps({"sentiment": 0, "tone": "нейтральный"})
+    build_views(instance)  # the enrichment reads the dbt views the warehouse build keeps
     assert dg.materialize([interaction_signals], resources=all_resources(), instance=instance).success
     signals = user_prompts(glm, "оцени настроение")
     [mail] = [p for p in signals if "ВЗЛОМ-ПИСЬМО" in p]
@@ -215,6 +217,7 @@ def test_chat_title_message_and_profile_fact_stay_fenced_in_the_answer(poisoned_
             "last_confirmed) values ('12345', 'pains', 'p', ?, 'conversation', '[]', 1, '2026-11-24 10:00')",
             [poison("ФАКТ")],
         )
+    build_views(instance)  # the index reads the dbt views the warehouse build keeps
     assert dg.materialize([rag_index], resources=all_resources(), instance=instance).success
     glm.reply = "Клиент жаловался на пересорт [1]."
     glm.tool_calls_next = [("client_profile", {})]
