@@ -24,6 +24,7 @@ from connectors.telegram_bot import TelegramBot
 from connectors.wms import ReferenceWmsAdapter
 from devkit.demo import CLIENTS, build_demo_telegram_export
 from ops.doctor import Check
+from orchestration.resources import all_resources
 from orchestration.sensors import failure_notice, run_failure_notice
 from tests.conftest import jibri
 from tests.fakes.server import FakeServer, Request
@@ -335,6 +336,7 @@ def test_no_secret_anywhere_when_every_external_system_fails(env, tmp_path, monk
                     dagster_instance=instance,
                     dagster_run=failed_run,
                     dagster_event=failure.event_log_entry.dagster_event,
+                    resources={"telegram": all_resources()["telegram"]},
                 ).for_run_failure()
                 run_failure_notice(context)
             events = [serialize_value(entry) for r in instance.get_runs() for entry in instance.all_logs(r.run_id)]
