@@ -21,15 +21,32 @@ T = TypeVar("T")
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
+def _not_sent_errors() -> tuple[type[Exception], ...]:
+    """httpx errors raised before a request left this machine: it certainly did not reach the server."""
+    import httpx
+
+    return (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 class ExternalServiceError(RuntimeError):
     """A call to an external system failed; the message says which system, what and why (never a secret: it goes to
     logs, the Dagster run history and the alert group)."""
 
-    def __init__(self, service: str, message: str, *, status: int | None = None, retryable: bool = False):
+    def __init__(
+        self,
+        service: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        outcome_unknown: bool = False,
+    ):
         super().__init__(redact(f"{service}: {message}"))
         self.service = service
         self.status = status
         self.retryable = retryable
+        # a non-idempotent request that may have been carried out (no answer, or a gateway's 5xx): not to be resent
+        self.outcome_unknown = outcome_unknown
 
 
 class RetryLater(Exception):
@@ -117,6 +134,16 @@ class HttpClient:
         path = redact(response.request.url.path)
         return f"HTTP {response.status_code} от {response.request.method} {path}: {text[:500]}"
 
+    def error_for(self, response: httpx.Response, *, retryable: bool, outcome_unknown: bool) -> ExternalServiceError:
+        """The error an answer of status >= 400 raises; subclasses return their own kinds (with parsed details)."""
+        return ExternalServiceError(
+            self.service,
+            self.error_message(response),
+            status=response.status_code,
+            retryable=retryable,
+            outcome_unknown=outcome_unknown,
+        )
+
     def _throttle(self) -> None:
         if self.min_interval <= 0:
             return
@@ -126,7 +153,10 @@ class HttpClient:
                 time.sleep(wait)
             self._last_call = time.monotonic()
 
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def request(self, method: str, url: str, *, idempotent: bool = True, **kwargs: Any) -> httpx.Response:
+        """`idempotent=False` (a call that sends or starts something once): retried only when it certainly was not
+        carried out — a connection that never opened, or 429 (refused before processing); a lost answer or a 5xx
+        (a gateway's 502/504 says nothing about the server behind it) raises with `outcome_unknown`."""
         import httpx
 
         def attempt() -> httpx.Response:
@@ -134,18 +164,23 @@ class HttpClient:
             try:
                 response = self._client.request(method, url, **kwargs)
             except httpx.TransportError as exc:
+                unknown = not idempotent and not isinstance(exc, _not_sent_errors())
                 # not chained: the library's exception may name the URL, and the chain is kept in the run history
-                raise RetryLater(
-                    ExternalServiceError(self.service, f"нет связи ({type(exc).__name__}: {exc})", retryable=True)
-                ) from None
+                error = ExternalServiceError(
+                    self.service,
+                    f"нет связи ({type(exc).__name__}: {exc})"
+                    + (" — запрос мог быть выполнен, повторно не отправляем" if unknown else ""),
+                    retryable=not unknown,
+                    outcome_unknown=unknown,
+                )
+                if unknown:
+                    raise error from None
+                raise RetryLater(error) from None
             if response.status_code < 400:
                 return response
-            error = ExternalServiceError(
-                self.service,
-                self.error_message(response),
-                status=response.status_code,
-                retryable=response.status_code in RETRYABLE_STATUS,
-            )
+            status = response.status_code
+            retryable = status in RETRYABLE_STATUS if idempotent else status == 429
+            error = self.error_for(response, retryable=retryable, outcome_unknown=not idempotent and status >= 500)
             if error.retryable:
                 raise RetryLater(error, self.retry_after(response))
             raise error
