@@ -136,6 +136,13 @@ class SttResource(SettingsResource):
     speechkit_operation_url: str | None = Field(None, description="Адрес операций SpeechKit, если другой")
     speechkit_model: str = Field(description="Модель распознавания SpeechKit (C360_SPEECHKIT_MODEL)")
     speechkit_timeout_seconds: float = Field(description="Сколько ждать распознавания записи, секунд")
+    speechkit_max_inline_mb: float = Field(
+        description="Больше стольких МБ звука запись отправляется частями (C360_SPEECHKIT_MAX_INLINE_MB, лимит 60)"
+    )
+    speechkit_max_audio_seconds: float = Field(
+        description="Длиннее стольких секунд запись отправляется частями (C360_SPEECHKIT_MAX_AUDIO_SECONDS, лимит 4 ч)"
+    )
+    data_dir: str = _data_dir()
 
     def provider(self) -> SttProvider:
         from config.factory import build_stt

@@ -36,6 +36,9 @@ def build_stt(settings: Settings) -> SttProvider:
             folder_id=settings.yandex_folder_id,
             model=settings.speechkit_model,
             timeout_seconds=settings.speechkit_timeout_seconds,
+            max_inline_bytes=int(settings.speechkit_max_inline_mb * 2**20),
+            max_audio_seconds=settings.speechkit_max_audio_seconds,
+            ledger_path=settings.state_dir / "speechkit_operations.sqlite",
         )
     raise ValueError(f"неизвестный C360_STT_PROVIDER={settings.stt_provider!r} (допустимо: speechkit, sidecar)")
 

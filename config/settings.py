@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     speechkit_operation_url: str | None = _env("C360_SPEECHKIT_OPERATION_URL")
     speechkit_model: str = _env("C360_SPEECHKIT_MODEL", "general")
     speechkit_timeout_seconds: float = _env("C360_SPEECHKIT_TIMEOUT_SECONDS", 4 * 3600.0)
+    # SpeechKit's async limits (docs: speechkit/concepts/limits): a longer or larger recording goes in parts
+    speechkit_max_inline_mb: float = _env("C360_SPEECHKIT_MAX_INLINE_MB", 60.0)
+    speechkit_max_audio_seconds: float = _env("C360_SPEECHKIT_MAX_AUDIO_SECONDS", 4 * 3600.0)
 
     # Telegram Bot API (reports, alerts)
     telegram_bot_token: str | None = _env("TELEGRAM_BOT_TOKEN")

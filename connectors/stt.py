@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
+import logging
+import math
 import re
+import sqlite3
+import tempfile
 import time
+import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -14,8 +21,14 @@ from typing import Protocol
 from connectors.http import ExternalServiceError, HttpClient
 from connectors.redact import redact
 
+log = logging.getLogger(__name__)
+
 SIDECAR_EXTENSIONS = (".json", ".vtt", ".txt")
-INLINE_LIMIT_BYTES = 60 * 1024 * 1024  # SpeechKit v3: audio sent in the request body is capped at 60 MB
+# SpeechKit async recognition limits ("Quotas and limits", yandex-cloud/docs _includes/speechkit-limits): audio sent in
+# an API v3 request body up to 60 MB, audio up to 4 hours, results kept on the server 3 days
+INLINE_LIMIT_BYTES = 60 * 1024 * 1024
+MAX_AUDIO_SECONDS = 4 * 3600.0
+RESULTS_KEPT_SECONDS = 3 * 24 * 3600.0
 
 
 class TranscriptionError(RuntimeError):
@@ -158,47 +171,228 @@ class SidecarStt:
 
 # ---------------------------------------------------------------- audio
 
+OPUS_RATE = 48000
 
-def extract_audio(media_path: Path, *, bitrate: int = 32000, silence_peak: float = 0.003) -> bytes:
-    """Decode the first audio track and re-encode it as mono 48 kHz OggOpus (PyAV ships its own codecs)."""
+
+@dataclass
+class Part:
+    """One piece of a recording sent to recognition: its OggOpus bytes live in `path`, `offset` seconds into it."""
+
+    index: int
+    offset: float
+    duration: float
+    path: Path
+
+
+def _is_mono_opus(stream) -> bool:
+    return stream.codec_context.name == "opus" and stream.codec_context.channels == 1
+
+
+def write_opus(media_path: Path, target, *, bitrate: int = 32000, silence_peak: float = 0.003) -> float:
+    """The first audio track as mono 48 kHz OggOpus into `target` (a path or a file object), decoded and encoded with
+    PyAV's own codecs; returns its duration in seconds. A silent recording is refused."""
     import av
     import numpy as np
 
-    out = io.BytesIO()
-    peak = 0.0
+    peak, duration = 0.0, 0.0
     try:
         with av.open(str(media_path)) as source:
             if not source.streams.audio:
                 raise TranscriptionError(f"{media_path}: в файле нет звуковой дорожки")
             stream = source.streams.audio[0]
-            resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
-            with av.open(out, mode="w", format="ogg") as target:
-                encoder = target.add_stream("libopus", rate=48000)
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=OPUS_RATE)
+            with av.open(target, mode="w", format="ogg") as out:
+                encoder = out.add_stream("libopus", rate=OPUS_RATE)
                 encoder.bit_rate = bitrate
                 encoder.layout = "mono"
+                samples_out = 0
                 for frame in source.decode(stream):
                     for chunk in resampler.resample(frame):
                         samples = chunk.to_ndarray()
                         if samples.size:
                             peak = max(peak, float(np.abs(samples).max()) / 32768.0)
-                        target.mux(encoder.encode(chunk))
+                        samples_out += chunk.samples
+                        out.mux(encoder.encode(chunk))
                 for chunk in resampler.resample(None):
-                    target.mux(encoder.encode(chunk))
-                target.mux(encoder.encode(None))
+                    samples_out += chunk.samples
+                    out.mux(encoder.encode(chunk))
+                out.mux(encoder.encode(None))
+                duration = samples_out / OPUS_RATE
     except TranscriptionError:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise TranscriptionError(f"{media_path}: не удалось прочитать звук ({type(exc).__name__}: {exc})") from exc
     if peak < silence_peak:
         raise TranscriptionError(f"{media_path}: в записи тишина (пиковая громкость {peak:.4f})")
+    return duration
+
+
+def extract_audio(media_path: Path, *, bitrate: int = 32000, silence_peak: float = 0.003) -> bytes:
+    """The recording's audio as mono 48 kHz OggOpus bytes (see write_opus)."""
+    out = io.BytesIO()
+    write_opus(media_path, out, bitrate=bitrate, silence_peak=silence_peak)
     return out.getvalue()
+
+
+def plan_parts(duration: float, size: int, *, max_bytes: int, max_seconds: float, overlap: float) -> list[tuple]:
+    """[(start, end)] seconds: equal windows, each under both limits (a 5% margin: Ogg pages, base64 rounding), the
+    next starting `overlap` seconds before the previous ends so no word is cut in both."""
+    count = max(1, math.ceil(max(duration / (0.95 * max_seconds), size / (0.95 * max_bytes))))
+    if count == 1:
+        return [(0.0, duration)]
+    step = (duration + (count - 1) * overlap) / count
+    return [(max(0.0, i * (step - overlap)), min(duration, i * (step - overlap) + step)) for i in range(count)]
+
+
+def cut_parts(opus_path: Path, spans: list[tuple], folder: Path) -> list[Part]:
+    """Copy the OggOpus packets of each span into its own file (one pass, no decoding); each part starts at 0."""
+    import av
+
+    parts: list[Part] = []
+    with av.open(str(opus_path)) as source:
+        stream = source.streams.audio[0]
+        rate = 1 / stream.time_base
+        outs, firsts, lasts = [], [None] * len(spans), [0] * len(spans)
+        with contextlib.ExitStack() as stack:
+            for i in range(len(spans)):
+                out = stack.enter_context(av.open(str(folder / f"part{i:03d}.ogg"), mode="w", format="ogg"))
+                outs.append((out, out.add_stream_from_template(stream)))
+            bounds = [(int(start * rate), int(end * rate)) for start, end in spans]
+            bounds[-1] = (bounds[-1][0], math.inf)
+            for packet in source.demux(stream):
+                if packet.dts is None:
+                    continue
+                pts = packet.pts
+                targets = [i for i, (start, end) in enumerate(bounds) if start <= pts < end]
+                for n, i in enumerate(targets):
+                    if firsts[i] is None:
+                        firsts[i] = pts
+                    piece = packet
+                    if n < len(targets) - 1:  # in an overlap: the same packet goes to two parts
+                        piece = av.Packet(bytes(packet))
+                        piece.duration = packet.duration
+                        piece.time_base = packet.time_base
+                    piece.pts = piece.dts = pts - firsts[i]
+                    out, copy = outs[i]
+                    piece.stream = copy
+                    out.mux(piece)
+                    lasts[i] = pts + (packet.duration or 0)
+    for i, _ in enumerate(spans):
+        first = firsts[i] or 0
+        parts.append(Part(i, float(first / rate), float((lasts[i] - first) / rate), folder / f"part{i:03d}.ogg"))
+    return parts
+
+
+def merge_parts(parts: list[tuple[float, float | None, list[Segment]]]) -> list[Segment]:
+    """Segments of consecutive parts [(offset, end of the part, segments in part time)] on one time line: shifted by
+    the part's offset; in an overlap an utterance is kept from the part where it starts before the overlap's middle;
+    speaker labels of a part renamed to those the previous part gave the same voices in the overlap."""
+    merged: list[Segment] = []
+    previous: list[Segment] = []
+    for k, (offset, _end, segments) in enumerate(parts):
+        shifted = [Segment(_add(s.start, offset), _add(s.end, offset), s.speaker, s.text) for s in segments]
+        if k and previous:
+            prev_end = parts[k - 1][1]
+            cut = offset + ((prev_end if prev_end is not None else offset) - offset) / 2
+            votes: Counter = Counter()
+            for a in previous:
+                for b in shifted:
+                    if a.speaker and b.speaker and _overlaps(a, b) and (a.start or 0) >= offset - 1:
+                        votes[(b.speaker, a.speaker)] += 1
+            rename: dict[str, str] = {}
+            for (mine, theirs), _n in votes.most_common():
+                if mine not in rename and theirs not in rename.values():
+                    rename[mine] = theirs
+            taken = set(rename.values())
+            for s in shifted:
+                if s.speaker and s.speaker not in rename and s.speaker in taken:
+                    rename[s.speaker] = next(x for x in _speaker_names() if x not in taken and x not in rename.values())
+            for s in shifted:
+                s.speaker = rename.get(s.speaker, s.speaker)
+            merged = [s for s in merged if (s.start or 0) < cut]
+            shifted = [s for s in shifted if (s.start or 0) >= cut]
+        merged.extend(shifted)
+        previous = shifted
+    return merged
+
+
+def _add(value: float | None, offset: float) -> float | None:
+    return None if value is None else round(value + offset, 3)
+
+
+def _overlaps(a: Segment, b: Segment) -> bool:
+    return (a.start or 0) < (b.end or 0) and (b.start or 0) < (a.end or 0)
+
+
+def _speaker_names():
+    n = 1
+    while True:
+        yield f"Спикер {n}"
+        n += 1
 
 
 # ---------------------------------------------------------------- SpeechKit
 
 
+class OperationLedger:
+    """Which recognition operation each piece of audio started (SQLite next to the other state): written before the
+    request is sent and when its id is known, so a run after a crash or a lost answer fetches the result it already
+    paid for. SpeechKit honours no idempotency key and cannot list its operations, so this is the only record."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        with self._db() as db:
+            db.execute(
+                "create table if not exists operations (key text primary key, operation_id text, request_id text,"
+                " at real not null)"
+            )
+            db.execute("delete from operations where at < ?", [time.time() - RESULTS_KEPT_SECONDS])
+
+    @contextlib.contextmanager
+    def _db(self):
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def get(self, key: str) -> tuple[str | None, str | None]:
+        """(operation id, request id of a request sent whose answer never came)."""
+        with self._db() as db:
+            row = db.execute(
+                "select operation_id, request_id from operations where key = ? and at >= ?",
+                [key, time.time() - RESULTS_KEPT_SECONDS],
+            ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def sending(self, key: str, request_id: str) -> None:
+        with self._db() as db:
+            db.execute(
+                "insert or replace into operations (key, operation_id, request_id, at) values (?, null, ?, ?)",
+                [key, request_id, time.time()],
+            )
+
+    def started(self, key: str, operation_id: str) -> None:
+        with self._db() as db:
+            db.execute("update operations set operation_id = ?, at = ? where key = ?", [operation_id, time.time(), key])
+
+    def forget(self, key: str) -> None:
+        with self._db() as db:
+            db.execute("delete from operations where key = ?", [key])
+
+
+class RecognitionNotFound(ExternalServiceError):
+    """The operation is unknown to SpeechKit (expired after 3 days, or another account's)."""
+
+
+class RecognitionFailed(TranscriptionError):
+    """SpeechKit ended the result stream with an error: that operation's result is lost, a new one is needed."""
+
+
 class SpeechKitStt(HttpClient):
-    """Yandex SpeechKit STT v3 asynchronous file recognition over REST."""
+    """Yandex SpeechKit STT v3 asynchronous file recognition over REST; long recordings in parts."""
 
     name = "speechkit"
     service = "Yandex SpeechKit"
@@ -214,6 +408,11 @@ class SpeechKitStt(HttpClient):
         timeout_seconds: float = 4 * 3600,
         poll_interval: float = 5.0,
         max_poll_interval: float = 60.0,
+        max_inline_bytes: int = INLINE_LIMIT_BYTES,
+        max_audio_seconds: float = MAX_AUDIO_SECONDS,
+        part_overlap_seconds: float = 10.0,
+        ledger_path: Path | None = None,
+        upload_timeout: float = 900.0,
         **kwargs,
     ):
         if not api_key:
@@ -228,12 +427,18 @@ class SpeechKitStt(HttpClient):
         self.timeout_seconds = timeout_seconds
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
+        self.max_inline_bytes = max_inline_bytes
+        self.max_audio_seconds = max_audio_seconds
+        self.part_overlap_seconds = part_overlap_seconds
+        self.ledger = OperationLedger(ledger_path) if ledger_path else None
+        self.read_timeout = kwargs.get("timeout", 60.0)
+        self.upload_timeout = upload_timeout
 
     def close(self) -> None:
         super().close()
         self._operations.close()
 
-    def submit(self, audio: bytes) -> str:
+    def submit(self, audio: bytes, *, request_id: str | None = None) -> str:
         body = {
             "content": base64.b64encode(audio).decode("ascii"),
             "recognitionModel": {
@@ -249,17 +454,30 @@ class SpeechKitStt(HttpClient):
             },
             "speakerLabeling": {"speakerLabeling": "SPEAKER_LABELING_ENABLED"},
         }
-        # up to 60 MB of audio (80 MB as base64) may take minutes to upload on a VPS uplink
         import httpx
 
-        upload_timeout = httpx.Timeout(60.0, write=900.0)
-        return self.request("POST", "/stt/v3/recognizeFileAsync", json=body, timeout=upload_timeout).json()["id"]
+        # up to 60 MB of audio (80 MB as base64) may take minutes to upload on a VPS uplink; x-client-request-id
+        # lets Yandex support find the request (docs: speechkit/concepts/support-headers), it does not deduplicate
+        response = self.request(
+            "POST",
+            "/stt/v3/recognizeFileAsync",
+            json=body,
+            headers={"x-client-request-id": request_id or str(uuid.uuid4())},
+            timeout=httpx.Timeout(self.read_timeout, write=self.upload_timeout),
+            idempotent=False,  # each accepted request is a billed operation
+        )
+        return response.json()["id"]
 
     def wait(self, operation_id: str) -> None:
         deadline = time.monotonic() + self.timeout_seconds
         interval = self.poll_interval
         while True:
-            op = self._operations.request("GET", f"/operations/{operation_id}").json()
+            try:
+                op = self._operations.request("GET", f"/operations/{operation_id}").json()
+            except ExternalServiceError as exc:
+                if exc.status == 404:
+                    raise RecognitionNotFound(self.service, str(exc), status=404) from None
+                raise
             if op.get("done"):
                 if op.get("error"):
                     err = op["error"]
@@ -276,34 +494,141 @@ class SpeechKitStt(HttpClient):
             interval = min(self.max_poll_interval, interval * 1.5)
 
     def fetch(self, operation_id: str) -> list[Segment]:
-        response = self.request("GET", "/stt/v3/getRecognition", params={"operation_id": operation_id})
+        try:
+            response = self.request("GET", "/stt/v3/getRecognition", params={"operation_id": operation_id})
+        except ExternalServiceError as exc:
+            if exc.status == 404:
+                raise RecognitionNotFound(self.service, str(exc), status=404) from None
+            raise
         return parse_recognition_stream(response.text)
 
-    def transcribe(self, media_path: Path) -> Transcript:
-        audio = extract_audio(media_path)
-        if len(audio) > INLINE_LIMIT_BYTES:
-            raise TranscriptionError(
-                f"{media_path}: звук после сжатия {len(audio) / 2**20:.0f} МБ, больше лимита SpeechKit 60 МБ"
-            )
+    def _result(self, operation_id: str, key: str) -> list[Segment]:
+        self.wait(operation_id)
         try:
-            operation_id = self.submit(audio)
-            self.wait(operation_id)
-            segments = self.fetch(operation_id)
+            return self.fetch(operation_id)
+        except RecognitionFailed:
+            if self.ledger:  # a broken line may be the network's (fetched again next time); an error line is not
+                self.ledger.forget(key)
+            raise
+
+    def recognize(self, audio: bytes, key: str, what: str) -> list[Segment]:
+        """One piece of audio: the operation the ledger remembers for `key`, else a new one (recorded at once)."""
+        operation_id, lost_request = self.ledger.get(key) if self.ledger else (None, None)
+        if operation_id:
+            try:
+                return self._result(operation_id, key)
+            except RecognitionNotFound:
+                log.warning("%s: операция %s не найдена в SpeechKit, распознаю заново", what, operation_id)
+        if lost_request:
+            log.warning(
+                "%s: ответ на прошлую отправку (x-client-request-id %s) не пришёл — SpeechKit мог её принять и "
+                "выставить счёт; отправляю снова",
+                what,
+                lost_request,
+            )
+        request_id = str(uuid.uuid4())
+        if self.ledger:
+            self.ledger.sending(key, request_id)
+        try:
+            operation_id = self.submit(audio, request_id=request_id)
         except ExternalServiceError as exc:
-            raise TranscriptionError(f"{media_path}: {exc}") from exc
+            if exc.outcome_unknown:
+                raise TranscriptionError(
+                    f"{what}: SpeechKit не ответил на отправку ({exc}); запрос мог быть принят и оплачен, поэтому "
+                    f"в этом запуске он не повторяется (x-client-request-id {request_id}). Перезапустите запись позже"
+                ) from None
+            if self.ledger:
+                self.ledger.forget(key)
+            raise
+        if self.ledger:
+            self.ledger.started(key, operation_id)
+        return self._result(operation_id, key)
+
+    @staticmethod
+    def _opus(media_path: Path, scratch: Path) -> tuple[Path, float]:
+        """The recording itself when it is already mono OggOpus (nothing to convert), else its audio converted."""
+        import av
+
+        with contextlib.suppress(av.FFmpegError, OSError, IndexError):
+            with av.open(str(media_path)) as source:
+                stream = source.streams.audio[0]
+                if source.format.name == "ogg" and _is_mono_opus(stream) and source.duration:
+                    return media_path, source.duration / 1_000_000
+        return scratch, write_opus(media_path, str(scratch))
+
+    def transcribe(self, media_path: Path) -> Transcript:
+        stat = media_path.stat() if media_path.exists() else None
+        identity = f"{media_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}" if stat else str(media_path)
+        with tempfile.TemporaryDirectory(prefix="c360-stt-") as tmp:
+            opus, duration = self._opus(media_path, Path(tmp) / "audio.ogg")
+            size = opus.stat().st_size
+            spans = plan_parts(
+                duration,
+                size,
+                max_bytes=self.max_inline_bytes,
+                max_seconds=self.max_audio_seconds,
+                overlap=self.part_overlap_seconds,
+            )
+            if len(spans) == 1:
+                parts = [Part(0, 0.0, duration, opus)]
+            else:
+                parts = cut_parts(opus, spans, Path(tmp))
+                log.info("%s: %.0f мин звука, %d частей", media_path, duration / 60, len(parts))
+            results = []
+            for part in parts:
+                audio = part.path.read_bytes()
+                if len(audio) > self.max_inline_bytes:
+                    raise TranscriptionError(
+                        f"{media_path}: часть {part.index + 1} — {len(audio) / 2**20:.0f} МБ, больше лимита "
+                        f"{self.max_inline_bytes / 2**20:.0f} МБ (C360_SPEECHKIT_MAX_INLINE_MB)"
+                    )
+                what = f"{media_path}" + (f", часть {part.index + 1} из {len(parts)}" if len(parts) > 1 else "")
+                key = f"{identity}:{self.model}:{spans[part.index][0]:.3f}-{spans[part.index][1]:.3f}"
+                try:
+                    segments = self.recognize(audio, key, what)
+                except ExternalServiceError as exc:
+                    raise TranscriptionError(f"{what}: {exc}") from exc
+                except TranscriptionError as exc:
+                    if str(exc).startswith(what):
+                        raise
+                    raise TranscriptionError(f"{what}: {exc}") from exc
+                results.append((part.offset, part.offset + part.duration, segments))
+        segments = merge_parts(results) if len(results) > 1 else results[0][2]
         if not segments:
             raise TranscriptionError(f"{media_path}: SpeechKit не распознал речь (пустой результат)")
         return Transcript(provider=self.name, segments=segments)
 
 
+def _stream_error(error) -> str:
+    """An error object inside the result stream: google.rpc.Status {code, message} or the REST gateway's
+    {grpcCode, httpCode, message, httpStatus}."""
+    if not isinstance(error, dict):
+        return str(error)[:300]
+    code = error.get("code", error.get("grpcCode", error.get("httpCode", "?")))
+    return f"{code}: {error.get('message') or error.get('httpStatus') or 'без описания'}"
+
+
 def parse_recognition_stream(body: str) -> list[Segment]:
-    """Parse getRecognition's newline-delimited JSON; normalized text (finalRefinement) wins over raw final."""
+    """Parse getRecognition's newline-delimited JSON; normalized text (finalRefinement) wins over raw final. A line
+    that is not a JSON object, or one carrying `error`, fails the whole result: a partial transcript is not one."""
     finals: dict[tuple[str, str], Segment] = {}
     order: list[tuple[str, str]] = []
-    for line in body.splitlines():
+    for number, line in enumerate(body.splitlines(), 1):
         if not line.strip():
             continue
-        event = json.loads(line).get("result", {})
+        try:
+            message = json.loads(line)
+        except ValueError:
+            raise TranscriptionError(
+                f"ответ SpeechKit повреждён: строка {number} результата — не JSON ({line.strip()[:80]!r})"
+            ) from None
+        if not isinstance(message, dict):
+            raise TranscriptionError(f"ответ SpeechKit повреждён: строка {number} результата — не объект JSON")
+        if "error" in message:
+            raise RecognitionFailed(
+                f"SpeechKit прервал выдачу результата ошибкой {_stream_error(message['error'])} (строка {number})"
+            )
+        event = message.get("result", {})
         channel = str(event.get("channelTag", "0"))
         if "final" in event:
             alts = event["final"].get("alternatives") or []

@@ -1,14 +1,17 @@
 """Speech-to-text: audio extraction with PyAV and SpeechKit v3 async recognition against a local fake."""
 
+import json
 from datetime import datetime
 
 import pytest
 
 from connectors.stt import (
+    Segment,
     SidecarStt,
     SpeechKitStt,
     TranscriptionError,
     extract_audio,
+    merge_parts,
     parse_recognition_stream,
     parse_txt,
     parse_vtt,
@@ -17,7 +20,7 @@ from devkit.demo import write_tone
 from orchestration.definitions import build_defs
 from orchestration.run_once import run_once
 from tests.conftest import jibri
-from tests.fakes.speechkit import FakeSpeechKit, recognition_events
+from tests.fakes.speechkit import FakeSpeechKit, long_recording, recognition_events
 from warehouse.duck import connect
 
 
@@ -140,3 +143,98 @@ def test_pipeline_with_speechkit_provider(env, recordings, instance, speechkit, 
         ).fetchall()
     assert provider == "speechkit" and n == 2 and "Спикер 2: Договорились отгрузить партию" in text
     assert len(speechkit.audio) == 1, "the silent file was never sent"
+
+
+def test_broken_or_error_line_of_the_result_fails_only_that_recording(
+    env, recordings, instance, speechkit, monkeypatch
+):
+    """A result line that is not JSON, or an `error` line after some results: that recording fails with the cause
+    named, nothing of it is stored as a transcript; the other recording of the cycle is stored."""
+    monkeypatch.setenv("C360_STT_PROVIDER", "speechkit")
+    speechkit.polls_until_done = 1
+    speechkit.stream_faults = {1: "garbage", 2: "error"}
+    for n in range(3):
+        media = next(jibri(recordings, f"sf{n}", f"4100{n}", datetime(2026, 11, 24, 10 + n), lines=None).glob("*.mp4"))
+        write_tone(media, seconds=1)
+
+    report = run_once(build_defs(), instance, env, log=lambda *_: None)
+    reasons = " | ".join(reason for _, reason in report.failed)
+    assert len(report.succeeded) == 1 and len(report.failed) == 2, report
+    assert "SpeechKit прервал выдачу результата ошибкой 13: Internal error" in reasons
+    assert "ответ SpeechKit повреждён: строка 3 результата — не JSON" in reasons
+    with connect(env.warehouse_path, read_only=True) as con:
+        assert con.execute("select count(*) from raw.meeting_transcripts").fetchone()[0] == 1
+
+
+def test_stream_error_shapes():
+    ok = recognition_events([(0, 1, 0, "Привет.")])
+    for error, named in (
+        (
+            {"grpcCode": 4, "httpCode": 504, "message": "deadline", "httpStatus": "Gateway Timeout"},
+            "ошибкой 4: deadline",
+        ),
+        ({"code": 13, "message": "Internal"}, "ошибкой 13: Internal"),
+    ):
+        with pytest.raises(TranscriptionError, match=named):
+            parse_recognition_stream(ok + json.dumps({"error": error}) + "\n")
+    with pytest.raises(TranscriptionError, match="строка 1 результата — не объект JSON"):
+        parse_recognition_stream("[1]\n")
+
+
+def test_a_lost_answer_to_a_submission_does_not_start_a_second_operation(tmp_path):
+    """The request reached SpeechKit (billed) but its answer was lost — the line dropped, or a read timeout: no second
+    recognizeFileAsync in this run (SpeechKit honours no idempotency key), the recording fails saying why."""
+    media = tmp_path / "m.mp4"
+    write_tone(media)
+    for delay, timeout in ((0.0, 5.0), (0.5, 0.2)):
+        with FakeSpeechKit() as server, client(server, timeout=timeout, ledger_path=tmp_path / "ops.sqlite") as stt:
+            server.no_answer_after_accept, server.no_answer_delay = 1, delay
+            with pytest.raises(TranscriptionError, match=r"m\.mp4: SpeechKit не ответил на отправку .*мог быть принят"):
+                stt.transcribe(media)
+            assert len(server.operations) == 1
+
+
+def test_an_operation_started_before_a_crash_is_fetched_not_paid_again(tmp_path):
+    """The operation id is kept as soon as SpeechKit gives it: the next run waits for that operation."""
+    media = tmp_path / "m.mp4"
+    write_tone(media)
+    ledger = tmp_path / "ops.sqlite"
+    with FakeSpeechKit(polls_until_done=10**6) as server:
+        with client(server, timeout_seconds=0.05, ledger_path=ledger) as stt, pytest.raises(TranscriptionError):
+            stt.transcribe(media)  # the run dies waiting
+        server.polls_until_done = 1
+        with client(server, ledger_path=ledger) as stt:
+            assert stt.transcribe(media).segments
+        assert len(server.operations) == 1
+
+
+def test_three_hour_recording_is_recognised_in_parts_on_one_time_line(tmp_path):
+    """3 hours against a service that takes at most 1 hour per request: parts cut from the audio, each accepted, the
+    utterances merged with continuous, increasing times, none twice from an overlap."""
+    media = tmp_path / "long.ogg"
+    long_recording(media, 3 * 3600)
+    with FakeSpeechKit(polls_until_done=1) as server:
+        server.max_audio_seconds, server.phrase_every = 3600, 60.0
+        with client(server, max_audio_seconds=3600) as stt:
+            transcript = stt.transcribe(media)
+        durations = [op["duration"] for op in server.operations.values()]
+    assert len(durations) == 4 and all(d <= 3600 for d in durations)
+    starts = [s.start for s in transcript.segments]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    assert starts[0] < 2 and transcript.duration > 3 * 3600 - 70
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert max(gaps) <= 60 + 10 + 1, "no utterance lost at a part's edge"
+    assert min(gaps) >= 60 - 10 - 1, "none taken twice from an overlap"
+
+
+def test_merge_parts_shifts_dedupes_and_keeps_speakers():
+    first = [Segment(0, 4, "Спикер 1", "раз"), Segment(90, 96, "Спикер 2", "два"), Segment(97, 99, "Спикер 1", "три")]
+    # the second part starts at 90 s; SpeechKit named the voices the other way round there
+    second = [Segment(0, 6, "Спикер 1", "два"), Segment(7, 9, "Спикер 2", "три"), Segment(20, 25, "Спикер 1", "четыре")]
+    merged = merge_parts([(0.0, 100.0, first), (90.0, 200.0, second)])
+    assert [(s.start, s.speaker, s.text) for s in merged] == [
+        (0, "Спикер 1", "раз"),
+        (90, "Спикер 2", "два"),
+        (97, "Спикер 1", "три"),
+        (110.0, "Спикер 2", "четыре"),
+    ]
