@@ -234,6 +234,12 @@ def extract_audio(media_path: Path, *, bitrate: int = 32000, silence_peak: float
     return out.getvalue()
 
 
+def _base64_size(size: int) -> int:
+    """Bytes of `size` bytes as base64: the limits page caps "the file size when uploading in an API v3 request body"
+    at 60 MB without saying whether before or after the encoding; the larger reading is the safe one."""
+    return 4 * math.ceil(size / 3)
+
+
 def plan_parts(duration: float, size: int, *, max_bytes: int, max_seconds: float, overlap: float) -> list[tuple]:
     """[(start, end)] seconds: equal windows, each under both limits (a 5% margin: Ogg pages, base64 rounding), the
     next starting `overlap` seconds before the previous ends so no word is cut in both."""
@@ -388,7 +394,7 @@ class RecognitionNotFound(ExternalServiceError):
 
 
 class RecognitionFailed(TranscriptionError):
-    """SpeechKit ended the result stream with an error: that operation's result is lost, a new one is needed."""
+    """The operation ended in an error, or its result stream did: that result is lost, a new operation is needed."""
 
 
 class SpeechKitStt(HttpClient):
@@ -439,8 +445,7 @@ class SpeechKitStt(HttpClient):
         self._operations.close()
 
     def submit(self, audio: bytes, *, request_id: str | None = None) -> str:
-        body = {
-            "content": base64.b64encode(audio).decode("ascii"),
+        settings = {
             "recognitionModel": {
                 "model": self.model,
                 "audioFormat": {"containerAudio": {"containerAudioType": "OGG_OPUS"}},
@@ -456,13 +461,16 @@ class SpeechKitStt(HttpClient):
         }
         import httpx
 
+        # the body built as bytes around the base64 once: json= would hold the audio three more times (str, dump,
+        # encoded), 80 MB each for a full part
+        body = b"".join([b'{"content": "', base64.b64encode(audio), b'", ', json.dumps(settings)[1:].encode()])
         # up to 60 MB of audio (80 MB as base64) may take minutes to upload on a VPS uplink; x-client-request-id
         # lets Yandex support find the request (docs: speechkit/concepts/support-headers), it does not deduplicate
         response = self.request(
             "POST",
             "/stt/v3/recognizeFileAsync",
-            json=body,
-            headers={"x-client-request-id": request_id or str(uuid.uuid4())},
+            content=body,
+            headers={"Content-Type": "application/json", "x-client-request-id": request_id or str(uuid.uuid4())},
             timeout=httpx.Timeout(self.read_timeout, write=self.upload_timeout),
             idempotent=False,  # each accepted request is a billed operation
         )
@@ -481,9 +489,9 @@ class SpeechKitStt(HttpClient):
             if op.get("done"):
                 if op.get("error"):
                     err = op["error"]
-                    raise ExternalServiceError(
-                        self.service,
-                        f"распознавание {operation_id} завершилось ошибкой {err.get('code')}: {err.get('message')}",
+                    raise RecognitionFailed(
+                        f"{self.service}: распознавание {operation_id} завершилось ошибкой {err.get('code')}: "
+                        f"{err.get('message')}"
                     )
                 return
             if time.monotonic() + interval > deadline:
@@ -503,8 +511,8 @@ class SpeechKitStt(HttpClient):
         return parse_recognition_stream(response.text)
 
     def _result(self, operation_id: str, key: str) -> list[Segment]:
-        self.wait(operation_id)
         try:
+            self.wait(operation_id)
             return self.fetch(operation_id)
         except RecognitionFailed:
             if self.ledger:  # a broken line may be the network's (fetched again next time); an error line is not
@@ -539,6 +547,11 @@ class SpeechKitStt(HttpClient):
                 ) from None
             if self.ledger:
                 self.ledger.forget(key)
+            if exc.status == 400:  # the limits page names the limits, not the refusal: say which settings cut parts
+                raise TranscriptionError(
+                    f"{what}: {exc}. Если SpeechKit отказал из-за размера или длительности звука, уменьшите "
+                    "C360_SPEECHKIT_MAX_INLINE_MB или C360_SPEECHKIT_MAX_AUDIO_SECONDS: запись пойдёт частями"
+                ) from None
             raise
         if self.ledger:
             self.ledger.started(key, operation_id)
@@ -561,10 +574,9 @@ class SpeechKitStt(HttpClient):
         identity = f"{media_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}" if stat else str(media_path)
         with tempfile.TemporaryDirectory(prefix="c360-stt-") as tmp:
             opus, duration = self._opus(media_path, Path(tmp) / "audio.ogg")
-            size = opus.stat().st_size
             spans = plan_parts(
                 duration,
-                size,
+                _base64_size(opus.stat().st_size),
                 max_bytes=self.max_inline_bytes,
                 max_seconds=self.max_audio_seconds,
                 overlap=self.part_overlap_seconds,
@@ -577,10 +589,10 @@ class SpeechKitStt(HttpClient):
             results = []
             for part in parts:
                 audio = part.path.read_bytes()
-                if len(audio) > self.max_inline_bytes:
+                if _base64_size(len(audio)) > self.max_inline_bytes:
                     raise TranscriptionError(
-                        f"{media_path}: часть {part.index + 1} — {len(audio) / 2**20:.0f} МБ, больше лимита "
-                        f"{self.max_inline_bytes / 2**20:.0f} МБ (C360_SPEECHKIT_MAX_INLINE_MB)"
+                        f"{media_path}: часть {part.index + 1} — {_base64_size(len(audio)) / 2**20:.0f} МБ в запросе, "
+                        f"больше лимита {self.max_inline_bytes / 2**20:.0f} МБ (C360_SPEECHKIT_MAX_INLINE_MB)"
                     )
                 what = f"{media_path}" + (f", часть {part.index + 1} из {len(parts)}" if len(parts) > 1 else "")
                 key = f"{identity}:{self.model}:{spans[part.index][0]:.3f}-{spans[part.index][1]:.3f}"

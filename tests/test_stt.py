@@ -215,6 +215,9 @@ def test_three_hour_recording_is_recognised_in_parts_on_one_time_line(tmp_path):
     long_recording(media, 3 * 3600)
     with FakeSpeechKit(polls_until_done=1) as server:
         server.max_audio_seconds, server.phrase_every = 3600, 60.0
+        with client(server) as stt, pytest.raises(TranscriptionError, match="HTTP 400.*C360_SPEECHKIT_MAX_AUDIO"):
+            stt.transcribe(media)  # the client thinks 4 h are allowed: the service refuses, nothing is billed
+        assert not server.operations
         with client(server, max_audio_seconds=3600) as stt:
             transcript = stt.transcribe(media)
         durations = [op["duration"] for op in server.operations.values()]
