@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from connectors.bitrix import BitrixClient
     from connectors.llm import LLMClient
     from connectors.stt import SttProvider
-    from connectors.telegram_bot import TelegramBot
+    from connectors.telegram_bot import ChatTarget, TelegramBot
     from connectors.telegram_user import TelegramUserClient
     from connectors.wms import WmsAdapter
     from rag.embeddings import Embedder
@@ -157,6 +157,12 @@ class TelegramBotResource(SettingsResource):
     telegram_bot_api_url: str = Field(description="Адрес Bot API (C360_TELEGRAM_BOT_API_URL)")
     report_chat_id: str | None = Field(None, description="Чат ежедневного отчёта кураторам (C360_REPORT_CHAT_ID)")
     alert_chat_id: str | None = Field(None, description="Группа тревог и сбоев (C360_ALERT_CHAT_ID)")
+    report_thread_id: int | None = Field(
+        None, description="Тема форума для отчёта в группе кураторов (C360_REPORT_THREAD_ID); пусто — сама группа"
+    )
+    alert_thread_id: int | None = Field(
+        None, description="Тема форума для тревог и сбоев (C360_ALERT_THREAD_ID); пусто — сама группа"
+    )
     dagster_url: str = Field(description="Адрес Dagster для ссылок в уведомлениях о сбоях (C360_DAGSTER_URL)")
 
     def configured(self) -> bool:
@@ -164,6 +170,16 @@ class TelegramBotResource(SettingsResource):
 
     def alerts_configured(self) -> bool:
         return bool(self.telegram_bot_token and self.alert_chat_id)
+
+    def report_chat(self) -> ChatTarget:
+        from connectors.telegram_bot import ChatTarget
+
+        return ChatTarget(str(self.report_chat_id), self.report_thread_id, "C360_REPORT_CHAT_ID")
+
+    def alert_chat(self) -> ChatTarget:
+        from connectors.telegram_bot import ChatTarget
+
+        return ChatTarget(str(self.alert_chat_id), self.alert_thread_id, "C360_ALERT_CHAT_ID")
 
     def bot(self) -> TelegramBot:
         from config.factory import build_bot

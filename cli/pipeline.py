@@ -54,6 +54,7 @@ def _report(settings: Settings, day: date, send: bool) -> int:
 
     from assets.reports.curator_report import day_report, deliver_report, report_key
     from config.factory import build_bot
+    from connectors.telegram_bot import ChatTarget
     from warehouse.appdb import AppDB
     from warehouse.duck import connect
 
@@ -70,13 +71,20 @@ def _report(settings: Settings, day: date, send: bool) -> int:
         print("Не отправлено: задайте TELEGRAM_BOT_TOKEN и C360_REPORT_CHAT_ID.", file=sys.stderr)
         return 2
     db = AppDB(settings.resolved_app_db_url)
+    chat = ChatTarget(settings.report_chat_id, settings.report_thread_id, "C360_REPORT_CHAT_ID")
     with build_bot(settings) as bot:
-        delivery = deliver_report(bot, db, settings.report_chat_id, report_key(day), html)
+        delivery = deliver_report(bot, db, chat, report_key(day), html)
     db.dispose()
     if delivery.already_sent:
         print(f"Отчёт за {day:%d.%m.%Y} уже был отправлен ранее — повторно не отправляем.", file=sys.stderr)
     else:
         print(f"Отправлено сообщений: {delivery.parts_sent_now} из {delivery.parts_total}.", file=sys.stderr)
+    if delivery.unconfirmed_parts:
+        print(
+            f"Не подтверждены (связь оборвалась после отправки, повторно не отправляли): части "
+            f"{', '.join(map(str, delivery.unconfirmed_parts))} — проверьте группу.",
+            file=sys.stderr,
+        )
     return 0
 
 

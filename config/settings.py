@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     telegram_bot_api_url: str = _env("C360_TELEGRAM_BOT_API_URL", "https://api.telegram.org")
     report_chat_id: str | None = _env("C360_REPORT_CHAT_ID")
     alert_chat_id: str | None = _env("C360_ALERT_CHAT_ID")
+    # forum groups: the topic (message_thread_id) each message goes to; unset = the group itself
+    report_thread_id: int | None = _env("C360_REPORT_THREAD_ID")
+    alert_thread_id: int | None = _env("C360_ALERT_THREAD_ID")
     report_hour: int = _env("C360_REPORT_HOUR", 9)
     dagster_url: str = _env("C360_DAGSTER_URL", "http://127.0.0.1:3000")  # links in failure notices
     backup_dir: Path = _env("C360_BACKUP_DIR", Path("./backups"))

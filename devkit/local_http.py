@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlparse
 
 class LocalHttpServer:
     """Subclasses implement `respond(method, path, headers, body) -> (status, headers, body)`;
-    a dict/list body is sent as JSON, a str as UTF-8 text, bytes as they are."""
+    a dict/list body is sent as JSON, a str as UTF-8 text, bytes as they are; status None closes the connection
+    without an answer (a server that did the work and was cut off before replying)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         server = self
@@ -28,6 +29,9 @@ class LocalHttpServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 status, extra, body = server.respond(self.command, self.path, headers, self.rfile.read(length))
+                if status is None:
+                    self.close_connection = True
+                    return
                 if isinstance(body, dict | list):
                     body = json.dumps(body, ensure_ascii=False).encode()
                     extra = {"Content-Type": "application/json", **extra}

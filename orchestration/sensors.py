@@ -9,10 +9,11 @@ import dagster as dg
 from assets.files import is_settled, is_valid_name, readable_name
 from assets.meetings.assets import meeting_unmatched_files, recordings_partitions
 from assets.metadata import md_table
+from assets.reports.curator_report import deliver_report
 from assets.resources import AppDBResource, RecordingsResource, TelegramBotResource, TelegramExportsResource
 from assets.telegram.assets import telegram_exports as telegram_exports_asset
 from connectors.redact import redact
-from connectors.telegram_bot import escape, split_html
+from connectors.telegram_bot import escape
 from orchestration.jobs import meeting_pipeline_job, notes_job, telegram_export_job, unmatched_recordings_job
 from orchestration.run_once import step_failure_reason
 
@@ -182,7 +183,7 @@ def failure_notice(run: dg.DagsterRun, failures: list[tuple[str, str]], dagster_
         "начало ошибки и ссылка на запуск в Dagster (C360_DAGSTER_URL)."
     ),
 )
-def run_failure_notice(context: dg.RunFailureSensorContext, telegram: TelegramBotResource):
+def run_failure_notice(context: dg.RunFailureSensorContext, telegram: TelegramBotResource, app_db: AppDBResource):
     if not telegram.alerts_configured():
         return dg.SkipReason("Бот или группа тревог не настроены: уведомление о сбое не отправлено")
     failures = [
@@ -190,9 +191,12 @@ def run_failure_notice(context: dg.RunFailureSensorContext, telegram: TelegramBo
         for event in context.get_step_failure_events()
     ]
     text = failure_notice(context.dagster_run, failures, telegram.dagster_url)
-    with telegram.bot() as bot:
-        for part in split_html(text):
-            bot.send_message(telegram.alert_chat_id, part)
+    db = app_db.db()
+    try:
+        with telegram.bot() as bot:  # the ledger: a re-evaluated tick never posts the same failure twice
+            deliver_report(bot, db, telegram.alert_chat(), f"run_failure:{context.dagster_run.run_id}", text)
+    finally:
+        db.dispose()
 
 
 @dg.sensor(

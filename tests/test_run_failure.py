@@ -23,7 +23,7 @@ def test_a_failed_run_is_posted_with_its_error_and_link(env, instance, telegram,
         dagster_instance=instance,
         dagster_run=run,
         dagster_event=failure,
-        resources={"telegram": all_resources()["telegram"]},
+        resources={"telegram": all_resources()["telegram"], "app_db": all_resources()["app_db"]},
     ).for_run_failure()
     run_failure_notice(context)
     [message] = telegram.messages
@@ -42,7 +42,7 @@ def test_no_bot_no_notice(env, instance, monkeypatch):
         dagster_instance=instance,
         dagster_run=run,
         dagster_event=failure,
-        resources={"telegram": all_resources()["telegram"]},
+        resources={"telegram": all_resources()["telegram"], "app_db": all_resources()["app_db"]},
     ).for_run_failure()
     skipped = run_failure_notice(context)
     assert isinstance(skipped, dg.SkipReason) and "не настроены" in skipped.skip_message

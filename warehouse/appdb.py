@@ -30,6 +30,29 @@ report_parts = sa.Table(
     sa.Column("sent_at", sa.DateTime(timezone=True)),
 )
 
+# a part whose sendMessage started and has no message id yet: written before the call, removed when it is sent or
+# certainly refused. One still here on the next run may have arrived (the answer was lost; the Bot API cannot look a
+# sent message up), so it is not resent: it is marked unconfirmed and reported to the owner instead
+report_part_attempts = sa.Table(
+    "sent_report_part_attempts",
+    metadata,
+    sa.Column("report_key", sa.String(200), primary_key=True),
+    sa.Column("chat_id", sa.String(64), primary_key=True),
+    sa.Column("part_no", sa.Integer, primary_key=True),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("unconfirmed_at", sa.DateTime(timezone=True)),
+)
+
+# groups upgraded to supergroups (the Bot API's migrate_to_chat_id): sends to the old id go to the new one until the
+# owner updates the setting; the ledger of a report sent before the update is found under the old id
+chat_migrations = sa.Table(
+    "telegram_chat_migrations",
+    metadata,
+    sa.Column("chat_id", sa.String(64), primary_key=True),
+    sa.Column("migrated_to", sa.String(64), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
 users = sa.Table(
     "users",
     metadata,
@@ -120,24 +143,75 @@ class AppDB:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def chat_migrations(self) -> dict[str, str]:
+        with self.engine.connect() as con:
+            return {r.chat_id: r.migrated_to for r in con.execute(sa.select(chat_migrations))}
+
+    def record_migration(self, chat_id: str, migrated_to: str) -> bool:
+        """Remember a group's new id; True when it was not known yet (the owner is to be told)."""
+        with self.engine.begin() as con:
+            known = con.execute(
+                sa.select(chat_migrations.c.migrated_to).where(chat_migrations.c.chat_id == str(chat_id))
+            ).scalar()
+            if known == str(migrated_to):
+                return False
+            if known is not None:
+                con.execute(chat_migrations.delete().where(chat_migrations.c.chat_id == str(chat_id)))
+            con.execute(chat_migrations.insert().values(chat_id=str(chat_id), migrated_to=str(migrated_to), at=_now()))
+            return True
+
+    @staticmethod
+    def _ledger_chat(con: sa.Connection, report_key: str, chat_id: str) -> str:
+        """The chat id a report's ledger is kept under: this one, or the old id of the group it was upgraded from
+        (a report started before the owner updated the setting)."""
+        olds = con.execute(sa.select(chat_migrations.c.chat_id).where(chat_migrations.c.migrated_to == chat_id))
+        for candidate in [chat_id, *(r.chat_id for r in olds)]:
+            found = con.execute(
+                sa.select(reports.c.chat_id).where(reports.c.report_key == report_key, reports.c.chat_id == candidate)
+            ).first()
+            if found:
+                return candidate
+        return chat_id
+
     def report_status(self, report_key: str, chat_id: str) -> dict | None:
         with self.engine.connect() as con:
+            chat_id = self._ledger_chat(con, report_key, str(chat_id))
             row = (
-                con.execute(
-                    sa.select(reports).where(reports.c.report_key == report_key, reports.c.chat_id == str(chat_id))
-                )
+                con.execute(sa.select(reports).where(reports.c.report_key == report_key, reports.c.chat_id == chat_id))
                 .mappings()
                 .first()
             )
-        return dict(row) if row else None
+            if not row:
+                return None
+            unconfirmed = con.execute(
+                sa.select(report_part_attempts.c.part_no)
+                .where(
+                    report_part_attempts.c.report_key == report_key,
+                    report_part_attempts.c.chat_id == chat_id,
+                    report_part_attempts.c.unconfirmed_at.is_not(None),
+                )
+                .order_by(report_part_attempts.c.part_no)
+            )
+            return {**row, "unconfirmed_parts": [r.part_no for r in unconfirmed]}
 
     def claim_report(self, report_key: str, chat_id: str, parts: list[str]) -> list[dict]:
-        """Record the parts of a report before sending (first attempt wins); return the parts still unsent.
+        """Record the parts of a report before sending (first attempt wins); return the parts still unsent (each
+        with the chat id its ledger is kept under).
 
-        A retried run resumes with the parts stored by the first attempt, so nothing goes out twice.
+        A retried run resumes with the parts stored by the first attempt, so nothing goes out twice. A part whose
+        send started and never ended (see `report_part_attempts`) becomes unconfirmed here and is not returned.
         """
-        chat_id = str(chat_id)
         with self.engine.begin() as con:
+            chat_id = self._ledger_chat(con, report_key, str(chat_id))
+            con.execute(
+                report_part_attempts.update()
+                .where(
+                    report_part_attempts.c.report_key == report_key,
+                    report_part_attempts.c.chat_id == chat_id,
+                    report_part_attempts.c.unconfirmed_at.is_(None),
+                )
+                .values(unconfirmed_at=_now())
+            )
             exists = con.execute(
                 sa.select(reports.c.report_key).where(reports.c.report_key == report_key, reports.c.chat_id == chat_id)
             ).first()
@@ -160,10 +234,37 @@ class AppDB:
                     report_parts.c.report_key == report_key,
                     report_parts.c.chat_id == chat_id,
                     report_parts.c.message_id.is_(None),
+                    report_parts.c.part_no.not_in(
+                        sa.select(report_part_attempts.c.part_no).where(
+                            report_part_attempts.c.report_key == report_key,
+                            report_part_attempts.c.chat_id == chat_id,
+                        )
+                    ),
                 )
                 .order_by(report_parts.c.part_no)
             ).mappings()
             return [dict(r) for r in rows]
+
+    def _attempt(self, report_key: str, chat_id: str, part_no: int):
+        return (
+            report_part_attempts.c.report_key == report_key,
+            report_part_attempts.c.chat_id == str(chat_id),
+            report_part_attempts.c.part_no == part_no,
+        )
+
+    def start_part(self, report_key: str, chat_id: str, part_no: int) -> None:
+        """Written before the part's sendMessage: if the run dies or the answer is lost, the next run knows."""
+        with self.engine.begin() as con:
+            con.execute(
+                report_part_attempts.insert().values(
+                    report_key=report_key, chat_id=str(chat_id), part_no=part_no, started_at=_now()
+                )
+            )
+
+    def abandon_part(self, report_key: str, chat_id: str, part_no: int) -> None:
+        """The send was certainly refused (the Bot API answered an error): the part may be sent again."""
+        with self.engine.begin() as con:
+            con.execute(report_part_attempts.delete().where(*self._attempt(report_key, chat_id, part_no)))
 
     def mark_part_sent(self, report_key: str, chat_id: str, part_no: int, message_id: int) -> None:
         with self.engine.begin() as con:
@@ -176,6 +277,7 @@ class AppDB:
                 )
                 .values(message_id=message_id, sent_at=_now())
             )
+            con.execute(report_part_attempts.delete().where(*self._attempt(report_key, chat_id, part_no)))
 
     def complete_report(self, report_key: str, chat_id: str) -> None:
         with self.engine.begin() as con:

@@ -69,17 +69,25 @@ def client_alert_delivery(
             metadata={"тревог": len(alerts), "отправлено": "нет: не заданы TELEGRAM_BOT_TOKEN / C360_ALERT_CHAT_ID"}
         )
     bot, db = telegram.bot(), app_db.db()
-    sent, already = 0, 0
+    sent, already, unconfirmed = 0, 0, []
     try:
         for alert in alerts:
             delivery = deliver_report(
-                bot, db, telegram.alert_chat_id, f"alert:{alert['dedupe_key']}", render_alert(alert)
+                bot, db, telegram.alert_chat(), f"alert:{alert['dedupe_key']}", render_alert(alert)
             )
             sent += delivery.parts_sent_now > 0
             already += delivery.already_sent
+            if delivery.unconfirmed_parts:
+                unconfirmed.append(alert["dedupe_key"])
     finally:
         bot.close()
         db.dispose()
     return dg.MaterializeResult(
-        metadata={"текущих тревог": len(alerts), "отправлено новых": sent, "уже были отправлены": already}
+        metadata={
+            "текущих тревог": len(alerts),
+            "отправлено новых": sent,
+            "уже были отправлены": already,
+            # the answer was lost after sending: not resent, so as never to show twice
+            "не подтверждены (возможно, не дошли)": ", ".join(unconfirmed) or "нет",
+        }
     )

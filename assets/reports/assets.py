@@ -51,15 +51,21 @@ def daily_curator_report(
     bot = telegram.bot()
     db = app_db.db()
     try:
-        delivery = deliver_report(bot, db, telegram.report_chat_id, report_key(day), html)
+        delivery = deliver_report(bot, db, telegram.report_chat(), report_key(day), html)
     finally:
         bot.close()
         db.dispose()
+    if delivery.unconfirmed_parts:
+        context.log.warning(
+            f"Отчёт за {day:%d.%m.%Y}: части {delivery.unconfirmed_parts} могли не дойти (связь оборвалась после "
+            "отправки) и повторно не отправлены, чтобы не было дублей — проверьте группу"
+        )
     return dg.MaterializeResult(
         metadata={
             **metadata,
             "отправлен": "ранее (повтор не нужен)" if delivery.already_sent else "да",
             "сообщений в отчёте": delivery.parts_total,
             "отправлено сейчас": delivery.parts_sent_now,
+            "не подтверждены (возможно, не дошли)": ", ".join(map(str, delivery.unconfirmed_parts)) or "нет",
         }
     )
