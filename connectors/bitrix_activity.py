@@ -6,6 +6,7 @@ import json
 import re
 from datetime import datetime
 from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlsplit
 
 from config.clock import as_utc
 
@@ -94,6 +95,12 @@ def repair_text(text: str) -> tuple[str, str | None]:
     return text, None
 
 
+def file_id_from_url(url: str | None) -> int | None:
+    """`…/crm_show_file.php?fileId=3101820&…` → 3101820 (also for activities stored before the file id was kept)."""
+    value = parse_qs(urlsplit(url or "").query).get("fileId", [""])[0]
+    return int(value) if value.isdigit() else None
+
+
 def parse_time(value: str | None) -> datetime | None:
     """Bitrix24 ISO with offset → naive UTC; the 9999 sentinel and junk → None."""
     if not value or value.startswith("9999"):
@@ -163,9 +170,11 @@ def normalize_activity(raw: dict, owner_clients: dict[tuple[str, str], str]) -> 
     body = trim_reply(text) if kind == "email" else text
     sender, to = _email_parties(raw) if kind == "email" else (None, None)
     files = raw.get("FILES") if isinstance(raw.get("FILES"), list) else []
-    recording = (
-        next((f.get("url") for f in files if isinstance(f, dict) and f.get("url")), None) if kind == "call" else None
+    # a call's recording: its file id (fetched through disk.file.get, connectors/bitrix_calls.py) and the portal link
+    record = (
+        next((f for f in files if isinstance(f, dict) and (f.get("id") or f.get("url"))), {}) if kind == "call" else {}
     )
+    record_id = str(record.get("id") or "")
     duration = int((end - start).total_seconds()) if kind == "call" and start and end and end >= start else None
     return {
         "activity_id": int(raw["ID"]),
@@ -185,7 +194,8 @@ def normalize_activity(raw: dict, owner_clients: dict[tuple[str, str], str]) -> 
         "email_from": sender,
         "email_to": to,
         "body_text": body or None,
-        "recording_url": recording,
+        "recording_url": record.get("url"),
+        "recording_file_id": int(record_id) if record_id.isdigit() else file_id_from_url(record.get("url")),
         "last_updated": parse_time(raw.get("LAST_UPDATED")),
         "status": ",".join(statuses) or "ok",
         "raw": json.dumps(raw, ensure_ascii=False),

@@ -4,6 +4,8 @@ Used by the offline demo and by the tests."""
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 import time
 from collections import Counter
@@ -42,6 +44,25 @@ def php_query(query: str) -> dict:
     return listify(root)
 
 
+# _includes/system-errors.md: the documented status and body of each auth error. INVALID_CREDENTIALS is also
+# answered with 401 for a wrong user id or code in the path (crm-item-import.md, im-chat-get.md); the status of
+# any of them can be changed with `auth_status` (the issue reports insufficient_scope as 401).
+AUTH_ERRORS = {
+    "NO_AUTH_FOUND": (401, "Wrong authorization data"),
+    "INVALID_CREDENTIALS": (403, "Invalid request credentials"),
+    "insufficient_scope": (403, "The request requires higher privileges than provided by the webhook token"),
+    "expired_token": (401, "The access token provided has expired."),
+    "ACCESS_DENIED": (403, "REST API is available only on commercial plans"),
+}
+# each method's «Scope:» line in api-reference (voximplant.* → telephony)
+SCOPE_OF = {"voximplant": "telephony"}
+
+
+def _auth_error(code: str, status: int | None = None):
+    default, description = AUTH_ERRORS[code]
+    return status or default, {}, {"error": code, "error_description": description}
+
+
 def _value(v):
     if isinstance(v, str) and re.match(r"^\d{4}-\d{2}-\d{2}T", v):
         return datetime.fromisoformat(v)
@@ -50,10 +71,15 @@ def _value(v):
     return v
 
 
+@functools.lru_cache(maxsize=64)
+def _id_set(ids: tuple) -> frozenset[int]:  # parsed once per query, not once per row
+    return frozenset(int(x) for x in ids)
+
+
 def _owner_match(row: dict, flt: dict) -> bool:
     """OWNER_TYPE_ID + (@)OWNER_ID must hold on one pair: the primary owner or any of the bindings."""
     ids = flt.get("@OWNER_ID", flt.get("OWNER_ID"))
-    ids = {int(x) for x in (ids if isinstance(ids, list) else [ids])}
+    ids = _id_set(tuple(ids) if isinstance(ids, list) else (ids,))
     pairs = [(row.get("OWNER_TYPE_ID"), row.get("OWNER_ID"))]
     pairs += [(b.get("OWNER_TYPE_ID"), b.get("OWNER_ID")) for b in row.get("BINDINGS") or []]
     return any(str(t) == str(flt["OWNER_TYPE_ID"]) and int(i) in ids for t, i in pairs)
@@ -96,14 +122,46 @@ class BitrixSimulator(LoggingHttpServer):
         self.rows_served: Counter = Counter()  # method → rows returned
         self.throttle_next = 0  # answer QUERY_LIMIT_EXCEEDED this many times
         self.fail_next = 0  # answer 500 this many times
-        self.error_code: str | None = None  # e.g. "insufficient_scope" for every call
+        # auth: every call answered with this documented error (AUTH_ERRORS), at its status or `auth_status`;
+        # a wrong code in the path answers `wrong_code_error`, a path with no user id/code NO_AUTH_FOUND
+        self.error_code: str | None = None
+        self.auth_status: int | None = None
+        self.wrong_code_error = "INVALID_CREDENTIALS"  # 401 (crm-item-import.md); NO_AUTH_FOUND per system-errors.md
+        self.scopes: set[str] | None = None  # the webhook's rights; a method outside them: insufficient_scope
+        # limits.md, resource limits: seconds of execution each method may sum per webhook over the window (ten
+        # one-minute buckets); past it, 429 OPERATION_TIME_LIMIT until the oldest bucket expires. Each call costs
+        # `operating_cost` seconds; the window is shortened in tests; `reset_format` "unix" (limits.md) or "iso"
+        # (the crm-activity-list.md example); `reset_in_error` False: the 429 carries no reset time
+        self.operating_limit: dict[str, float] = {}
+        self.operating_cost = 1.0
+        self.operating_window = 600.0
+        self.reset_format = "unix"
+        self.reset_in_error = True
+        self._buckets: dict[str, dict[float, float]] = {}  # method → bucket start → seconds
+        self.blocked: Counter = Counter()  # method → calls refused with OPERATION_TIME_LIMIT
+        # huge-data.md: a list call without start=-1 counts `total` (a COUNT over the filter): counted per method
+        self.count_queries: Counter = Counter()
+        # calls (connectors/bitrix_calls.py): Drive files by id with their content (disk-file-get.md), served at
+        # their DOWNLOAD_URL; telephony statistics rows (voximplant-statistic-get.md); CoPilot transcripts by
+        # activity (crm-activity-call-get-transcript.md): the text, or None (not ready or none); `copilot` "on",
+        # "off" (403 ACCESS_DENIED: AI call processing disabled) or "absent" (an older portal: no such method)
+        self.recordings: dict[int, bytes] = {}
+        self.telephony: list[dict] = []
+        self.transcripts: dict[int, str | None] = {}
+        self.copilot = "on"
+        self.relative_download_url = False  # the docs show DOWNLOAD_URL absolute; a relative one is handled too
+        self.download_login_page = False  # the portal answers the file's DOWNLOAD_URL with its login page
 
     @property
     def webhook_url(self) -> str:
         return f"{self.url}/rest/1/{self.token}/"
 
-    def _time(self) -> dict:
+    def _time(self, method: str | None = None) -> dict:
+        """The `time` object of an answer (api-reference/data-types.md#time, limits.md): `operating` is the method's
+        summed execution time, `operating_reset_at` when its oldest bucket expires."""
         now = time.time()
+        buckets = self._live_buckets(method, now) if method else {}
+        reset = min(buckets) + self.operating_window if buckets else now + self.operating_window
         return {
             "start": now,
             "finish": now,
@@ -111,47 +169,88 @@ class BitrixSimulator(LoggingHttpServer):
             "processing": 0.001,
             "date_start": "2026-11-25T10:00:00+03:00",
             "date_finish": "2026-11-25T10:00:00+03:00",
-            "operating_reset_at": int(now) + 600,
-            "operating": 0,
+            "operating_reset_at": (
+                datetime.fromtimestamp(math.ceil(reset), MSK).isoformat()
+                if self.reset_format == "iso"
+                else math.ceil(reset)
+            ),
+            "operating": sum(buckets.values()),
         }
 
+    def _live_buckets(self, method: str, now: float) -> dict[float, float]:
+        buckets = self._buckets.setdefault(method, {})
+        for start in [b for b in buckets if math.ceil(b + self.operating_window) <= now]:
+            del buckets[start]
+        return buckets
+
+    def _over_budget(self, method: str) -> bool:
+        """limits.md: the summed time is checked before each call; the call that passes the limit still runs, the
+        next one is blocked until buckets expire. A bucket spans a tenth of the window from its first call."""
+        if method not in self.operating_limit:
+            return False
+        now = time.time()
+        buckets = self._live_buckets(method, now)
+        if sum(buckets.values()) > self.operating_limit[method]:
+            self.blocked[method] += 1
+            return True
+        current = max(buckets, default=None)
+        if current is None or now - current >= self.operating_window / 10:
+            current = now
+        buckets[current] = buckets.get(current, 0.0) + self.operating_cost
+        return False
+
+    def _time_limit(self, method: str) -> dict:
+        body = {"error": "OPERATION_TIME_LIMIT", "error_description": "Method is blocked due to operation time limit."}
+        return {**body, "time": self._time(method)} if self.reset_in_error else body
+
     def handle(self, req: Request):
-        if req.path.startswith("/records/"):
-            return self.record(req)
+        if req.path == "/bitrix/tools/crm_show_file.php":
+            return self.show_file(req)
+        if req.path == "/rest/download.json":
+            return self.download(req)
         prefix = f"/rest/1/{self.token}/"
         if not req.path.startswith(prefix):
-            return 401, {}, {"error": "NO_AUTH_FOUND", "error_description": "Wrong authorization data"}
+            self.http_requests += 1
+            if re.match(r"^/rest/\d+/[^/]+/[^/]+$", urlsplit(req.path).path):  # a user id and a code: a wrong one
+                return _auth_error(self.wrong_code_error, 401)
+            return _auth_error("NO_AUTH_FOUND")  # /rest/<method>: no credentials at all
         self.http_requests += 1
-        method = req.path[len(prefix) :].removesuffix(".json")
+        method = urlsplit(req.path).path[len(prefix) :].removesuffix(".json")
         if self.throttle_next:
             self.throttle_next -= 1
             return 503, {}, {"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"}
         if self.fail_next:
             self.fail_next -= 1
             return 500, {}, {"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"}
-        if self.error_code == "insufficient_scope":
-            return (
-                403,
-                {},
-                {
-                    "error": "insufficient_scope",
-                    "error_description": "The request requires higher privileges than provided by the webhook token",
-                },
-            )
-        if self.error_code == "expired_token":
-            return 401, {}, {"error": "expired_token", "error_description": "The access token provided has expired."}
+        if self.error_code:
+            return _auth_error(self.error_code, self.auth_status)
+        if method != "batch" and not self._in_scope(method):
+            return _auth_error("insufficient_scope", self.auth_status)
         params = req.json() if req.body else {k: v for k, v in php_query(urlsplit(req.path).query).items()}
-        if method == "batch":
+        if method == "batch":  # the outer call is not counted in `operating` (limits.md)
             return 200, {}, {"result": self.batch(params), "time": self._time()}
+        if self._over_budget(method):
+            return 429, {}, self._time_limit(method)
         status, body = self.run(method, params)
-        return status, {}, {**body, "time": self._time()}
+        return status, {}, {**body, "time": self._time(method)}
+
+    def _in_scope(self, method: str) -> bool:
+        family = method.split(".", 1)[0]
+        return self.scopes is None or SCOPE_OF.get(family, family) in self.scopes
 
     def run(self, method: str, params: dict) -> tuple[int, dict]:
         self.calls[method] += 1
         if method in LISTS:
             rows = [r for r in getattr(self, LISTS[method]).values() if matches(r, params.get("filter") or {})]
             rows.sort(key=lambda r: int(r["ID"]))
+            for field, direction in reversed(list((params.get("order") or {}).items())):
+                rows.sort(key=lambda r, f=field: _value(r.get(f)), reverse=str(direction).upper() == "DESC")
             start = int(params.get("start") or 0)
+            if start == -1:  # huge-data.md: no COUNT — `total` comes back 0 and there is no `next`
+                page = rows[:PAGE]
+                self.rows_served[method] += len(page)
+                return 200, {"result": page, "total": 0}
+            self.count_queries[method] += 1
             page = rows[start : start + PAGE]
             self.rows_served[method] += len(page)
             body = {"result": page, "total": len(rows)}
@@ -162,7 +261,44 @@ class BitrixSimulator(LoggingHttpServer):
             ids = params.get("ID")
             ids = {int(x) for x in (ids if isinstance(ids, list) else [ids])} if ids else set(self.users)
             return 200, {"result": [u for uid, u in self.users.items() if uid in ids], "total": len(ids)}
+        if method == "crm.activity.call.getTranscript" and self.copilot != "absent":
+            return self.get_transcript(params)
+        if method == "disk.file.get":
+            return self.disk_file(params)
+        if method == "voximplant.statistic.get":
+            flt = params.get("FILTER") or {}
+            rows = [r for r in self.telephony if matches(r, flt)]
+            return 200, {"result": rows[:PAGE], "total": len(rows)}
         return 404, {"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"}
+
+    def get_transcript(self, params: dict) -> tuple[int, dict]:
+        """crm-activity-call-get-transcript.md: `result` {transcription} or null; 400 NOT_FOUND; 403 ACCESS_DENIED
+        when AI call processing is disabled."""
+        activity = int(params.get("activityId") or 0)
+        if self.copilot == "off":
+            return 403, {"error": "ACCESS_DENIED", "error_description": "Access denied"}
+        if activity not in self.activities:
+            return 400, {"error": "NOT_FOUND", "error_description": "Element not found"}
+        text = self.transcripts.get(activity)
+        return 200, {"result": {"transcription": text} if text else None}
+
+    def disk_file(self, params: dict) -> tuple[int, dict]:
+        """disk-file-get.md: the file's fields with DOWNLOAD_URL (its own auth and token); 400 ERROR_NOT_FOUND."""
+        file_id = int(params.get("id") or 0)
+        if file_id not in self.recordings:
+            return 400, {"error": "ERROR_NOT_FOUND", "error_description": f"Could not find entity with id `{file_id}`"}
+        link = f"/rest/download.json?auth=d0wnl0adauth{file_id}&token=disk%7CaWQ9{file_id}"
+        return 200, {
+            "result": {
+                "ID": str(file_id),
+                "NAME": f"record-{file_id}.mp3",
+                "TYPE": "file",
+                "FILE_ID": str(file_id + 100000),
+                "SIZE": str(len(self.recordings[file_id])),
+                "DOWNLOAD_URL": link if self.relative_download_url else self.url + link,
+                "DETAIL_URL": f"{self.url}/company/personal/user/1/disk/file/Записи звонков/record-{file_id}.mp3",
+            }
+        }
 
     def batch(self, params: dict) -> dict:
         cmd = params.get("cmd") or {}
@@ -171,22 +307,43 @@ class BitrixSimulator(LoggingHttpServer):
         out = {"result": {}, "result_error": {}, "result_total": {}, "result_next": {}, "result_time": {}}
         for key, call in cmd.items():
             method, _, query = call.partition("?")
+            if not self._in_scope(method):  # batch.md, «Error example»: the code, an empty description
+                out["result_error"][key] = {"error": "insufficient_scope", "error_description": ""}
+                continue
+            if self._over_budget(method):  # each sub-call counts against its own method (limits.md)
+                out["result_error"][key] = {k: v for k, v in self._time_limit(method).items() if k != "time"}
+                continue
             status, body = self.run(method, php_query(query))
             if status != 200:
                 out["result_error"][key] = {"error": body["error"], "error_description": body["error_description"]}
                 continue
+            out["result_time"][key] = self._time(method)
             out["result"][key] = body["result"]
             out["result_total"][key] = body.get("total")
             if "next" in body:
                 out["result_next"][key] = body["next"]
         return out
 
-    def record(self, req: Request):
-        rid = req.path.rsplit("/", 1)[-1]
-        content = getattr(self, "recordings", {}).get(rid)
-        if content is None:
-            return 404, {}, "<html><body>Файл не найден</body></html>"
-        return 200, {"Content-Type": "audio/mpeg"}, content
+    def show_file(self, req: Request):
+        """crm_show_file.php (the FILES url of crm-activity-list.md, `auth=` empty): a request without a browser
+        session gets the portal's login page, HTML with status 200, as a real portal answers it."""
+        return 200, {"Content-Type": "text/html; charset=UTF-8"}, LOGIN_PAGE
+
+    def download(self, req: Request):
+        file_id = int((req.query.get("token") or "disk|0").rsplit("|", 1)[-1].removeprefix("aWQ9") or 0)
+        if self.download_login_page or req.query.get("auth") != f"d0wnl0adauth{file_id}":
+            return self.show_file(req)
+        if file_id not in self.recordings:
+            return 404, {"Content-Type": "text/html; charset=UTF-8"}, "<html><body>Файл не найден</body></html>"
+        return 200, {"Content-Type": "application/octet-stream"}, self.recordings[file_id]
+
+
+LOGIN_PAGE = (
+    '<!DOCTYPE html><html><head><meta charset="UTF-8"><title>Авторизация</title></head><body>'
+    '<form name="form_auth" method="post" target="_top" action="/auth/?login=yes">'
+    '<input type="hidden" name="AUTH_FORM" value="Y"><input type="text" name="USER_LOGIN">'
+    '<input type="password" name="USER_PASSWORD"><input type="submit" value="Войти"></form></body></html>'
+)
 
 
 # --- a portal's rows, as the REST API returns them ---
@@ -268,8 +425,19 @@ def add_lead(
 
 
 def call(
-    aid, owner_type, owner_id, start, *, minutes=4, direction="2", updated=None, text="Обсудили отгрузку", record=None
+    aid,
+    owner_type,
+    owner_id,
+    start,
+    *,
+    minutes=4,
+    direction="2",
+    updated=None,
+    text="Обсудили отгрузку",
+    record=None,
+    portal="https://portal.bitrix24.ru",
 ):
+    """A call activity; `record`: the id of its recording's file (FILES, as crm-activity-list.md shows it)."""
     row = {
         "ID": str(aid),
         "OWNER_TYPE_ID": str(owner_type),
@@ -292,7 +460,8 @@ def call(
         "COMMUNICATIONS": [{"TYPE": "PHONE", "VALUE": "+79001112233"}],
     }
     if record:
-        row["FILES"] = [{"id": aid, "url": record}]
+        show = f"{portal}/bitrix/tools/crm_show_file.php?fileId={record}&ownerTypeId=6&ownerId={aid}&auth="
+        row["FILES"] = [{"id": record, "url": show}]
     return row
 
 

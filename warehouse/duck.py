@@ -200,22 +200,27 @@ create table if not exists raw.bitrix_activities (
     email_from       varchar,
     email_to         varchar,
     body_text        varchar,
-    recording_url    varchar,
+    recording_url    varchar,                   -- the portal's link (crm_show_file.php: a webhook gets the login page)
     last_updated     timestamp,
     status           varchar not null,          -- ok | comma-separated reasons
     raw              json,
-    pulled_at        timestamp default current_timestamp
+    pulled_at        timestamp default current_timestamp,
+    recording_file_id bigint                    -- FILES[].id: the recording, fetched with disk.file.get
 );
+alter table raw.bitrix_activities add column if not exists recording_file_id bigint;
 
 create table if not exists raw.bitrix_call_transcripts (
     activity_id      bigint primary key,
-    status           varchar not null,          -- ok | recording_unavailable | transcription_failed
+    -- ok | recording_no_access (tried again next run) | recording_unavailable | transcription_failed
+    status           varchar not null,
     reason           varchar,
-    provider         varchar,
+    provider         varchar,                   -- the speech-to-text provider, when the recording was transcribed
     text             varchar,
     segments         json,
-    transcribed_at   timestamp default current_timestamp
+    transcribed_at   timestamp default current_timestamp,
+    transcript_source varchar                   -- where the text came from: bitrix_copilot | speechkit | sidecar
 );
+alter table raw.bitrix_call_transcripts add column if not exists transcript_source varchar;
 
 create table if not exists raw.bitrix_activity_summaries (
     summary_key       varchar not null,         -- call:<id> | email:<client>:<thread>

@@ -14,6 +14,7 @@ from assets.bitrix24.crm import (
     company_row,
     contact_row,
     deal_row,
+    fetch_all,
     fetch_by_ids,
     fetch_users,
     ids_of,
@@ -26,10 +27,11 @@ from assets.resources import BitrixResource, LLMResource, SttResource, Warehouse
 from config.clock import day_start_utc
 from config.settings import get_settings
 from connectors.bitrix import BitrixError
-from connectors.bitrix_activity import normalize_activity
+from connectors.bitrix_activity import file_id_from_url, normalize_activity
+from connectors.bitrix_calls import COPILOT, RecordingProblem, audio_suffix, copilot_transcripts, fetch_recordings
 from connectors.http import ExternalServiceError
 from connectors.llm import LLMError, summarize_meeting
-from connectors.stt import Segment, TranscriptionError
+from connectors.stt import Segment, Transcript, TranscriptionError
 from warehouse.duck import fetch_dicts, upsert
 from warehouse.refs import make_ref
 
@@ -67,12 +69,13 @@ def bitrix_clients(
         leads = list(client.list_all("crm.lead.list", {"filter": flt, "select": LEAD_SELECT, "order": {"ID": "ASC"}}))
         contacts = fetch_by_ids(client, "crm.contact.list", ids_of(leads, "CONTACT_ID"), ["*", "PHONE", "EMAIL", "IM"])
         companies = fetch_by_ids(client, "crm.company.list", ids_of(leads, "COMPANY_ID"), ["*", "PHONE", "EMAIL"])
-        deal_calls = {
-            f"d{i}": ("crm.deal.list", {"filter": {"@LEAD_ID": chunk}, "select": ["*"]})
-            for i, chunk in enumerate(chunks(ids_of(leads, "ID")))
-        }
-        deals_by_call, _failed = client.batch_list_all(deal_calls) if deal_calls else ({}, {})
-        deals = [d for rows in deals_by_call.values() for d in rows]
+        deals = fetch_all(
+            client,
+            {
+                f"d{i}": ("crm.deal.list", {"filter": {"@LEAD_ID": chunk}, "select": ["*"]})
+                for i, chunk in enumerate(chunks(ids_of(leads, "ID")))
+            },
+        )
         users = fetch_users(client, ids_of(leads, "ASSIGNED_BY_ID"))
     except (BitrixError, ExternalServiceError) as exc:
         raise _failure(exc) from exc
@@ -147,7 +150,7 @@ def bitrix_activities(
         window[">=LAST_UPDATED"] = (
             (since - timedelta(minutes=settings.bitrix_overlap_minutes)).replace(tzinfo=UTC).isoformat()
         )
-    calls = {}
+    calls, owners_of = {}, {}
     for new in (True, False):
         group = [o for o in owners if (o in synced) != new]
         for owner_type in sorted({t for t, _ in group}):
@@ -158,10 +161,9 @@ def bitrix_activities(
                     if not window:
                         continue  # known owners, nothing stored yet: their history came with them
                     flt |= window
-                calls[f"{'n' if new else 'k'}{owner_type}_{n}"] = (
-                    "crm.activity.list",
-                    {"filter": flt, "select": ACTIVITY_SELECT, "order": {"ID": "ASC"}},
-                )
+                key = f"{'n' if new else 'k'}{owner_type}_{n}"
+                calls[key] = ("crm.activity.list", {"filter": flt, "select": ACTIVITY_SELECT, "order": {"ID": "ASC"}})
+                owners_of[key] = [(owner_type, str(i)) for i in chunk]
     client = bitrix.client()
     try:
         pages, failed = client.batch_list_all(calls) if calls else ({}, {})
@@ -179,11 +181,19 @@ def bitrix_activities(
             ).fetchall()
         )
         upsert(con, "raw.bitrix_activities", rows)
-        new_owners = [(t, int(i), c) for (t, i), c in owners.items() if (t, i) not in synced]
+        # an owner whose query failed (e.g. the method's time budget did not reset in time) is not synced: the next
+        # run pulls its whole history, so nothing between the runs is lost
+        unsynced = {o for key in failed for o in owners_of[key]}
+        new_owners = [(t, int(i), c) for (t, i), c in owners.items() if (t, i) not in synced | unsynced]
         if new_owners:
             con.executemany(
                 "insert or ignore into raw.bitrix_owner_sync (owner_type, owner_id, client_id) values (?, ?, ?)",
                 new_owners,
+            )
+        if unsynced & synced:
+            con.executemany(
+                "delete from raw.bitrix_owner_sync where owner_type = ? and owner_id = ?",
+                [(t, int(i)) for t, i in unsynced & synced],
             )
     added = sum(1 for r in rows if r["activity_id"] not in known)
     changed = sum(1 for r in rows if r["activity_id"] in known and known[r["activity_id"]] != r["last_updated"])
@@ -202,15 +212,11 @@ def bitrix_activities(
             "новых владельцев (вся история)": len(new_owners),
             "ошибки запросов": dg.MetadataValue.json({k: str(v) for k, v in failed.items()}),
             "запросов к Битрикс24": client.requests_made,
+            "ожидание лимита Битрикс24, с": round(client.limit_waited, 1),
             "окно": json.dumps(window, ensure_ascii=False) if window else "полная загрузка",
             **alias_problems(aliases),
         }
     )
-
-
-def _recording_suffix(url: str) -> str:
-    m = re.search(r"\.(mp3|wav|ogg|oga|opus|m4a|mp4)(?:$|[?#])", url, re.I)
-    return f".{m.group(1).lower()}" if m else ".mp3"
 
 
 @dg.asset(
@@ -219,8 +225,11 @@ def _recording_suffix(url: str) -> str:
     pool="duckdb_write",
     kinds={"duckdb"},
     description=(
-        "Расшифровки записей звонков из Битрикс24 — тем же распознаванием, что и встречи. Недоступная запись или "
-        "ошибка распознавания сохраняются со статусом и причиной; такой звонок резюмируется по описанию."
+        "Расшифровки звонков из Битрикс24: сначала готовая расшифровка CoPilot (бесплатно), иначе запись звонка "
+        "(через Диск или статистику телефонии) распознаётся тем же способом, что и встречи. Источник каждой "
+        "расшифровки сохраняется. Ответ портала, который не звук (страница входа), — «нет доступа к записи»: "
+        "не сохраняется и повторяется при следующем запуске. Недоступная запись или ошибка распознавания "
+        "сохраняются со статусом и причиной; такой звонок резюмируется по описанию."
     ),
 )
 def bitrix_call_transcripts(
@@ -231,51 +240,100 @@ def bitrix_call_transcripts(
         calls = fetch_dicts(
             con,
             """
-            select a.activity_id, a.recording_url from raw.bitrix_activities a
-            left join raw.bitrix_call_transcripts t using (activity_id)
-            where a.kind = 'call' and a.recording_url is not null and t.activity_id is null
+            select a.activity_id, a.recording_url, a.recording_file_id, a.duration_s
+            from raw.bitrix_activities a left join raw.bitrix_call_transcripts t using (activity_id)
+            where a.kind = 'call' and (a.recording_file_id is not null or a.recording_url is not null)
+              and (t.activity_id is null or t.status = 'recording_no_access')
             order by a.activity_id
             """,
         )
     folder = settings.data_dir / "bitrix_recordings"
     folder.mkdir(parents=True, exist_ok=True)
-    client, provider = bitrix.client(), stt.provider()
-    rows = []
+    by_id = {c["activity_id"]: c for c in calls}
+    client, providers = bitrix.client(), []
+    rows, copilot_missing, failure = [], Counter(), None
+
+    def provider():  # built only when a recording is to be transcribed: a CoPilot portal may have no STT key
+        if not providers:
+            providers.append(stt.provider())
+        return providers[0]
+
     try:
-        for call in calls:
-            row = {
-                "activity_id": call["activity_id"],
-                "status": "ok",
-                "reason": None,
-                "provider": provider.name,
-                "text": None,
-                "segments": None,
-            }
-            media = folder / f"{call['activity_id']}{_recording_suffix(call['recording_url'])}"
+        copilot, missing = copilot_transcripts(client, list(by_id))
+        copilot_missing.update(missing.values())
+        for activity, segments in copilot.items():
+            transcript = Transcript(provider=COPILOT, segments=segments)
+            rows.append(
+                _transcript_row(
+                    activity, "ok", text=transcript.text, segments=transcript.segments_json(), transcript_source=COPILOT
+                )
+            )
+        local, files = {}, {}
+        for activity in (a for a in by_id if a not in copilot):
+            kept = next((p for p in sorted(folder.glob(f"{activity}.*")) if audio_suffix(p)), None)
+            if kept:
+                local[activity] = kept
+            else:
+                call = by_id[activity]
+                files[activity] = call["recording_file_id"] or file_id_from_url(call["recording_url"])
+        for activity, got in fetch_recordings(client, files).items():
+            if isinstance(got, RecordingProblem):
+                status = "recording_no_access" if got.no_access else "recording_unavailable"
+                rows.append(_transcript_row(activity, status, reason=got.reason))
+                continue
+            for stale in folder.glob(f"{activity}.*"):  # e.g. a login page an older version kept as audio
+                stale.unlink()
+            local[activity] = folder / f"{activity}{got.suffix}"
+            local[activity].write_bytes(got.content)
+        for activity, media in sorted(local.items()):
+            stt_provider = provider()
             try:
-                if not media.exists():
-                    media.write_bytes(client.download(call["recording_url"]))
-                transcript = provider.transcribe(media)
-                row.update(text=transcript.text, segments=transcript.segments_json())
-            except ExternalServiceError as exc:
-                row.update(status="recording_unavailable", reason=str(exc))
+                transcript = stt_provider.transcribe(media)
             except TranscriptionError as exc:
-                row.update(status="transcription_failed", reason=str(exc))
-            rows.append(row)
+                rows.append(
+                    _transcript_row(activity, "transcription_failed", reason=str(exc), provider=stt_provider.name)
+                )
+                continue
+            rows.append(
+                _transcript_row(
+                    activity,
+                    "ok",
+                    text=transcript.text,
+                    segments=transcript.segments_json(),
+                    provider=stt_provider.name,
+                    transcript_source=stt_provider.name,
+                )
+            )
+    except (BitrixError, ExternalServiceError) as exc:  # e.g. no STT key: what was done so far is kept
+        failure = _failure(exc)
     finally:
         client.close()
-        getattr(provider, "close", lambda: None)()
+        for p in providers:
+            getattr(p, "close", lambda: None)()
     with warehouse.connect() as con:
         upsert(con, "raw.bitrix_call_transcripts", rows)
+    if failure:
+        raise failure
     statuses = Counter(r["status"] for r in rows)
+    sources = Counter(r["transcript_source"] for r in rows if r["transcript_source"])
+    saved = sum(by_id[r["activity_id"]]["duration_s"] or 0 for r in rows if r["transcript_source"] == COPILOT)
     return dg.MaterializeResult(
         metadata={
-            "звонков с записью (новых)": len(calls),
+            "звонков с записью (к расшифровке)": len(calls),
             "расшифровано": statuses["ok"],
+            "источник расшифровки": dg.MetadataValue.json(dict(sources)),
+            "минут SpeechKit сэкономлено (CoPilot)": round(saved / 60, 1),
+            "без расшифровки CoPilot (причина)": dg.MetadataValue.json(dict(copilot_missing)),
+            "нет доступа к записи (повтор при следующем запуске)": statuses["recording_no_access"],
             "запись недоступна": statuses["recording_unavailable"],
             "ошибка распознавания": statuses["transcription_failed"],
         }
     )
+
+
+def _transcript_row(activity: int, status: str, **fields) -> dict:
+    row = {"activity_id": activity, "status": status, "reason": None, "provider": None, "text": None}
+    return row | {"segments": None, "transcript_source": None} | fields
 
 
 def thread_subject(subject: str | None) -> str:

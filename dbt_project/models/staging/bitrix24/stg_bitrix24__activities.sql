@@ -17,6 +17,7 @@ select
     email_from,
     email_to,
     recording_url,
+    recording_file_id,
     started_at,
     ended_at,
     duration_s,

@@ -3,6 +3,7 @@ select
     status,
     reason,
     provider,
+    transcript_source,
     text,
     segments,
     transcribed_at,
