@@ -113,6 +113,7 @@ class LLMResource(SettingsResource):
     llm_provider: str = Field(description="Поставщик LLM: glm или offline (C360_LLM_PROVIDER)")
     zhipuai_api_key: str | None = _secret("ZHIPUAI_API_KEY")
     glm_model: str = Field(description="Модель GLM (C360_GLM_MODEL)")
+    glm_thinking: str = Field(description="Размышление GLM-4.5 и новее: disabled или enabled (C360_GLM_THINKING)")
     glm_base_url: str = Field(description="Адрес API GLM (C360_GLM_BASE_URL)")
     glm_timeout_seconds: float = Field(description="Тайм-аут запроса к GLM, секунд")
     llm_max_input_chars: int = Field(description="Предел длины текста, отдаваемого LLM, символов")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from config.settings import Settings
 from connectors.llm import GLMClient, LLMClient, OfflineLLM, ResponseCache
+from connectors.llm.base import OnceNotice
 from connectors.stt import SidecarStt, SpeechKitStt, SttProvider
-from connectors.telegram_bot import TelegramBot
+from connectors.telegram_bot import TelegramBot, escape
 from connectors.wms import WmsAdapter, adapter_class
 
 
@@ -20,8 +21,22 @@ def build_llm(settings: Settings) -> LLMClient:
             base_url=settings.glm_base_url,
             cache=ResponseCache(settings.llm_cache_path),
             timeout=settings.glm_timeout_seconds,
+            thinking=settings.glm_thinking,
+            notice=glm_account_notice(settings),
         )
     raise ValueError(f"неизвестный C360_LLM_PROVIDER={settings.llm_provider!r} (допустимо: glm, offline)")
+
+
+def glm_account_notice(settings: Settings) -> OnceNotice | None:
+    """The owner hears of a GLM account problem (no balance, locked) once, in the alert group; None without one."""
+    if not (settings.telegram_bot_token and settings.alert_chat_id):
+        return None
+
+    def send(text: str) -> None:
+        with build_bot(settings) as bot:
+            bot.send_message(settings.alert_chat_id, escape(text), thread_id=settings.alert_thread_id)
+
+    return OnceNotice(settings.state_dir / "glm_account_notice.json", send)
 
 
 def build_stt(settings: Settings) -> SttProvider:

@@ -7,8 +7,11 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GLM_THINKING = ("disabled", "enabled")
+EMBED_DIMS = (256, 512, 1024, 2048)  # embedding-3 `dimensions` (docs.bigmodel.cn «文本嵌入», the API reference)
 
 
 def _env(name: str, default=None, **kw):
@@ -43,6 +46,8 @@ class Settings(BaseSettings):
     zhipuai_api_key: str | None = _env("ZHIPUAI_API_KEY")
     glm_base_url: str = _env("C360_GLM_BASE_URL", "https://open.bigmodel.cn/api/paas/v4/")
     glm_model: str = _env("C360_GLM_MODEL", "glm-4-flash-250414")
+    # thinking of GLM-4.5 and later (on by default there): summaries and extraction need none; enabled: slower, dearer
+    glm_thinking: str = _env("C360_GLM_THINKING", "disabled")
     glm_timeout_seconds: float = _env("C360_GLM_TIMEOUT_SECONDS", 120.0)
     llm_max_input_chars: int = _env("C360_LLM_MAX_INPUT_CHARS", 60000)
     embed_provider: str = _env("C360_EMBED_PROVIDER", "local")
@@ -104,6 +109,23 @@ class Settings(BaseSettings):
     wms_overlap_days: int = _env("C360_WMS_OVERLAP_DAYS", 3)  # statuses change after creation: re-read a window
     wms_history_days: int = _env("C360_WMS_HISTORY_DAYS", 365)  # how far back the first ingest goes
     wms_cron: str = _env("C360_WMS_CRON", "15 * * * *")
+
+    @field_validator("glm_thinking")
+    @classmethod
+    def _thinking(cls, value: str) -> str:
+        if value.strip().lower() not in GLM_THINKING:
+            raise ValueError(f"C360_GLM_THINKING={value!r}: допустимо {' или '.join(GLM_THINKING)}")
+        return value.strip().lower()
+
+    @field_validator("embed_dim")
+    @classmethod
+    def _embed_dim(cls, value: int) -> int:
+        if value not in EMBED_DIMS:
+            raise ValueError(
+                f"C360_EMBED_DIM={value}: модель embedding-3 даёт векторы только размерности "
+                f"{', '.join(map(str, EMBED_DIMS))}; выберите одну из них (по умолчанию 1024)"
+            )
+        return value
 
     @property
     def tz(self) -> ZoneInfo:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 from connectors.llm import prompts
-from connectors.llm.base import LLMClient, LLMError
+from connectors.llm.base import LLMClient, LLMError, assistant_turn
 from rag.citations import Answer, Citation, Passage
 from rag.embeddings import Embedder, build_embedder
 from rag.index import Hit, RagIndex
@@ -107,20 +107,7 @@ class ClientQA:
                 message = None
             calls = getattr(message, "tool_calls", None) or []
             if calls:
-                messages.append(
-                    {
-                        "role": "assistant",
-                        "content": message.content or "",
-                        "tool_calls": [
-                            {
-                                "id": c.id,
-                                "type": "function",
-                                "function": {"name": c.function.name, "arguments": c.function.arguments},
-                            }
-                            for c in calls
-                        ],
-                    }
-                )
+                messages.append(assistant_turn(message))  # with the reasoning of a thinking model
                 known = {s["function"]["name"] for s in self.tools.schemas()}  # the model's call may name anything
                 for call in calls:
                     extra = self.tools.run(

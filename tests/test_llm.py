@@ -1,11 +1,16 @@
 """The LLM client against a local OpenAI-style fake through the real zhipuai SDK: cache, retries, map-reduce."""
 
+import json
 from datetime import datetime
 
 import dagster as dg
 import pytest
+from pydantic import ValidationError
 
+from config.factory import build_llm
+from config.settings import get_settings
 from connectors.llm import GLMClient, LLMError, OfflineLLM, ResponseCache, summarize_meeting
+from connectors.llm.prompts import TRUNCATED_NOTE
 from connectors.llm.summaries import extractive_summary
 from connectors.stt import Segment
 from orchestration.definitions import build_defs
@@ -20,10 +25,10 @@ SEGMENTS = [
 ]
 
 
-def glm_client(server: FakeGLM, tmp_path, **kw) -> GLMClient:
+def glm_client(server: FakeGLM, tmp_path, model="glm-4-flash-250414", **kw) -> GLMClient:
     return GLMClient(
         server.api_key,
-        model="glm-4-flash-250414",
+        model=model,
         base_url=server.base_url,
         cache=ResponseCache(tmp_path / "cache.sqlite"),
         base_delay=0.01,
@@ -121,3 +126,123 @@ def test_offline_summary_separates_complaints_from_promises_and_merges_names():
     assert summary.risks == ["Ozon задержал приёмку, это проблема."]
     assert [a.what for a in summary.next_steps] == ["Проверим ошибку и пришлём акт до пятницы."]
     assert summary.participants == ["Анна Соколова", "Ольга Смирнова (ИП Смирнова)"]
+
+
+def glm_env(monkeypatch, server: FakeGLM, telegram) -> None:
+    """GLM as configured in production: the factory's client, the alert group on the fake Bot API."""
+    monkeypatch.setenv("C360_LLM_PROVIDER", "glm")
+    monkeypatch.setenv("ZHIPUAI_API_KEY", server.api_key)
+    monkeypatch.setenv("C360_GLM_BASE_URL", server.base_url)
+    monkeypatch.setenv("C360_ALERT_CHAT_ID", "-1009876543210")
+    monkeypatch.setenv("C360_ALERT_THREAD_ID", "7")
+    telegram.forums = {"-1009876543210": {7}}
+
+
+def test_balance_exhausted_is_not_retried_and_the_owner_is_told_once(env, telegram, monkeypatch):
+    with FakeGLM() as server:
+        glm_env(monkeypatch, server, telegram)
+        server.errors_next = [(429, "1113")] * 4
+        for _ in range(2):  # two runs (two processes: a new client each), two calls each
+            llm = build_llm(get_settings())
+            for _ in range(2):
+                with pytest.raises(LLMError, match="нет средств.*1113"):
+                    llm.complete("system", "user")
+        assert len(server.requests) == 4, "an account without money is not asked again and again"
+        [notice] = telegram.messages
+        assert notice["chat"]["id"] == -1009876543210 and notice["message_thread_id"] == 7
+        assert "1113" in notice["text"] and "пополните" in notice["text"]
+
+        # it works again (the owner paid): the next such problem is told again
+        assert build_llm(get_settings()).complete("system", "user")
+        server.errors_next = [(429, "1112")]
+        with pytest.raises(LLMError, match="заблокирован"):
+            build_llm(get_settings()).complete("system", "другой вопрос")
+        assert len(telegram.messages) == 2 and "1112" in telegram.messages[1]["text"]
+
+
+def test_rate_limits_and_gateway_errors_are_retried(tmp_path):
+    with FakeGLM() as server:
+        server.errors_next = [(429, "1305"), (429, "1303"), (502, None), (504, None)]
+        llm = glm_client(server, tmp_path)
+        assert summarize_meeting(llm, SEGMENTS, client="лид 7").topic
+        assert len(server.requests) == 5 and llm.usage.calls == 1
+
+
+@pytest.mark.parametrize("form", ["event", "data", "garbage"])
+def test_an_error_mid_stream_is_an_llm_error_and_nothing_is_cached(tmp_path, form):
+    messages = [{"role": "user", "content": "Что обещали клиенту?"}]
+    with FakeGLM() as server:
+        server.reply = "Обещали прислать акт до пятницы и позвонить в понедельник [1]."
+        server.stream_error_after, server.stream_error_form = 2, form
+        llm = glm_client(server, tmp_path)
+        pieces = []
+        with pytest.raises(LLMError, match="ответ оборвался"):
+            for piece in llm.stream(messages):
+                pieces.append(piece)
+        assert pieces, "the error came after the first pieces"
+        # asked again: the broken answer was not cached, the whole one is
+        assert "".join(glm_client(server, tmp_path).stream(messages)) == server.reply
+        assert server.completions == 2
+
+
+def test_a_truncated_json_answer_is_asked_again_with_more_room(tmp_path):
+    summary = {"topic": "Поставки", "participants": [], "key_points": ["Пункт " * 400], "agreements": []}
+    with FakeGLM() as server:
+        server.reply = json.dumps(summary, ensure_ascii=False)  # ~2,900 characters, ~970 tokens
+        llm = glm_client(server, tmp_path, max_tokens=300)
+        assert summarize_meeting(llm, SEGMENTS, client="лид 8").key_points == summary["key_points"]
+        assert [r.json()["max_tokens"] for r in server.requests] == [300, 600, 1200]
+        # no more room to give: a clear error, not a parse failure later
+        tight = glm_client(server, tmp_path, max_tokens=300, max_output_tokens=600)
+        with pytest.raises(LLMError, match="обрезан"):
+            summarize_meeting(tight, SEGMENTS, client="лид 9")
+
+
+def test_a_truncated_free_text_answer_is_marked(tmp_path):
+    with FakeGLM() as server:
+        server.reply = "Клиент жаловался на сроки приёмки. " * 60
+        llm = glm_client(server, tmp_path, max_tokens=100)
+        text = llm.complete("system", "Что было на встрече?")
+        assert text.endswith(TRUNCATED_NOTE) and len(server.requests) == 1
+        pieces = list(llm.stream([{"role": "user", "content": "Что было на встрече?"}]))
+        assert pieces[-1].strip() == TRUNCATED_NOTE
+        list(llm.stream([{"role": "user", "content": "Что было на встрече?"}]))
+        assert server.completions == 3, "a cut answer is not cached"
+
+
+def test_a_thinking_model_gets_its_setting_and_its_reasoning_back_in_the_tool_round(tmp_path):
+    from rag.answer import ClientQA
+    from rag.embeddings import LocalEmbedder
+    from rag.index import RagIndex
+    from rag.tools import WarehouseTools
+
+    with FakeGLM() as server:
+        # summaries and extraction: thinking off, the answer's room as it was
+        llm = glm_client(server, tmp_path, model="glm-4.5-flash")
+        summarize_meeting(llm, SEGMENTS, client="лид 10")
+        first = server.requests[-1].json()
+        assert first["thinking"] == {"type": "disabled"} and first["max_tokens"] == 4096
+
+        # thinking on (C360_GLM_THINKING=enabled): room for it, and its reasoning goes back with the tool results
+        thinker = glm_client(server, tmp_path, model="glm-4.5-flash", thinking="enabled")
+        server.tool_calls_next = [("client_profile", {})]
+        qa = ClientQA(RagIndex(tmp_path / "rag", 256), LocalEmbedder(256), thinker, WarehouseTools(tmp_path / "w"))
+        answer = [x for x in qa.ask("4242", "Какой профиль риска у клиента?") if not isinstance(x, str)][-1]
+        assert answer.text
+        tool_round, final = (r.json() for r in server.requests[-2:])
+        assert tool_round["thinking"] == final["thinking"] == {"type": "enabled"}
+        assert tool_round["max_tokens"] == 4096 + 8192
+        [turn] = [m for m in final["messages"] if m["role"] == "assistant"]
+        assert turn["reasoning_content"] == server.reasoning and turn["tool_calls"]
+        # an older model is not sent the setting (the SDK sends the field as null)
+        glm_client(server, tmp_path).complete("system", "ещё вопрос")
+        assert server.requests[-1].json().get("thinking") is None
+
+
+@pytest.mark.parametrize("dim", ["300", "4096"])
+def test_an_embedding_size_embedding_3_does_not_make_is_refused_at_start(env, monkeypatch, dim):
+    monkeypatch.setenv("C360_EMBED_DIM", dim)
+    with pytest.raises(ValidationError, match=f"C360_EMBED_DIM={dim}: .*256, 512, 1024, 2048"):
+        get_settings()
+    monkeypatch.setenv("C360_EMBED_DIM", "512")
+    assert get_settings().embed_dim == 512

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import re
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from config.private import private_file
 from connectors.redact import redact
+
+log = logging.getLogger(__name__)
 
 
 class LLMError(RuntimeError):
@@ -22,6 +28,58 @@ class LLMError(RuntimeError):
 
     def __init__(self, message: str):
         super().__init__(redact(message))
+
+
+class OnceNotice:
+    """Tells the owner about a standing problem (an account without money) once, not once per call or per run.
+
+    The marker is a file in the data dir, created atomically (O_EXCL) by the one process that then sends, so parallel
+    steps send one message; `clear()` (the service answered again) removes it and the next problem is told again. A
+    send that certainly failed removes the marker (the next failing call tries again); one whose answer was lost
+    (`outcome_unknown`, connectors/http.py) keeps it, as it may have arrived."""
+
+    def __init__(self, marker: Path, send: Callable[[str], Any]):
+        self.marker = marker
+        self.send = send
+
+    def tell(self, text: str) -> bool:
+        self.marker.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"at": datetime.now(UTC).isoformat(timespec="seconds"), "text": text}, f, ensure_ascii=False)
+        try:
+            self.send(text)
+        except Exception as exc:  # the call's own error is raised anyway
+            if getattr(exc, "outcome_unknown", False):  # it may have arrived (its answer was lost): not sent twice
+                log.warning("уведомление владельцу, возможно, не дошло: %s", redact(exc))
+                return True
+            self.marker.unlink(missing_ok=True)  # certainly not sent: tried again with the next failing call
+            log.warning("уведомление владельцу не отправлено: %s", redact(exc))
+            return False
+        return True
+
+    def clear(self) -> None:
+        if self.marker.exists():
+            self.marker.unlink(missing_ok=True)
+
+
+def assistant_turn(message) -> dict:
+    """The model's tool-calling message as it goes back in the next round: content, tool calls and, for a thinking
+    model, its `reasoning_content` (docs.z.ai «Thinking mode»: thinking blocks are returned with the tool results)."""
+    turn = {
+        "role": "assistant",
+        "content": message.content or "",
+        "tool_calls": [
+            {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+            for c in message.tool_calls or []
+        ],
+    }
+    if getattr(message, "reasoning_content", None):
+        turn["reasoning_content"] = message.reasoning_content
+    return turn
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from connectors.http import ExternalServiceError, RetryLater, with_retries
-from connectors.llm.base import LLMError, LLMUsage, ResponseCache
+from connectors.llm.base import LLMError, LLMUsage, OnceNotice, ResponseCache
+from connectors.llm.prompts import TRUNCATED_NOTE
 from connectors.redact import register
 
 # the SDK (and httpx) are imported when GLM is used: importing this module costs nothing to the code location
@@ -15,12 +17,36 @@ if TYPE_CHECKING:
 
 SERVICE = "GLM (Zhipu)"
 
+# Business codes in the error body {"error": {"code", "message"}} (docs.bigmodel.cn/cn/api/api-code,
+# docs.z.ai/api-reference/api-code). HTTP 429 carries both the limits below and the account's own problems.
+ACCOUNT_CODES = {  # the account cannot be served until the owner acts: not retried, the owner is told once
+    "1110": "аккаунт неактивен",
+    "1111": "аккаунт не существует",
+    "1112": "аккаунт заблокирован",
+    "1113": "на счёте нет средств (задолженность)",
+    "1121": "аккаунт заблокирован за нарушения",
+    "1304": "исчерпан дневной лимит вызовов",
+    "1308": "исчерпан лимит использования",
+    "1309": "истёк пакет GLM Coding Plan",
+    "1310": "исчерпан недельный или месячный лимит",
+}
+RATE_CODES = frozenset({"1302", "1303", "1305", "1312"})  # concurrency, frequency, traffic limit, model busy: wait
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})  # 429 unless an account code; 5xx: the gateway or the model
+CONTENT_FILTER = "1301"
+THINKING_RE = re.compile(r"^glm-(?:4\.(?:[5-9]|\d\d)|[5-9])", re.I)  # GLM-4.5 and later think by default
 
-def _business_code(exc: zerr.APIStatusError) -> str | None:
+
+def model_thinks(model: str) -> bool:
+    """Whether the model takes the `thinking` parameter (docs: GLM-4.5 series and later, hybrid or on by default)."""
+    return bool(THINKING_RE.match(model))
+
+
+def _error_body(exc: zerr.APIStatusError) -> tuple[str | None, str]:
     try:
-        return str(exc.response.json()["error"]["code"])
+        error = exc.response.json()["error"]
+        return str(error["code"]), str(error.get("message") or "")
     except (ValueError, KeyError, TypeError):
-        return None
+        return None, exc.response.text[:300]
 
 
 class GLMClient:
@@ -39,6 +65,10 @@ class GLMClient:
         base_delay: float = 2.0,
         temperature: float = 0.2,
         max_tokens: int = 4096,
+        max_output_tokens: int = 16384,
+        thinking: str = "disabled",
+        thinking_tokens: int = 8192,
+        notice: OnceNotice | None = None,
     ):
         if not api_key:
             raise ExternalServiceError(SERVICE, "не задан ZHIPUAI_API_KEY (или выберите C360_LLM_PROVIDER=offline)")
@@ -56,68 +86,121 @@ class GLMClient:
         self.attempts = attempts
         self.base_delay = base_delay
         self.temperature = temperature
-        self.max_tokens = max_tokens
+        # a thinking model spends completion tokens on its reasoning first: that room is added to the answer's
+        self.thinks = model_thinks(model)
+        self.thinking = thinking
+        self.max_tokens = max_tokens + (thinking_tokens if self.thinks and thinking == "enabled" else 0)
+        self.max_output_tokens = max(max_output_tokens, self.max_tokens)  # a truncated JSON answer grows to this
+        self.notice = notice
 
-    def _call(self, messages: list[dict], json_mode: bool = False, **kwargs):
+    def _request_key(self, request: dict) -> str:
+        if self.thinks:  # only then sent: the keys of models without the parameter stay as they were
+            request = {**request, "thinking": self.thinking}
+        return ResponseCache.key(self.model, request)
+
+    def _call(self, messages: list[dict], json_mode: bool = False, max_tokens: int | None = None, **kwargs):
         from zhipuai.core import _errors as zerr
 
         if json_mode:
             kwargs["response_format"] = {"type": "json_object"}
+        if self.thinks:
+            kwargs["thinking"] = {"type": self.thinking}
         try:
-            return self._sdk.chat.completions.create(
+            completion = self._sdk.chat.completions.create(
                 model=self.model,
                 messages=messages,
                 temperature=self.temperature,
-                max_tokens=self.max_tokens,
+                max_tokens=max_tokens or self.max_tokens,
                 **kwargs,
             )
-        except (zerr.APIReachLimitError, zerr.APIInternalError, zerr.APIServerFlowExceedError) as exc:
-            raise RetryLater(LLMError(f"{SERVICE}: HTTP {exc.status_code}: {exc}")) from None
         except zerr.APIConnectionError as exc:  # includes timeouts
             raise RetryLater(LLMError(f"{SERVICE}: нет ответа ({type(exc).__name__})")) from None
         except zerr.APIStatusError as exc:
-            code = _business_code(exc)
-            if code == "1302":  # "high concurrency": a rate limit reported as 400-class
-                raise RetryLater(LLMError(f"{SERVICE}: слишком много параллельных запросов")) from None
-            # not chained: the SDK's exception holds the request and the answer; its text is in ours, redacted
-            raise LLMError(f"{SERVICE}: HTTP {exc.status_code}, код {code}: {exc}") from None
+            # not chained: the SDK's exception holds the request and the answer; what matters is in ours, redacted
+            status, (code, text) = exc.status_code, _error_body(exc)
+            if code in ACCOUNT_CODES:
+                error = LLMError(f"{SERVICE}: {ACCOUNT_CODES[code]} (HTTP {status}, код {code}): {text}")
+                self._tell_owner(code, text)
+                raise error from None
+            if code in RATE_CODES or status in RETRY_STATUS:
+                what = "превышен лимит запросов" if code in RATE_CODES or status == 429 else "сбой сервера"
+                raise RetryLater(LLMError(f"{SERVICE}: {what} (HTTP {status}, код {code}): {text}")) from None
+            raise LLMError(f"{SERVICE}: HTTP {status}, код {code}: {text}") from None
+        if self.notice is not None:
+            self.notice.clear()  # the account works again: a later problem is told again
+        if not kwargs.get("stream"):
+            _check_finish(completion)
+        return completion
 
-    def complete(self, system: str, user: str, *, json_mode: bool = False) -> str:
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        request = {"messages": messages, "json": json_mode, "temperature": self.temperature}
-        key = ResponseCache.key(self.model, request)
-        if self.cache is not None and (cached := self.cache.get(key)) is not None:
-            self.usage.hit()
-            return cached
-        completion = with_retries(
-            lambda: self._call(messages, json_mode), attempts=self.attempts, base_delay=self.base_delay
+    def _tell_owner(self, code: str, text: str) -> None:
+        if self.notice is None:
+            return
+        self.notice.tell(
+            f"🔴 GLM (Zhipu): {ACCOUNT_CODES[code]} (код {code}: {text}).\n"
+            "Сводки встреч и переписки и ответы чата через GLM не делаются, пока это не исправлено: пополните счёт "
+            "или снимите ограничение в личном кабинете open.bigmodel.cn (ключ ZHIPUAI_API_KEY). "
+            "Это сообщение приходит один раз; после первого успешного запроса к GLM следующая такая проблема "
+            "придёт снова."
         )
-        text = (completion.choices[0].message.content or "").strip() if completion.choices else ""
+
+    def _usage(self, completion) -> tuple[int, int]:
         usage = completion.usage
         prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
         completion_tokens = getattr(usage, "completion_tokens", 0) or 0
         self.usage.add(prompt_tokens, completion_tokens)
+        return prompt_tokens, completion_tokens
+
+    def complete(self, system: str, user: str, *, json_mode: bool = False) -> str:
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        key = self._request_key({"messages": messages, "json": json_mode, "temperature": self.temperature})
+        if self.cache is not None and (cached := self.cache.get(key)) is not None:
+            self.usage.hit()
+            return cached
+        max_tokens, prompt_tokens, completion_tokens = self.max_tokens, 0, 0
+        while True:
+            completion = with_retries(
+                lambda: self._call(messages, json_mode, max_tokens),  # noqa: B023 (called at once)
+                attempts=self.attempts,
+                base_delay=self.base_delay,
+            )
+            spent = self._usage(completion)
+            prompt_tokens, completion_tokens = prompt_tokens + spent[0], completion_tokens + spent[1]
+            choice = completion.choices[0] if completion.choices else None
+            text = (choice.message.content or "").strip() if choice else ""
+            if not choice or choice.finish_reason != "length":
+                break
+            if not json_mode:  # free text: kept, and marked as cut
+                text = f"{text}\n{TRUNCATED_NOTE}".strip()
+                break
+            # a cut JSON answer cannot be parsed: ask again with more room (docs: `length` = the max_tokens limit)
+            if max_tokens >= self.max_output_tokens:
+                raise LLMError(
+                    f"{SERVICE}: ответ модели {self.model} обрезан на пределе длины (max_tokens={max_tokens}) — "
+                    "уменьшите C360_LLM_MAX_INPUT_CHARS или выберите модель с более длинным ответом"
+                )
+            max_tokens = min(max_tokens * 2, self.max_output_tokens)
         if not text:
             raise LLMError(f"{SERVICE}: пустой ответ модели {self.model}")
-        if self.cache is not None:
+        if self.cache is not None and choice.finish_reason != "length":
             self.cache.put(key, self.model, text, prompt_tokens, completion_tokens)
         return text
 
     def chat(self, messages: list[dict], tools: list[dict] | None = None):
-        """One turn with optional function calling; returns the assistant message (content and/or tool_calls)."""
+        """One turn with optional function calling; returns the assistant message (content and/or tool_calls, and a
+        thinking model's reasoning_content: send it back with `assistant_turn`)."""
         kwargs = {"tools": tools, "tool_choice": "auto"} if tools else {}
         completion = with_retries(
             lambda: self._call(messages, **kwargs), attempts=self.attempts, base_delay=self.base_delay
         )
-        usage = completion.usage
-        self.usage.add(getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0)
+        self._usage(completion)
         if not completion.choices:
             raise LLMError(f"{SERVICE}: пустой ответ модели {self.model}")
         return completion.choices[0].message
 
     def stream(self, messages: list[dict]) -> Iterator[str]:
-        """The answer as it is written (server-sent events); a repeated identical request comes from the cache."""
-        key = ResponseCache.key(self.model, {"messages": messages, "stream": True, "temperature": self.temperature})
+        """The answer as it is written (server-sent events); a repeated identical request comes from the cache.
+        An error inside the stream is an LLMError and nothing of the broken answer is cached."""
+        key = self._request_key({"messages": messages, "stream": True, "temperature": self.temperature})
         if self.cache is not None and (cached := self.cache.get(key)) is not None:
             self.usage.hit()
             yield cached
@@ -128,21 +211,50 @@ class GLMClient:
         chunks = with_retries(
             lambda: self._call(messages, stream=True), attempts=self.attempts, base_delay=self.base_delay
         )
-        parts, prompt_tokens, completion_tokens = [], 0, 0
+        parts, prompt_tokens, completion_tokens, finish = [], 0, 0, None
         try:
             for chunk in chunks:
                 if chunk.usage:
                     prompt_tokens = chunk.usage.prompt_tokens or 0
                     completion_tokens = chunk.usage.completion_tokens or 0
-                delta = chunk.choices[0].delta.content if chunk.choices else None
+                choice = chunk.choices[0] if chunk.choices else None
+                finish = (choice.finish_reason if choice else None) or finish
+                delta = choice.delta.content if choice else None  # reasoning_content deltas are not the answer
                 if delta:
                     parts.append(delta)
                     yield delta
-        except (zerr.APIConnectionError, httpx.HTTPError) as exc:
+        # the SDK raises APIResponseError for an `error` event or a data line carrying `error`
+        # (zhipuai/core/_sse_client.py), httpx its transport errors, json a broken line
+        except zerr.APIResponseError as exc:
+            code = exc.json_data.get("code") if isinstance(exc.json_data, dict) else None
+            detail = f"код {code}: {exc.message}" if code else type(exc).__name__
+            raise LLMError(f"{SERVICE}: ответ оборвался ({detail})") from None
+        except (zerr.ZhipuAIError, httpx.HTTPError, ValueError) as exc:
             raise LLMError(f"{SERVICE}: ответ оборвался ({type(exc).__name__})") from None
+        finally:
+            chunks.response.close()
         self.usage.add(prompt_tokens, completion_tokens)
+        _check_finish_reason(finish, retry=False)
+        if finish == "length":
+            yield f"\n{TRUNCATED_NOTE}"
+            return  # not cached: a cut answer is not the answer
         text = "".join(parts).strip()
         if not text:
             raise LLMError(f"{SERVICE}: пустой ответ модели {self.model}")
         if self.cache is not None:
             self.cache.put(key, self.model, text, prompt_tokens, completion_tokens)
+
+
+def _check_finish_reason(finish: str | None, *, retry: bool = True) -> None:
+    """finish_reason (docs.bigmodel.cn chat completion reference): stop, tool_calls, length, `sensitive` (stopped by
+    the content filter) and `network_error` (the model's inference failed: asked again, unless already streamed)."""
+    if finish == "sensitive":
+        raise LLMError(f"{SERVICE}: ответ остановлен фильтром безопасности модели (код {CONTENT_FILTER})")
+    if finish == "network_error":
+        error = LLMError(f"{SERVICE}: сбой вывода модели (finish_reason=network_error)")
+        raise RetryLater(error) if retry else error
+
+
+def _check_finish(completion) -> None:
+    for choice in completion.choices or []:
+        _check_finish_reason(choice.finish_reason)
