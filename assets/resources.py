@@ -222,11 +222,18 @@ class BitrixResource(SettingsResource):
 
     bitrix_webhook_url: str | None = _secret("BITRIX_WEBHOOK_URL")
     bitrix_rate_per_second: float = Field(description="Запросов к Битрикс24 в секунду (C360_BITRIX_RATE)")
+    bitrix_limit_wait_seconds: float = Field(
+        description="Сколько всего ждать сброса лимита времени метода Битрикс24, с (C360_BITRIX_LIMIT_WAIT_SECONDS)"
+    )
 
     def client(self) -> BitrixClient:
         from connectors.bitrix import BitrixClient
 
-        return BitrixClient(self.bitrix_webhook_url or "", rate_per_second=self.bitrix_rate_per_second)
+        return BitrixClient(
+            self.bitrix_webhook_url or "",
+            rate_per_second=self.bitrix_rate_per_second,
+            max_limit_wait=self.bitrix_limit_wait_seconds,
+        )
 
 
 class WmsResource(SettingsResource):

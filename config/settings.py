@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     bitrix_webhook_url: str | None = _env("BITRIX_WEBHOOK_URL")
     bitrix_rate_per_second: float = _env("C360_BITRIX_RATE", 2.0)  # Bitrix24 leaky bucket drains 2 req/s
     bitrix_overlap_minutes: int = _env("C360_BITRIX_OVERLAP_MINUTES", 10)
+    # a method out of its time budget (OPERATION_TIME_LIMIT, ten minutes' window) is waited for, this long in all
+    bitrix_limit_wait_seconds: float = _env("C360_BITRIX_LIMIT_WAIT_SECONDS", 900.0)
     bitrix_cron: str = _env("C360_BITRIX_CRON", "0 * * * *")
     wms_base_url: str | None = _env("C360_WMS_BASE_URL")
     wms_token: str | None = _env("C360_WMS_TOKEN")

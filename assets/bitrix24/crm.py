@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import duckdb
 
-from connectors.bitrix import BitrixClient
+from connectors.bitrix import BitrixClient, BitrixError
 from connectors.bitrix_activity import parse_time
 
 LEAD_SELECT = ["*", "UF_*", "PHONE", "EMAIL", "IM"]
@@ -52,21 +52,33 @@ def lead_row(raw: dict, users: dict[int, str]) -> dict:
     }
 
 
-def fetch_by_ids(client: BitrixClient, method: str, ids: Iterable[int], select: list[str]) -> list[dict]:
-    calls = {f"c{i}": (method, {"filter": {"@ID": chunk}, "select": select}) for i, chunk in enumerate(chunks(ids))}
+def first_error(failed: dict[str, BitrixError]) -> None:
+    """Raise the first of a batch's failed sub-calls (each one's message names the method and the cause)."""
+    for error in failed.values():
+        raise error
+
+
+def fetch_all(client: BitrixClient, calls: dict[str, tuple[str, dict]]) -> list[dict]:
+    """The rows of several list queries (a batch, paged by ID); any failed query fails the whole fetch."""
     if not calls:
         return []
     rows, failed = client.batch_list_all(calls)
-    if failed:
-        raise RuntimeError(f"Bitrix24 {method}: {failed}")
+    first_error(failed)
     return [r for page in rows.values() for r in page]
+
+
+def fetch_by_ids(client: BitrixClient, method: str, ids: Iterable[int], select: list[str]) -> list[dict]:
+    return fetch_all(
+        client, {f"c{i}": (method, {"filter": {"@ID": chunk}, "select": select}) for i, chunk in enumerate(chunks(ids))}
+    )
 
 
 def fetch_users(client: BitrixClient, ids: Iterable[int]) -> dict[int, dict]:
     calls = {f"u{uid}": ("user.get", {"ID": uid}) for uid in sorted(set(ids))}
     if not calls:
         return {}
-    results, _errors, _next = client.batch(calls)
+    results, errors, _next = client.batch(calls)
+    first_error({k: client.sub_error("user.get", e) for k, e in errors.items()})
     users = {}
     for rows in results.values():
         for u in rows or []:
