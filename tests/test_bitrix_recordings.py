@@ -135,3 +135,21 @@ def test_copilot_text_shapes():
     assert [(s.speaker, s.text) for s in plain] == [(None, "Обсудили поставку, итог такой: отгрузка в пятницу.")]
     structured = copilot_segments([{"speaker": "Клиент", "text": "Алло", "start": 1.5, "end": 2.0}])
     assert [(s.start, s.end, s.speaker, s.text) for s in structured] == [(1.5, 2.0, "Клиент", "Алло")]
+
+
+def test_login_page_an_older_version_kept_is_fetched_again(portal, env, instance):
+    """Installs that stored the login page as the recording and failed it for good get the real one."""
+    from warehouse.duck import connect, upsert
+
+    assert dg.materialize([bitrix_clients, bitrix_activities], resources=all_resources(), instance=instance).success
+    folder = env.data_dir / "bitrix_recordings"
+    folder.mkdir(parents=True)
+    (folder / "1.mp3").write_text(LOGIN_PAGE)
+    (folder / "2.mp3").write_text("not audio either, but 2 stays as it was")
+    failed = {"status": "transcription_failed", "reason": "не удалось прочитать звук", "provider": "speechkit"}
+    with connect(env.warehouse_path) as con:
+        upsert(con, "raw.bitrix_call_transcripts", [{"activity_id": 1, **failed}])
+        upsert(con, "raw.bitrix_call_transcripts", [{"activity_id": 2, **failed, "status": "ok", "text": "готово"}])
+    m = transcribe(instance, pull=False)
+    assert (m["звонков с записью (к расшифровке)"], m["расшифровано"]) == (1, 1)
+    assert transcripts(env)[1]["status"] == "ok" and kept_files(env) == ["1.ogg", "2.mp3"]

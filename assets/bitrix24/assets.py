@@ -240,15 +240,22 @@ def bitrix_call_transcripts(
         calls = fetch_dicts(
             con,
             """
-            select a.activity_id, a.recording_url, a.recording_file_id, a.duration_s
+            select a.activity_id, a.recording_url, a.recording_file_id, a.duration_s, t.status
             from raw.bitrix_activities a left join raw.bitrix_call_transcripts t using (activity_id)
             where a.kind = 'call' and (a.recording_file_id is not null or a.recording_url is not null)
-              and (t.activity_id is null or t.status = 'recording_no_access')
+              and (t.activity_id is null or t.status in ('recording_no_access', 'transcription_failed'))
             order by a.activity_id
             """,
         )
     folder = settings.data_dir / "bitrix_recordings"
     folder.mkdir(parents=True, exist_ok=True)
+    # a failed one is redone only when what was kept is not audio: an older version stored the login page
+    calls = [
+        c
+        for c in calls
+        if c["status"] != "transcription_failed"
+        or not any(audio_suffix(p) for p in folder.glob(f"{c['activity_id']}.*"))
+    ]
     by_id = {c["activity_id"]: c for c in calls}
     client, providers = bitrix.client(), []
     rows, copilot_missing, failure = [], Counter(), None
