@@ -188,6 +188,8 @@ def deliver_report(bot: TelegramBot, db: AppDB, chat: ChatTarget, key: str, html
             if known.get(old) != new:
                 db.record_migration(old, new)
     for old, new in bot.migrations.items():  # a notice already sent is a no-op (its ledger is complete)
+        if old != chat.chat_id:  # another setting's group: told by its own deliveries, naming its own setting
+            continue
         notice = ChatTarget(new, chat.thread_id, chat.setting)
         _deliver_once(bot, db, notice, f"chat_migrated:{old}:{new}", migration_notice(old, new, chat.setting))
     return delivery
