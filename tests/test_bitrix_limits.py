@@ -4,10 +4,14 @@ paging with start=-1), limits.md (OPERATION_TIME_LIMIT), _includes/system-errors
 import logging
 from datetime import timedelta
 
+import dagster as dg
 import pytest
 
+from assets.bitrix24.assets import bitrix_activities, bitrix_clients
 from assets.bitrix24.crm import fetch_users
 from connectors.bitrix import BitrixClient, BitrixError
+from orchestration.resources import all_resources
+from tests.conftest import metadata_of, query
 from tests.fakes.bitrix import FakeBitrix24
 from tests.fixtures import bitrix_data as bd
 
@@ -120,3 +124,23 @@ def test_a_missing_scope_in_a_batch_is_named_not_skipped(portal):
     assert "нет права «user (Пользователи)», нужного для user.get" in str(caught.value)
     with pytest.raises(BitrixError, match="BITRIX_WEBHOOK_URL"):
         BitrixClient("")
+
+
+def test_owners_whose_query_ran_out_of_budget_come_back_whole_next_run(portal, env, instance, monkeypatch):
+    monkeypatch.setenv("BITRIX_WEBHOOK_URL", portal.webhook_url)
+    monkeypatch.setenv("C360_BITRIX_RATE", "100")
+    monkeypatch.setenv("C360_BITRIX_LIMIT_WAIT_SECONDS", "0")  # no time to wait: give up at once
+    bd.populate(portal, clients=5, per_client=4)  # leads, contacts and a company: three owner queries
+    portal.operating_limit = {"crm.activity.list": 0}  # the first query runs, the other two are blocked
+
+    def pull():
+        result = dg.materialize([bitrix_clients, bitrix_activities], resources=all_resources(), instance=instance)
+        return metadata_of(result, "bitrix_activities")
+
+    first = pull()
+    assert len(first["ошибки запросов"]) == 2 and first["дел получено"] < 20
+    assert all("OPERATION_TIME_LIMIT" in e for e in first["ошибки запросов"].values())
+    portal.operating_limit = {}  # the budget has reset by the next hourly run
+    second = pull()
+    assert second["ошибки запросов"] == {}
+    assert query(env, "select count(*) n from raw.bitrix_activities")[0]["n"] == 20, "their whole history, none lost"
