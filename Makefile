@@ -30,7 +30,8 @@ test: setup            ## проверка стиля, направления и
 	bash .ci/ensure-postgres
 	bash .ci/ensure-chromium
 	bash .ci/ensure-lua
-	$(BIN)/pytest
+# both cores: each test makes its own data folder, fakes take free ports, databases get unique names
+	$(BIN)/pytest -n auto --dist worksteal
 
 run: setup             ## один цикл по настоящим настройкам (.env)
 	$(BIN)/client360 run

@@ -257,8 +257,10 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: WarehouseDbtResourc
     if full:
         context.log.info("Полная пересборка витрин: изменились модели, пороги или привязка клиентов")
     args = build_args(settings, full, dbt.warehouse_path)
-    # one target folder for the runs (they never overlap: pool duckdb_write), not a new one per run
-    events = dbt.cli(args, context=context, target_path=dbt_project.target_path / "run").stream()
+    # one target folder per warehouse, beside it (its runs never overlap: pool duckdb_write), not a new one per run:
+    # dbt's partial parse stays valid between runs, and the project folder may be read-only (the Docker image)
+    target = warehouse.with_name(warehouse.stem + "_dbt")
+    events = dbt.cli(args, context=context, target_path=target).stream()
     yield from with_views(context, events, set() if full else {m for m in models if MATERIALIZED[m] == "view"})
     built.update(dict.fromkeys(models, fingerprint))
     with duck.connect(warehouse) as con:
