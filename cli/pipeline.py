@@ -52,7 +52,8 @@ def _cycle(defs, settings: Settings, only: list[str] | None) -> int:
 def _report(settings: Settings, day: date, send: bool) -> int:
     import duckdb
 
-    from assets.reports.curator_report import day_report, deliver_report, report_key
+    from assets.reports.curator_report import day_report, report_key
+    from config.delivery import deliver_report
     from config.factory import build_bot
     from connectors.telegram_bot import ChatTarget
     from warehouse.appdb import AppDB

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from config.delivery import deliver_report
 from config.settings import Settings
 from connectors.llm import GLMClient, LLMClient, OfflineLLM, ResponseCache
 from connectors.llm.base import OnceNotice
 from connectors.stt import SidecarStt, SpeechKitStt, SttProvider
-from connectors.telegram_bot import TelegramBot, escape
+from connectors.telegram_bot import ChatTarget, TelegramBot, escape
 from connectors.wms import WmsAdapter, adapter_class
 
 
@@ -28,13 +29,20 @@ def build_llm(settings: Settings) -> LLMClient:
 
 
 def glm_account_notice(settings: Settings) -> OnceNotice | None:
-    """The owner hears of a GLM account problem (no balance, locked) once, in the alert group; None without one."""
+    """The owner hears of a GLM account problem (no balance, locked) once, in the alert group; None without one.
+    Sent like every other message to a chat: the ledger in the app DB, a group that became a supergroup followed."""
     if not (settings.telegram_bot_token and settings.alert_chat_id):
         return None
+    from warehouse.appdb import AppDB
 
-    def send(text: str) -> None:
-        with build_bot(settings) as bot:
-            bot.send_message(settings.alert_chat_id, escape(text), thread_id=settings.alert_thread_id)
+    def send(key: str, text: str) -> None:
+        chat = ChatTarget(settings.alert_chat_id, settings.alert_thread_id, "C360_ALERT_CHAT_ID")
+        db = AppDB(settings.resolved_app_db_url)
+        try:
+            with build_bot(settings) as bot:
+                deliver_report(bot, db, chat, key, escape(text))
+        finally:
+            db.dispose()
 
     return OnceNotice(settings.state_dir / "glm_account_notice.json", send)
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GLM_THINKING = ("disabled", "enabled")
@@ -119,15 +119,15 @@ class Settings(BaseSettings):
             raise ValueError(f"C360_GLM_THINKING={value!r}: допустимо {' или '.join(GLM_THINKING)}")
         return value.strip().lower()
 
-    @field_validator("embed_dim")
-    @classmethod
-    def _embed_dim(cls, value: int) -> int:
-        if value not in EMBED_DIMS:
+    @model_validator(mode="after")
+    def _embed_dim(self) -> Settings:
+        # GLM's embedding-3 makes only these sizes; the local embedder makes any
+        if self.embed_provider.strip().lower() == "glm" and self.embed_dim not in EMBED_DIMS:
             raise ValueError(
-                f"C360_EMBED_DIM={value}: модель embedding-3 даёт векторы только размерности "
-                f"{', '.join(map(str, EMBED_DIMS))}; выберите одну из них (по умолчанию 1024)"
+                f"C360_EMBED_DIM={self.embed_dim}: модель embedding-3 (C360_EMBED_PROVIDER=glm) даёт векторы только "
+                f"размерности {', '.join(map(str, EMBED_DIMS))}; выберите одну из них (по умолчанию 1024)"
             )
-        return value
+        return self
 
     @property
     def tz(self) -> ZoneInfo:

@@ -9,9 +9,9 @@ import dagster as dg
 from assets.files import is_settled, is_valid_name, readable_name
 from assets.meetings.assets import meeting_unmatched_files, recordings_partitions
 from assets.metadata import md_table
-from assets.reports.curator_report import deliver_report
 from assets.resources import AppDBResource, RecordingsResource, TelegramBotResource, TelegramExportsResource
 from assets.telegram.assets import telegram_exports as telegram_exports_asset
+from config.delivery import deliver_report
 from connectors.redact import redact
 from connectors.telegram_bot import escape
 from orchestration.jobs import meeting_pipeline_job, notes_job, telegram_export_job, unmatched_recordings_job

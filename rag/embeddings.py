@@ -20,8 +20,9 @@ import numpy as np
 
 from config.private import private_file
 from config.settings import Settings
-from connectors.http import RetryLater, with_retries
-from connectors.llm.base import LLMError, LLMUsage
+from connectors.http import with_retries
+from connectors.llm.base import LLMError, LLMUsage, OnceNotice
+from connectors.llm.glm import glm_error
 from connectors.redact import register
 
 _WORD = re.compile(r"[a-zа-яё0-9]+", re.I)
@@ -153,6 +154,7 @@ class GlmEmbedder:
         timeout: float = 60.0,
         attempts: int = 5,
         base_delay: float = 2.0,
+        notice: OnceNotice | None = None,
     ):
         if not api_key:
             raise LLMError("GLM: не задан ZHIPUAI_API_KEY (или выберите C360_EMBED_PROVIDER=local)")
@@ -165,22 +167,19 @@ class GlmEmbedder:
         )
         self.model, self.dim, self.cache = model, dim, cache
         self.attempts, self.base_delay = attempts, base_delay
+        self.notice = notice  # the account's problems told to the owner once, as the chat client does
         self.usage = LLMUsage()
 
     def _call(self, batch: list[str]):
         from zhipuai.core import _errors as zerr
 
         try:
-            return self._sdk.embeddings.create(model=self.model, input=batch, dimensions=self.dim)
-        except (
-            zerr.APIReachLimitError,
-            zerr.APIInternalError,
-            zerr.APIServerFlowExceedError,
-            zerr.APIConnectionError,
-        ) as exc:
-            raise RetryLater(LLMError(f"GLM embeddings: {type(exc).__name__}: {exc}")) from None
-        except zerr.APIStatusError as exc:  # not chained: the SDK's exception holds the request and the answer
-            raise LLMError(f"GLM embeddings: HTTP {exc.status_code}: {exc}") from None
+            result = self._sdk.embeddings.create(model=self.model, input=batch, dimensions=self.dim)
+        except (zerr.APIConnectionError, zerr.APIStatusError) as exc:
+            raise glm_error(exc, self.notice, "GLM (Zhipu) эмбеддинги") from None
+        if self.notice is not None:
+            self.notice.clear()
+        return result
 
     def embed(self, texts: list[str]) -> np.ndarray:
         texts = [t[: self.MAX_CHARS] for t in texts]
@@ -217,11 +216,14 @@ def build_embedder(settings: Settings) -> Embedder:
     if provider == "local":
         return LocalEmbedder(settings.embed_dim)
     if provider == "glm":
+        from config.factory import glm_account_notice
+
         return GlmEmbedder(
             settings.zhipuai_api_key or "",
             base_url=settings.glm_base_url,
             cache=VectorCache(settings.embed_cache_path),
             model=settings.embed_model,
             dim=settings.embed_dim,
+            notice=glm_account_notice(settings),
         )
     raise ValueError(f"неизвестный C360_EMBED_PROVIDER={settings.embed_provider!r} (допустимо: glm, local)")

@@ -88,6 +88,16 @@ def glm(monkeypatch):
         yield server
 
 
+def glm_env(monkeypatch, server: FakeGLM, telegram, alert_chat: str = "-1009876543210") -> None:
+    """GLM as configured in production: the factory's clients, the alert group (topic 7) on the fake Bot API."""
+    monkeypatch.setenv("C360_LLM_PROVIDER", "glm")
+    monkeypatch.setenv("ZHIPUAI_API_KEY", server.api_key)
+    monkeypatch.setenv("C360_GLM_BASE_URL", server.base_url)
+    monkeypatch.setenv("C360_ALERT_CHAT_ID", alert_chat)
+    monkeypatch.setenv("C360_ALERT_THREAD_ID", "7")
+    telegram.forums = {"-1009876543210": {7}}
+
+
 def jibri(root, session: str, lead: str, started: datetime, lines=DIALOGUE, **kw):
     return write_jibri_session(root, session, f"client-{lead}", started, lines, **kw)
 

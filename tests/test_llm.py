@@ -15,7 +15,7 @@ from connectors.llm.summaries import extractive_summary
 from connectors.stt import Segment
 from orchestration.definitions import build_defs
 from orchestration.run_once import run_once
-from tests.conftest import jibri
+from tests.conftest import glm_env, jibri
 from tests.fakes.glm import FakeGLM
 
 SEGMENTS = [
@@ -128,16 +128,6 @@ def test_offline_summary_separates_complaints_from_promises_and_merges_names():
     assert summary.participants == ["Анна Соколова", "Ольга Смирнова (ИП Смирнова)"]
 
 
-def glm_env(monkeypatch, server: FakeGLM, telegram) -> None:
-    """GLM as configured in production: the factory's client, the alert group on the fake Bot API."""
-    monkeypatch.setenv("C360_LLM_PROVIDER", "glm")
-    monkeypatch.setenv("ZHIPUAI_API_KEY", server.api_key)
-    monkeypatch.setenv("C360_GLM_BASE_URL", server.base_url)
-    monkeypatch.setenv("C360_ALERT_CHAT_ID", "-1009876543210")
-    monkeypatch.setenv("C360_ALERT_THREAD_ID", "7")
-    telegram.forums = {"-1009876543210": {7}}
-
-
 def test_balance_exhausted_is_not_retried_and_the_owner_is_told_once(env, telegram, monkeypatch):
     with FakeGLM() as server:
         glm_env(monkeypatch, server, telegram)
@@ -145,12 +135,14 @@ def test_balance_exhausted_is_not_retried_and_the_owner_is_told_once(env, telegr
         for _ in range(2):  # two runs (two processes: a new client each), two calls each
             llm = build_llm(get_settings())
             for _ in range(2):
-                with pytest.raises(LLMError, match="нет средств.*1113"):
+                with pytest.raises(LLMError, match="нет средств.*1113") as error:
                     llm.complete("system", "user")
+                assert "欠费" not in str(error.value), "the server's Chinese text stays in the log"
         assert len(server.requests) == 4, "an account without money is not asked again and again"
         [notice] = telegram.messages
         assert notice["chat"]["id"] == -1009876543210 and notice["message_thread_id"] == 7
-        assert "1113" in notice["text"] and "пополните" in notice["text"]
+        assert notice["text"].startswith("🔴 GLM (Zhipu): на счёте нет средств")
+        assert "1113" in notice["text"] and "пополните" in notice["text"] and "欠费" not in notice["text"]
 
         # it works again (the owner paid): the next such problem is told again
         assert build_llm(get_settings()).complete("system", "user")
@@ -241,8 +233,32 @@ def test_a_thinking_model_gets_its_setting_and_its_reasoning_back_in_the_tool_ro
 
 @pytest.mark.parametrize("dim", ["300", "4096"])
 def test_an_embedding_size_embedding_3_does_not_make_is_refused_at_start(env, monkeypatch, dim):
+    monkeypatch.setenv("C360_EMBED_PROVIDER", "glm")
     monkeypatch.setenv("C360_EMBED_DIM", dim)
     with pytest.raises(ValidationError, match=f"C360_EMBED_DIM={dim}: .*256, 512, 1024, 2048"):
         get_settings()
     monkeypatch.setenv("C360_EMBED_DIM", "512")
     assert get_settings().embed_dim == 512
+
+
+def test_the_local_embedder_starts_with_any_size(env, monkeypatch):
+    monkeypatch.setenv("C360_EMBED_PROVIDER", "local")
+    monkeypatch.setenv("C360_EMBED_DIM", "300")
+    assert get_settings().embed_dim == 300
+
+
+def test_the_glm_account_notice_is_sent_like_every_message_to_a_chat(env, telegram, monkeypatch):
+    """The alert group became a supergroup: the notice follows it and the owner is told which setting to update;
+    a notice whose answer was lost may have arrived, so neither a later call nor another process sends it again."""
+    old, new = "-4962287234", -1002855950299
+    telegram.migrated = {old: new}
+    telegram.drop_after = {1}
+    with FakeGLM() as server:
+        glm_env(monkeypatch, server, telegram, alert_chat=old)
+        server.errors_next = [(429, "1113")] * 3
+        for _ in range(3):
+            with pytest.raises(LLMError, match="нет средств"):
+                build_llm(get_settings()).complete("system", "user")
+    notice, migrated = telegram.messages
+    assert notice["chat"]["id"] == new and "1113" in notice["text"]
+    assert "супергруппой" in migrated["text"] and f"C360_ALERT_CHAT_ID={new}" in migrated["text"]

@@ -13,12 +13,13 @@ import pytest
 from assets.rag.assets import rag_index
 from cli.main import main
 from config.settings import get_settings
-from connectors.llm import prompts
+from connectors.llm import LLMError, prompts
 from orchestration.resources import all_resources
 from rag.answer import Answer, build_engine
-from rag.embeddings import GlmEmbedder, VectorCache
+from rag.embeddings import GlmEmbedder, VectorCache, build_embedder
 from rag.retrieval import parse_period
-from tests.conftest import build_views, metadata_of
+from tests.conftest import build_views, glm_env, metadata_of
+from tests.fakes.glm import FakeGLM
 from warehouse.duck import connect
 
 A, B = "10001", "20002"
@@ -183,6 +184,28 @@ def test_glm_embeddings_are_batched_and_paid_once(glm, tmp_path):
     again = embedder.embed(texts[::-1])
     assert glm.embedding_requests == 2 and embedder.usage.cache_hits == 70
     assert (again[0] == vectors[-1]).all()
+
+
+def test_glm_embeddings_without_money_are_not_retried_and_the_owner_is_told_once(env, telegram, monkeypatch):
+    with FakeGLM() as server:
+        glm_env(monkeypatch, server, telegram)
+        monkeypatch.setenv("C360_EMBED_PROVIDER", "glm")
+        server.errors_next = [(429, "1113")] * 3
+        for _ in range(3):  # three runs of the index
+            with pytest.raises(LLMError, match="нет средств.*1113") as error:
+                build_embedder(get_settings()).embed(["фрагмент переписки"])
+            assert "欠费" not in str(error.value)
+        assert len(server.requests) == 3 and server.embedding_requests == 0
+    [notice] = telegram.messages
+    assert notice["chat"]["id"] == -1009876543210 and notice["message_thread_id"] == 7
+    assert "1113" in notice["text"] and "пополните" in notice["text"]
+
+
+def test_glm_embeddings_retry_a_gateway_error(glm, tmp_path):
+    glm.errors_next = [(502, None), (429, "1302"), (504, None)]
+    embedder = GlmEmbedder(glm.api_key, base_url=glm.base_url, cache=None, dim=1024, base_delay=0.01)
+    assert embedder.embed(["первый фрагмент", "второй"]).shape == (2, 1024)
+    assert len(glm.requests) == 4 and glm.embedding_requests == 1
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ a group upgraded to a supergroup, the per-group limit, and a send whose answer w
 
 import pytest
 
-from assets.reports.curator_report import deliver_report
+from config.delivery import deliver_report
 from connectors.http import ExternalServiceError
 from connectors.telegram_bot import ChatTarget, TelegramBot
 from orchestration.resources import all_resources

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import dagster as dg
 
-from assets.reports.curator_report import deliver_report
 from assets.resources import AppDBResource, TelegramBotResource, WarehouseResource
+from config.delivery import deliver_report
 from config.settings import get_settings
 from connectors.telegram_bot import escape
 from warehouse.duck import fetch_dicts

@@ -3,8 +3,9 @@
 import dagster as dg
 
 from assets.partitions import daily_partitions
-from assets.reports.curator_report import day_report, deliver_report, report_key
+from assets.reports.curator_report import day_report, report_key
 from assets.resources import AppDBResource, TelegramBotResource, WarehouseResource
+from config.delivery import deliver_report
 
 
 @dg.asset(

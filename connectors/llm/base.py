@@ -33,37 +33,50 @@ class LLMError(RuntimeError):
 class OnceNotice:
     """Tells the owner about a standing problem (an account without money) once, not once per call or per run.
 
-    The marker is a file in the data dir, created atomically (O_EXCL) by the one process that then sends, so parallel
-    steps send one message; `clear()` (the service answered again) removes it and the next problem is told again. A
-    send that certainly failed removes the marker (the next failing call tries again); one whose answer was lost
-    (`outcome_unknown`, connectors/http.py) keeps it, as it may have arrived."""
+    The marker file in the data dir is the episode: created atomically (with its time in it) by the first failing
+    call of any process, removed by `clear()` (the service answered again), so the next problem is a new episode.
+    `send(key, text)` delivers with a key per episode (`<topic>:<marker's time>`) through the sent-messages ledger,
+    which keeps it once across processes and retries (config/delivery.py: a certainly failed send is tried again
+    by the next failing call, one whose answer was lost is never resent)."""
 
-    def __init__(self, marker: Path, send: Callable[[str], Any]):
+    def __init__(self, marker: Path, send: Callable[[str, str], Any]):
         self.marker = marker
         self.send = send
+        self._delivered: set[str] = set()  # this process already saw them through: the ledger is not asked again
 
-    def tell(self, text: str) -> bool:
+    def _episode(self) -> str:
         self.marker.parent.mkdir(parents=True, exist_ok=True)
+        at = datetime.now(UTC).isoformat(timespec="microseconds")
+        draft = self.marker.with_name(f"{self.marker.name}.{os.getpid()}.{threading.get_ident()}")
+        draft.write_text(json.dumps({"at": at}), encoding="utf-8")
         try:
-            fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            os.link(draft, self.marker)  # atomic and complete: another process reads the time or nothing
         except FileExistsError:
-            return False
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"at": datetime.now(UTC).isoformat(timespec="seconds"), "text": text}, f, ensure_ascii=False)
+            pass
+        finally:
+            draft.unlink(missing_ok=True)
         try:
-            self.send(text)
+            return json.loads(self.marker.read_text(encoding="utf-8"))["at"]
+        except (OSError, ValueError, KeyError):  # cleared meanwhile (the service answered again)
+            return at
+
+    def tell(self, topic: str, text: str) -> bool:
+        """True when the notice is delivered (now or before); False when it could not be sent this time."""
+        key = f"{topic}:{self._episode()}"
+        if key in self._delivered:
+            return True
+        try:
+            self.send(key, text)
         except Exception as exc:  # the call's own error is raised anyway
-            if getattr(exc, "outcome_unknown", False):  # it may have arrived (its answer was lost): not sent twice
-                log.warning("уведомление владельцу, возможно, не дошло: %s", redact(exc))
-                return True
-            self.marker.unlink(missing_ok=True)  # certainly not sent: tried again with the next failing call
             log.warning("уведомление владельцу не отправлено: %s", redact(exc))
             return False
+        self._delivered.add(key)
         return True
 
     def clear(self) -> None:
         if self.marker.exists():
             self.marker.unlink(missing_ok=True)
+            self._delivered.clear()
 
 
 def assistant_turn(message) -> dict:

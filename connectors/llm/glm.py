@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from zhipuai.core import _errors as zerr
 
 SERVICE = "GLM (Zhipu)"
+log = logging.getLogger(__name__)
 
 # Business codes in the error body {"error": {"code", "message"}} (docs.bigmodel.cn/cn/api/api-code,
 # docs.z.ai/api-reference/api-code). HTTP 429 carries both the limits below and the account's own problems.
@@ -47,6 +49,41 @@ def _error_body(exc: zerr.APIStatusError) -> tuple[str | None, str]:
         return str(error["code"]), str(error.get("message") or "")
     except (ValueError, KeyError, TypeError):
         return None, exc.response.text[:300]
+
+
+def glm_error(
+    exc: zerr.APIConnectionError | zerr.APIStatusError, notice: OnceNotice | None, service: str = SERVICE
+) -> LLMError | RetryLater:
+    """What to raise for the SDK's error (not chained: the SDK's exception holds the request and the answer), for
+    every GLM endpoint (chat, embeddings): an account code (1113 arrears, 1112 locked…) is an LLMError, not
+    retried, the owner told once through `notice`; a limit code, 429, 5xx (502/504 come as a bare APIStatusError:
+    zhipuai/core/_http_client.py `_make_status_error`) or no answer is RetryLater. The message is Russian; the
+    server's own text (Chinese) goes to the log only."""
+    from zhipuai.core import _errors as zerr
+
+    if isinstance(exc, zerr.APIConnectionError):  # includes timeouts
+        return RetryLater(LLMError(f"{service}: нет ответа ({type(exc).__name__})"))
+    status, (code, text) = exc.status_code, _error_body(exc)
+    log.warning("%s: HTTP %s, код %s, ответ сервера: %s", service, status, code, text)
+    where = f"HTTP {status}, код {code}" if code else f"HTTP {status}"
+    if code in ACCOUNT_CODES:
+        if notice is not None:
+            notice.tell(f"glm_account:{code}", account_notice(code))
+        return LLMError(f"{service}: {ACCOUNT_CODES[code]} ({where})")
+    if code in RATE_CODES or status in RETRY_STATUS:
+        what = "превышен лимит запросов" if code in RATE_CODES or status == 429 else "сбой сервера"
+        return RetryLater(LLMError(f"{service}: {what} ({where})"))
+    return LLMError(f"{service}: запрос отклонён ({where})")
+
+
+def account_notice(code: str) -> str:
+    return (
+        f"🔴 GLM (Zhipu): {ACCOUNT_CODES[code]} (код {code}).\n"
+        "Сводки встреч и переписки, поиск и ответы чата через GLM не делаются, пока это не исправлено: пополните "
+        "счёт или снимите ограничение в личном кабинете open.bigmodel.cn (ключ ZHIPUAI_API_KEY). "
+        "Это сообщение приходит один раз; после первого успешного запроса к GLM следующая такая проблема "
+        "придёт снова."
+    )
 
 
 class GLMClient:
@@ -113,35 +150,13 @@ class GLMClient:
                 max_tokens=max_tokens or self.max_tokens,
                 **kwargs,
             )
-        except zerr.APIConnectionError as exc:  # includes timeouts
-            raise RetryLater(LLMError(f"{SERVICE}: нет ответа ({type(exc).__name__})")) from None
-        except zerr.APIStatusError as exc:
-            # not chained: the SDK's exception holds the request and the answer; what matters is in ours, redacted
-            status, (code, text) = exc.status_code, _error_body(exc)
-            if code in ACCOUNT_CODES:
-                error = LLMError(f"{SERVICE}: {ACCOUNT_CODES[code]} (HTTP {status}, код {code}): {text}")
-                self._tell_owner(code, text)
-                raise error from None
-            if code in RATE_CODES or status in RETRY_STATUS:
-                what = "превышен лимит запросов" if code in RATE_CODES or status == 429 else "сбой сервера"
-                raise RetryLater(LLMError(f"{SERVICE}: {what} (HTTP {status}, код {code}): {text}")) from None
-            raise LLMError(f"{SERVICE}: HTTP {status}, код {code}: {text}") from None
+        except (zerr.APIConnectionError, zerr.APIStatusError) as exc:
+            raise glm_error(exc, self.notice) from None
         if self.notice is not None:
             self.notice.clear()  # the account works again: a later problem is told again
         if not kwargs.get("stream"):
             _check_finish(completion)
         return completion
-
-    def _tell_owner(self, code: str, text: str) -> None:
-        if self.notice is None:
-            return
-        self.notice.tell(
-            f"🔴 GLM (Zhipu): {ACCOUNT_CODES[code]} (код {code}: {text}).\n"
-            "Сводки встреч и переписки и ответы чата через GLM не делаются, пока это не исправлено: пополните счёт "
-            "или снимите ограничение в личном кабинете open.bigmodel.cn (ключ ZHIPUAI_API_KEY). "
-            "Это сообщение приходит один раз; после первого успешного запроса к GLM следующая такая проблема "
-            "придёт снова."
-        )
 
     def _usage(self, completion) -> tuple[int, int]:
         usage = completion.usage
@@ -227,7 +242,8 @@ class GLMClient:
         # (zhipuai/core/_sse_client.py), httpx its transport errors, json a broken line
         except zerr.APIResponseError as exc:
             code = exc.json_data.get("code") if isinstance(exc.json_data, dict) else None
-            detail = f"код {code}: {exc.message}" if code else type(exc).__name__
+            log.warning("%s: ошибка в потоке, код %s: %s", SERVICE, code, exc.message)
+            detail = f"код {code}" if code else type(exc).__name__
             raise LLMError(f"{SERVICE}: ответ оборвался ({detail})") from None
         except (zerr.ZhipuAIError, httpx.HTTPError, ValueError) as exc:
             raise LLMError(f"{SERVICE}: ответ оборвался ({type(exc).__name__})") from None

@@ -34,7 +34,7 @@ class FakeGLM(FakeServer):
         self.reply: str | None = None  # fixed content instead of the generated summary
         self.tool_calls_next: list[tuple[str, dict]] = []  # the next request that offers tools calls these
         self.embedding_requests = 0
-        # the next chat requests answer these errors: (HTTP status, business code or None for a gateway's page)
+        # the next requests (chat or embeddings) answer these: (HTTP status, business code or None for a gateway's page)
         self.errors_next: list[tuple[int, str | None]] = []
         self.stream_error_after: int | None = None  # a stream breaks with an error event after this many chunks
         self.stream_error_form = "event"  # "event": `event: error`; "data": a data line with "error"; "garbage"
@@ -48,13 +48,9 @@ class FakeGLM(FakeServer):
     def handle(self, req: Request):
         if req.headers.get("authorization") != f"Bearer {self.api_key}":
             return 401, {}, {"error": {"code": "1000", "message": "身份验证失败。"}}
-        if req.method == "POST" and req.path.endswith("/embeddings"):
-            return self._embeddings(req.json())
-        if req.method != "POST" or not req.path.endswith("/chat/completions"):
+        if req.method != "POST" or not req.path.endswith(("/chat/completions", "/embeddings")):
             return 404, {}, {"error": {"code": "404", "message": "Not Found"}}
-        if self.rate_limit_next:
-            self.rate_limit_next -= 1
-            return 429, {}, error_body("1302")
+        # the error codes are the platform's, the same for every endpoint (docs.bigmodel.cn/cn/api/api-code)
         if self.errors_next:
             status, code = self.errors_next.pop(0)
             if code is None:  # what nginx in front of the model answers
@@ -64,6 +60,11 @@ class FakeGLM(FakeServer):
                 page = f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center></body></html>"
                 return status, {"Content-Type": "text/html"}, page
             return status, {}, error_body(code)
+        if req.path.endswith("/embeddings"):
+            return self._embeddings(req.json())
+        if self.rate_limit_next:
+            self.rate_limit_next -= 1
+            return 429, {}, error_body("1302")
         if self.delay_next:
             delay, self.delay_next = self.delay_next, 0.0
             time.sleep(delay)
