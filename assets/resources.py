@@ -225,6 +225,14 @@ class BitrixResource(SettingsResource):
     bitrix_limit_wait_seconds: float = Field(
         description="Сколько всего ждать сброса лимита времени метода Битрикс24, с (C360_BITRIX_LIMIT_WAIT_SECONDS)"
     )
+    bitrix_copilot_wait_hours: float = Field(
+        description="Сколько часов после звонка ждать расшифровку CoPilot, прежде чем отправить запись в SpeechKit "
+        "(C360_BITRIX_COPILOT_WAIT_HOURS)"
+    )
+    bitrix_recording_retries: int = Field(
+        description="Сколько запусков повторять звонок без доступа к записи или с прерванным распознаванием "
+        "(C360_BITRIX_RECORDING_RETRIES)"
+    )
 
     def client(self) -> BitrixClient:
         from connectors.bitrix import BitrixClient

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     bitrix_overlap_minutes: int = _env("C360_BITRIX_OVERLAP_MINUTES", 10)
     # a method out of its time budget (OPERATION_TIME_LIMIT, ten minutes' window) is waited for, this long in all
     bitrix_limit_wait_seconds: float = _env("C360_BITRIX_LIMIT_WAIT_SECONDS", 900.0)
+    # a call CoPilot has no transcript for yet (null) is sent to SpeechKit only this long after it ended
+    bitrix_copilot_wait_hours: float = _env("C360_BITRIX_COPILOT_WAIT_HOURS", 6.0)
+    # runs a call's recording is tried again while the portal denies it (or its recognition broke off), then given up
+    bitrix_recording_retries: int = _env("C360_BITRIX_RECORDING_RETRIES", 48)
     bitrix_cron: str = _env("C360_BITRIX_CRON", "0 * * * *")
     wms_base_url: str | None = _env("C360_WMS_BASE_URL")
     wms_token: str | None = _env("C360_WMS_TOKEN")

@@ -21,9 +21,10 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from connectors.bitrix import BitrixClient
+from connectors.bitrix import AUTH_CODES, BitrixClient
 from connectors.http import ExternalServiceError
 from connectors.redact import redact
 from connectors.stt import Segment
@@ -31,7 +32,11 @@ from connectors.stt import Segment
 COPILOT = "bitrix_copilot"  # transcript_source of a CoPilot transcript
 GET_TRANSCRIPT = "crm.activity.call.getTranscript"
 # answers that mean «not allowed» (retried next run, once the owner grants it), not «there is nothing»
-NO_ACCESS = frozenset({"ACCESS_DENIED", "insufficient_scope", "INVALID_CREDENTIALS", "NO_AUTH_FOUND", "expired_token"})
+NO_ACCESS = AUTH_CODES | {"ACCESS_DENIED"}
+# getTranscript answers that mean CoPilot certainly has no transcript (crm-activity-call-get-transcript.md: 403
+# ACCESS_DENIED also when AI call processing is off, 400 NOT_FOUND; an older portal has no such method). `null` means
+# «none yet» too; anything else (REQUEST_FAILED, OPERATION_TIME_LIMIT not reset in time, 5xx) is transient
+COPILOT_NONE = frozenset({"ERROR_METHOD_NOT_FOUND", "ACCESS_DENIED", "NOT_FOUND"})
 NOT_AUDIO_TYPES = ("text/", "application/json", "application/xhtml", "application/xml")
 # PyAV format names → the file suffix the recording is kept under
 SUFFIXES = {"mov": ".m4a", "matroska": ".webm", "mp3": ".mp3", "ogg": ".ogg", "wav": ".wav"}
@@ -158,6 +163,14 @@ def copilot_transcripts(client: BitrixClient, activity_ids: list[int]) -> tuple[
         else:
             missing[activity] = "none"
     return found, missing
+
+
+def copilot_certainly_none(reason: str, ended_at: datetime | None, now: datetime, wait: timedelta) -> bool:
+    """Whether a call CoPilot gave no transcript for goes to SpeechKit: the method refuses for good, or it answered
+    null and the call ended longer than `wait` ago (the docs give no time for a transcript to appear)."""
+    if reason in COPILOT_NONE:
+        return True
+    return reason == "none" and (ended_at is None or now - ended_at >= wait)
 
 
 def _disk_urls(client: BitrixClient, files: dict[int, int], what: str) -> tuple[dict[int, str], dict[int, tuple]]:

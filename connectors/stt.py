@@ -32,10 +32,13 @@ RESULTS_KEPT_SECONDS = 3 * 24 * 3600.0
 
 
 class TranscriptionError(RuntimeError):
-    """The recording could not be turned into text; the message names the file and the cause (never a secret)."""
+    """The recording could not be turned into text; the message names the file and the cause (never a secret).
+    `retry_next_run`: the service failed, not the recording (a lost answer, a broken result stream, the service
+    unreachable) — worth trying again on a later run; an operation the ledger knows is fetched then, not paid again."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, retry_next_run: bool = False):
         super().__init__(redact(message))
+        self.retry_next_run = retry_next_run
 
 
 @dataclass
@@ -543,7 +546,8 @@ class SpeechKitStt(HttpClient):
             if exc.outcome_unknown:
                 raise TranscriptionError(
                     f"{what}: SpeechKit не ответил на отправку ({exc}); запрос мог быть принят и оплачен, поэтому "
-                    f"в этом запуске он не повторяется (x-client-request-id {request_id}). Перезапустите запись позже"
+                    f"в этом запуске он не повторяется (x-client-request-id {request_id}). Перезапустите запись позже",
+                    retry_next_run=True,
                 ) from None
             if self.ledger:
                 self.ledger.forget(key)
@@ -598,12 +602,12 @@ class SpeechKitStt(HttpClient):
                 key = f"{identity}:{self.model}:{spans[part.index][0]:.3f}-{spans[part.index][1]:.3f}"
                 try:
                     segments = self.recognize(audio, key, what)
-                except ExternalServiceError as exc:
-                    raise TranscriptionError(f"{what}: {exc}") from exc
+                except ExternalServiceError as exc:  # nothing started, or the ledger keeps the started operation
+                    raise TranscriptionError(f"{what}: {exc}", retry_next_run=True) from exc
                 except TranscriptionError as exc:
                     if str(exc).startswith(what):
                         raise
-                    raise TranscriptionError(f"{what}: {exc}") from exc
+                    raise TranscriptionError(f"{what}: {exc}", retry_next_run=exc.retry_next_run) from exc
                 results.append((part.offset, part.offset + part.duration, segments))
         segments = merge_parts(results) if len(results) > 1 else results[0][2]
         if not segments:
@@ -631,11 +635,14 @@ def parse_recognition_stream(body: str) -> list[Segment]:
         try:
             message = json.loads(line)
         except ValueError:
-            raise TranscriptionError(
-                f"ответ SpeechKit повреждён: строка {number} результата — не JSON ({line.strip()[:80]!r})"
+            raise TranscriptionError(  # the ledger keeps the operation: the result is fetched again, not paid again
+                f"ответ SpeechKit повреждён: строка {number} результата — не JSON ({line.strip()[:80]!r})",
+                retry_next_run=True,
             ) from None
         if not isinstance(message, dict):
-            raise TranscriptionError(f"ответ SpeechKit повреждён: строка {number} результата — не объект JSON")
+            raise TranscriptionError(
+                f"ответ SpeechKit повреждён: строка {number} результата — не объект JSON", retry_next_run=True
+            )
         if "error" in message:
             raise RecognitionFailed(
                 f"SpeechKit прервал выдачу результата ошибкой {_stream_error(message['error'])} (строка {number})"

@@ -2,7 +2,7 @@
 (disk.file.get, telephony statistics), a login page never kept as a recording."""
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -153,3 +153,64 @@ def test_login_page_an_older_version_kept_is_fetched_again(portal, env, instance
     m = transcribe(instance, pull=False)
     assert (m["звонков с записью (к расшифровке)"], m["расшифровано"]) == (1, 1)
     assert transcripts(env)[1]["status"] == "ok" and kept_files(env) == ["1.ogg", "2.mp3"]
+
+
+@pytest.mark.parametrize("fault, billed", [("broken stream", 1), ("lost submission", 2)])
+def test_a_broken_off_recognition_is_retried_next_run(portal, env, instance, speechkit, fault, billed):
+    """The SpeechKit service failed, not the recording: the call is pending and the next run transcribes it. A broken
+    result stream leaves the operation in the ledger, so it is fetched, not paid again; an accepted submission
+    whose answer was lost has no operation id to look up (no list of operations, api-design-guide/concepts/
+    operation.md), so it is sent again — the one case where a retry may be billed twice."""
+    portal.transcripts = {1: COPILOT_TEXT}  # only call 2 goes to SpeechKit
+    if fault == "broken stream":
+        speechkit.stream_faults = {1: "garbage"}
+    else:
+        speechkit.no_answer_after_accept = 1
+    first = transcribe(instance)
+    assert (first["расшифровано"], first["распознавание прервано (повтор при следующем запуске)"]) == (1, 1)
+    assert first["ошибка распознавания"] == 0 and transcripts(env)[2]["status"] == "transcription_pending"
+    assert len(speechkit.operations) == 1
+
+    speechkit.stream_faults = {}
+    second = transcribe(instance, pull=False)
+    assert (second["звонков с записью (к расшифровке)"], second["расшифровано"]) == (1, 1)
+    row = transcripts(env)[2]
+    assert (row["status"], row["transcript_source"]) == ("ok", "speechkit") and "Договорились" in row["text"]
+    assert len(speechkit.operations) == billed
+
+
+def test_copilot_is_waited_for_on_a_fresh_call(portal, env, instance, speechkit, monkeypatch):
+    """CoPilot's null on a call that just ended, or a transient error, is no «none»: the call waits; after
+    C360_BITRIX_COPILOT_WAIT_HOURS a null sends it to SpeechKit."""
+    fresh = env.now() - timedelta(minutes=30)
+    portal.activities[2] = bd.call(2, 1, 7, fresh, record=502, portal=portal.url)
+    first = transcribe(instance)
+    assert (first["ждёт расшифровку Битрикс24"], first["ждёт расшифровку Битрикс24 (причина)"]) == (1, {"none": 1})
+    assert first["источник расшифровки"] == {"speechkit": 1} and len(speechkit.audio) == 1, "only the old call 1"
+    assert 2 not in transcripts(env) and kept_files(env) == ["1.ogg"], "call 2's recording not even fetched"
+
+    monkeypatch.setenv("C360_TODAY", (env.today() + timedelta(days=1)).isoformat())  # the grace has passed
+    monkeypatch.setenv("C360_BITRIX_LIMIT_WAIT_SECONDS", "0")
+    portal.operating_limit = {"crm.activity.call.getTranscript": -1}  # OPERATION_TIME_LIMIT, not reset in time
+    second = transcribe(instance, pull=False)
+    assert second["ждёт расшифровку Битрикс24 (причина)"] == {"OPERATION_TIME_LIMIT": 1} and len(speechkit.audio) == 1
+
+    portal.operating_limit = {}
+    third = transcribe(instance, pull=False)
+    assert third["ждёт расшифровку Битрикс24"] == 0 and third["без расшифровки CoPilot (причина)"] == {"none": 1}
+    assert third["источник расшифровки"] == {"speechkit": 1} and len(speechkit.audio) == 2
+    assert transcripts(env)[2]["status"] == "ok"
+
+
+def test_a_recording_without_access_is_given_up_after_the_retries(portal, env, instance, speechkit, monkeypatch):
+    monkeypatch.setenv("C360_BITRIX_RECORDING_RETRIES", "2")
+    portal.download_login_page = True
+    first = transcribe(instance)
+    assert (first[NO_ACCESS], first["попытки исчерпаны (больше не повторяется)"]) == (2, {})
+    second = transcribe(instance, pull=False)
+    assert (second[NO_ACCESS], second["запись недоступна"]) == (0, 2)
+    assert second["попытки исчерпаны (больше не повторяется)"] == {"recording_no_access": 2}
+    row = transcripts(env)[1]
+    assert row["status"] == "recording_unavailable" and row["attempts"] == 2
+    assert "text/html" in row["reason"] and "больше не повторяется" in row["reason"]
+    assert transcribe(instance, pull=False)["звонков с записью (к расшифровке)"] == 0 and speechkit.audio == []

@@ -212,6 +212,7 @@ alter table raw.bitrix_activities add column if not exists recording_file_id big
 create table if not exists raw.bitrix_call_transcripts (
     activity_id      bigint primary key,
     -- ok | recording_no_access (tried again next run) | recording_unavailable | transcription_failed
+    -- | transcription_pending (the STT service failed, not the recording: tried again next run)
     status           varchar not null,
     reason           varchar,
     provider         varchar,                   -- the speech-to-text provider, when the recording was transcribed
@@ -221,6 +222,8 @@ create table if not exists raw.bitrix_call_transcripts (
     transcript_source varchar                   -- where the text came from: bitrix_copilot | speechkit | sidecar
 );
 alter table raw.bitrix_call_transcripts add column if not exists transcript_source varchar;
+-- runs that tried the call (a recording without access or a broken-off recognition is given up after a number)
+alter table raw.bitrix_call_transcripts add column if not exists attempts integer;
 
 create table if not exists raw.bitrix_activity_summaries (
     summary_key       varchar not null,         -- call:<id> | email:<client>:<thread>

@@ -28,7 +28,14 @@ from config.clock import day_start_utc
 from config.settings import get_settings
 from connectors.bitrix import BitrixError
 from connectors.bitrix_activity import file_id_from_url, normalize_activity
-from connectors.bitrix_calls import COPILOT, RecordingProblem, audio_suffix, copilot_transcripts, fetch_recordings
+from connectors.bitrix_calls import (
+    COPILOT,
+    RecordingProblem,
+    audio_suffix,
+    copilot_certainly_none,
+    copilot_transcripts,
+    fetch_recordings,
+)
 from connectors.http import ExternalServiceError
 from connectors.llm import LLMError, summarize_meeting
 from connectors.stt import Segment, Transcript, TranscriptionError
@@ -229,21 +236,28 @@ def bitrix_activities(
         "(через Диск или статистику телефонии) распознаётся тем же способом, что и встречи. Источник каждой "
         "расшифровки сохраняется. Ответ портала, который не звук (страница входа), — «нет доступа к записи»: "
         "не сохраняется и повторяется при следующем запуске. Недоступная запись или ошибка распознавания "
-        "сохраняются со статусом и причиной; такой звонок резюмируется по описанию."
+        "сохраняются со статусом и причиной; такой звонок резюмируется по описанию. Пока CoPilot может "
+        "ещё сделать расшифровку (C360_BITRIX_COPILOT_WAIT_HOURS после звонка) или Битрикс24 ответил временной "
+        "ошибкой, звонок ждёт следующего запуска. Прерванное распознавание (ответ SpeechKit потерян) "
+        "повторяется: уже оплаченная операция забирается, а не заказывается снова."
     ),
 )
 def bitrix_call_transcripts(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, stt: SttResource, bitrix: BitrixResource
 ) -> dg.MaterializeResult:
     settings = get_settings()
+    own = bitrix.settings()
+    now = settings.now().astimezone(UTC).replace(tzinfo=None)  # ended_at is naive UTC
     with warehouse.connect(read_only=True) as con:
         calls = fetch_dicts(
             con,
             """
-            select a.activity_id, a.recording_url, a.recording_file_id, a.duration_s, t.status
+            select a.activity_id, a.recording_url, a.recording_file_id, a.duration_s, a.ended_at, t.status,
+                   coalesce(t.attempts, 0) as attempts
             from raw.bitrix_activities a left join raw.bitrix_call_transcripts t using (activity_id)
             where a.kind = 'call' and (a.recording_file_id is not null or a.recording_url is not null)
-              and (t.activity_id is null or t.status in ('recording_no_access', 'transcription_failed'))
+              and (t.activity_id is null
+                   or t.status in ('recording_no_access', 'transcription_pending', 'transcription_failed'))
             order by a.activity_id
             """,
         )
@@ -258,7 +272,7 @@ def bitrix_call_transcripts(
     ]
     by_id = {c["activity_id"]: c for c in calls}
     client, providers = bitrix.client(), []
-    rows, copilot_missing, failure = [], Counter(), None
+    rows, copilot_missing, waiting, failure = [], Counter(), Counter(), None
 
     def provider():  # built only when a recording is to be transcribed: a CoPilot portal may have no STT key
         if not providers:
@@ -267,7 +281,14 @@ def bitrix_call_transcripts(
 
     try:
         copilot, missing = copilot_transcripts(client, list(by_id))
-        copilot_missing.update(missing.values())
+        for activity, reason in missing.items():
+            if copilot_certainly_none(
+                reason, by_id[activity]["ended_at"], now, timedelta(hours=own.bitrix_copilot_wait_hours)
+            ):
+                copilot_missing[reason] += 1
+            else:  # CoPilot may still make one, or Bitrix24 failed for now: the call waits for the next run
+                waiting[reason] += 1
+                del by_id[activity]
         for activity, segments in copilot.items():
             transcript = Transcript(provider=COPILOT, segments=segments)
             rows.append(
@@ -297,9 +318,9 @@ def bitrix_call_transcripts(
             try:
                 transcript = stt_provider.transcribe(media)
             except TranscriptionError as exc:
-                rows.append(
-                    _transcript_row(activity, "transcription_failed", reason=str(exc), provider=stt_provider.name)
-                )
+                # a lost answer or a broken stream: tried again next run (the ledger fetches what was paid for)
+                status = "transcription_pending" if exc.retry_next_run else "transcription_failed"
+                rows.append(_transcript_row(activity, status, reason=str(exc), provider=stt_provider.name))
                 continue
             rows.append(
                 _transcript_row(
@@ -317,6 +338,14 @@ def bitrix_call_transcripts(
         client.close()
         for p in providers:
             getattr(p, "close", lambda: None)()
+    gave_up = Counter()
+    final = {"recording_no_access": "recording_unavailable", "transcription_pending": "transcription_failed"}
+    for row in rows:
+        row["attempts"] = by_id[row["activity_id"]]["attempts"] + 1
+        if row["status"] in final and row["attempts"] >= own.bitrix_recording_retries:
+            gave_up[row["status"]] += 1
+            row["status"] = final[row["status"]]
+            row["reason"] += f"; попыток: {row['attempts']} (C360_BITRIX_RECORDING_RETRIES) — больше не повторяется"
     with warehouse.connect() as con:
         upsert(con, "raw.bitrix_call_transcripts", rows)
     if failure:
@@ -327,6 +356,8 @@ def bitrix_call_transcripts(
     return dg.MaterializeResult(
         metadata={
             "звонков с записью (к расшифровке)": len(calls),
+            "ждёт расшифровку Битрикс24": sum(waiting.values()),
+            "ждёт расшифровку Битрикс24 (причина)": dg.MetadataValue.json(dict(waiting)),
             "расшифровано": statuses["ok"],
             "источник расшифровки": dg.MetadataValue.json(dict(sources)),
             "минут SpeechKit сэкономлено (CoPilot)": round(saved / 60, 1),
@@ -334,13 +365,15 @@ def bitrix_call_transcripts(
             "нет доступа к записи (повтор при следующем запуске)": statuses["recording_no_access"],
             "запись недоступна": statuses["recording_unavailable"],
             "ошибка распознавания": statuses["transcription_failed"],
+            "распознавание прервано (повтор при следующем запуске)": statuses["transcription_pending"],
+            "попытки исчерпаны (больше не повторяется)": dg.MetadataValue.json(dict(gave_up)),
         }
     )
 
 
 def _transcript_row(activity: int, status: str, **fields) -> dict:
     row = {"activity_id": activity, "status": status, "reason": None, "provider": None, "text": None}
-    return row | {"segments": None, "transcript_source": None} | fields
+    return row | {"segments": None, "transcript_source": None, "attempts": None} | fields
 
 
 def thread_subject(subject: str | None) -> str:
