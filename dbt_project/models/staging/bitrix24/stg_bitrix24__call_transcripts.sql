@@ -2,6 +2,7 @@ select
     activity_id,
     status,
     reason,
+    attempts,
     provider,
     transcript_source,
     text,
