@@ -31,7 +31,7 @@ test: setup            ## проверка стиля, направления и
 	bash .ci/ensure-chromium
 	bash .ci/ensure-lua
 # both cores: each test makes its own data folder, fakes take free ports, databases get unique names
-	$(BIN)/pytest -n auto --dist worksteal
+	$(BIN)/pytest -n auto --dist worksteal --durations=25
 
 run: setup             ## один цикл по настоящим настройкам (.env)
 	$(BIN)/client360 run
