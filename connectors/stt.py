@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import io
 import json
 import logging
 import math
@@ -228,13 +227,6 @@ def write_opus(media_path: Path, target, *, bitrate: int = 32000, silence_peak: 
     if peak < silence_peak:
         raise TranscriptionError(f"{media_path}: в записи тишина (пиковая громкость {peak:.4f})")
     return duration
-
-
-def extract_audio(media_path: Path, *, bitrate: int = 32000, silence_peak: float = 0.003) -> bytes:
-    """The recording's audio as mono 48 kHz OggOpus bytes (see write_opus)."""
-    out = io.BytesIO()
-    write_opus(media_path, out, bitrate=bitrate, silence_peak=silence_peak)
-    return out.getvalue()
 
 
 def _base64_size(size: int) -> int:

@@ -1,5 +1,6 @@
 """Speech-to-text: audio extraction with PyAV and SpeechKit v3 async recognition against a local fake."""
 
+import io
 import json
 from datetime import datetime
 
@@ -10,11 +11,11 @@ from connectors.stt import (
     SidecarStt,
     SpeechKitStt,
     TranscriptionError,
-    extract_audio,
     merge_parts,
     parse_recognition_stream,
     parse_txt,
     parse_vtt,
+    write_opus,
 )
 from devkit.demo import write_tone
 from orchestration.definitions import build_defs
@@ -30,10 +31,12 @@ def client(server: FakeSpeechKit, **kw) -> SpeechKitStt:
     )
 
 
-def test_extract_audio_makes_mono_oggopus(tmp_path):
+def test_write_opus_makes_mono_oggopus(tmp_path):
     media = tmp_path / "call.mp4"
     write_tone(media, seconds=2)
-    audio = extract_audio(media)
+    out = io.BytesIO()
+    write_opus(media, out)
+    audio = out.getvalue()
     assert audio.startswith(b"OggS") and b"OpusHead" in audio[:200]
 
 
@@ -41,11 +44,11 @@ def test_silent_and_corrupt_files_fail_with_the_file_named(tmp_path):
     silent = tmp_path / "silent.mp4"
     write_tone(silent, seconds=1, amplitude=0.0)
     with pytest.raises(TranscriptionError, match=r"silent\.mp4: в записи тишина"):
-        extract_audio(silent)
+        write_opus(silent, io.BytesIO())
     corrupt = tmp_path / "corrupt.mp4"
     corrupt.write_bytes(b"\x00\x01not a media file" * 100)
     with pytest.raises(TranscriptionError, match=r"corrupt\.mp4: не удалось прочитать звук"):
-        extract_audio(corrupt)
+        write_opus(corrupt, io.BytesIO())
 
 
 def test_speechkit_async_recognition_round_trip(tmp_path):
