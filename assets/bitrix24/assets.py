@@ -263,13 +263,13 @@ def bitrix_call_transcripts(
         )
     folder = settings.data_dir / "bitrix_recordings"
     folder.mkdir(parents=True, exist_ok=True)
-    # a failed one is redone only when what was kept is not audio: an older version stored the login page
-    calls = [
-        c
+    # the recording kept from an earlier run, if what was kept is audio (probed once per call)
+    kept = {
+        c["activity_id"]: next((p for p in sorted(folder.glob(f"{c['activity_id']}.*")) if audio_suffix(p)), None)
         for c in calls
-        if c["status"] != "transcription_failed"
-        or not any(audio_suffix(p) for p in folder.glob(f"{c['activity_id']}.*"))
-    ]
+    }
+    # a failed one is redone only when what was kept is not audio: an older version stored the login page
+    calls = [c for c in calls if c["status"] != "transcription_failed" or kept[c["activity_id"]] is None]
     by_id = {c["activity_id"]: c for c in calls}
     client, providers = bitrix.client(), []
     rows, copilot_missing, waiting, failure = [], Counter(), Counter(), None
@@ -298,9 +298,8 @@ def bitrix_call_transcripts(
             )
         local, files = {}, {}
         for activity in (a for a in by_id if a not in copilot):
-            kept = next((p for p in sorted(folder.glob(f"{activity}.*")) if audio_suffix(p)), None)
-            if kept:
-                local[activity] = kept
+            if kept[activity]:
+                local[activity] = kept[activity]
             else:
                 call = by_id[activity]
                 files[activity] = call["recording_file_id"] or file_id_from_url(call["recording_url"])
