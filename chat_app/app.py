@@ -15,7 +15,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from chat_app.sessions import ExpiringSessions
-from chat_app.ui import admin, card, chat, clients
+from chat_app.ui import admin, card, chat, clients, selection
 from chat_app.web import Guard, client_address
 from config.settings import get_settings
 from warehouse.appdb import AppDB
@@ -45,12 +45,13 @@ def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
     staff = staff or Staff(AppDB(settings.resolved_app_db_url))
     with gr.Blocks(title="client360 — клиенты фулфилмента") as app:
         gr.Markdown("# client360 — клиенты фулфилмента")
+        selected = gr.Textbox(visible=False)  # the one client every tab shows (chat_app/ui/selection.py)
         with gr.Tabs() as tabs:
             client_list = clients.build(app, staff)
-            client_card = card.build(staff)
-            chat_client = chat.build(staff, client_card.open_original)
+            client_card = card.build(staff, selected)
+            client_chat = chat.build(staff, selected, client_card.open_original)
             admin.build(app, staff, settings)
-        clients.open_on_select(client_list, client_card, chat_client, tabs)
+        selection.wire(app, staff, selected, client_list, client_card, client_chat, tabs)
     return app, staff
 
 
@@ -79,6 +80,7 @@ def launch(
             head=RELOGIN_JS,
             prevent_thread_lock=True,
             show_error=False,  # handlers say what went wrong in Russian (russian_errors); nothing else shows
+            footer_links=[],  # Gradio's English footer (API, «Built with Gradio», settings) is not the curators'
             max_file_size=0,  # no upload (the routes are closed by Guard too)
             app_kwargs={"middleware": [Middleware(Guard)]},
         )

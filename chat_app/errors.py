@@ -1,4 +1,5 @@
-"""Every handler fails with a short Russian sentence (`russian_errors`), never an exception's text."""
+"""Every handler fails with a short Russian sentence under a Russian title (`russian_errors`), never an exception's
+text nor Gradio's «Error»."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ log = logging.getLogger("client360.app")
 INTERNAL_ERROR = (
     "Не получилось: внутренняя ошибка приложения. Попробуйте ещё раз; если повторится — сообщите администратору."
 )
+TITLE = "Не получилось"  # the toast's heading (Gradio's own is «Error»)
 
 
 def russian_errors(handler):
@@ -22,11 +24,11 @@ def russian_errors(handler):
 
     def explain(exc: Exception) -> gr.Error:
         if isinstance(exc, gr.Error):
-            return exc
+            return gr.Error(exc.message, duration=exc.duration, title=TITLE)
         if isinstance(exc, StaffError):
-            return gr.Error(str(exc))
+            return gr.Error(str(exc), title=TITLE)
         log.exception("ошибка в %s", handler.__name__)
-        return gr.Error(INTERNAL_ERROR)
+        return gr.Error(INTERNAL_ERROR, title=TITLE)
 
     if inspect.isgeneratorfunction(handler):
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from config.clock import to_local
+from rag.citations import sources_once
 from warehouse.aliases import LEAD_ID_RULE, is_lead_id, title_lead
 
 # what Markdown would turn into images, links, HTML, code, tables or headings (CommonMark lets any ASCII punctuation
@@ -188,17 +189,23 @@ def timeline_table(events: list[dict]) -> pd.DataFrame:
 
 
 def citation_choices(citations) -> list[tuple[str, str]]:
-    """An answer's citations (stored JSON or dicts) as (label, the reference that opens the original)."""
+    """An answer's sources (stored JSON or dicts), each once, as (its label with its numbers, the reference that
+    opens the cited passage)."""
     items = json.loads(citations) if isinstance(citations, str) else citations or []
-    return [(f"[{c['n']}] {c['title']} · {c['time'] or ''}", c["deep_ref"]) for c in items]
+    return [(f"[{', '.join(map(str, ns))}] {label}", ref) for ns, label, ref in sources_once(items)]
 
 
-def answer_markdown(text: str, citations: Iterable) -> str:
-    """A finished answer as shown and logged: the model's words and the quotes echo outside text, shown as text."""
-    return as_text(text) + "".join(
-        f"\n\n[{c.n}] {as_text(c.title)} · {c.time or ''} · {as_code(c.deep_ref)} — «{as_text(c.quote[:200])}»"
-        for c in citations
-    )
+def answer_markdown(text: str) -> str:
+    """A finished answer as shown and logged: the model's words (outside text) shown as text. Its sources are the
+    list under the chat (citation_choices), the quotes not repeated: the answer already says them."""
+    return as_text(text)
+
+
+def chat_head(card: dict | None, client_id: str) -> str:
+    """The chat's header: whose conversation this is, or what to do first."""
+    if card is None:
+        return "**Сначала выберите клиента**: в списке клиентов или по ID лида."
+    return f"### {as_text(card['title'])} · лид {client_id}" if card["title"] else f"### лид {client_id}"
 
 
 def chat_messages(log: list[dict]) -> list[dict]:

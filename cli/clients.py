@@ -43,6 +43,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from connectors.llm import LLMError
     from rag.answer import Answer, build_engine
+    from rag.citations import sources_once
 
     settings = get_settings()
     engine = build_engine(settings)
@@ -59,6 +60,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(answer.to_json())
         return 0
     print()
-    for c in answer.citations:
-        print(f"[{c.n}] {c.title} · {c.time or '—'} · {c.deep_ref}\n    «{c.quote}»")
+    if answer.citations:  # each source once; the answer's sentences already carry the quotes
+        print("Источники:")
+    for numbers, label, _ in sources_once(answer.citations):
+        print(f"[{', '.join(map(str, numbers))}] {label}")
     return 0

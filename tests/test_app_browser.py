@@ -1,7 +1,8 @@
 """The curators' app in a real headless Chromium (Debian's chromium, driven by Playwright): log in, find a client,
 open the card with its profile and chart, add a note and see it in the history after the notes sensor runs, ask
-the chat and get a cited answer; a logged-out request is refused and a curator cannot open a colleague's client.
-Screenshots of the main screens go to docs/screenshots/."""
+the chat and get an answer with readable sources; one client at a time (choosing another one anywhere shows its
+own conversation), no question without a client, no «Error» on any screen; a logged-out request is refused and a
+curator cannot open a colleague's client. Screenshots of the main screens go to docs/screenshots/."""
 
 import re
 import shutil
@@ -57,6 +58,24 @@ def shot(page, settings, name: str) -> None:
         page.screenshot(path=str(SHOTS / name), full_page=True)
 
 
+# every text that appears on the page (toasts come and go) containing «Error» or «Ошибка», for the end of a test
+WATCH_ERRORS = """
+window.__errors = [];
+new MutationObserver(ms => { for (const m of ms) for (const n of m.addedNodes) {
+  const t = (n.innerText || n.textContent || "");
+  if (/Error|Ошибка/.test(t)) window.__errors.push(t.slice(0, 200));
+} }).observe(document, {childList: true, subtree: true, characterData: true});
+"""
+
+
+def errors_seen(page) -> list[str]:
+    return page.evaluate("window.__errors") + re.findall(r".{0,40}(?:Error|Ошибка).{0,40}", page.inner_text("body"))
+
+
+def chat_text(page) -> str:
+    return page.locator("#chat-tab").inner_text()
+
+
 def cell(page, table: str, text: str):
     """A shown cell of a table (Gradio also renders hidden copies of the rows to measure them)."""
     return page.locator(f"#{table} [data-testid^=cell-]").filter(has_text=text).first
@@ -76,6 +95,10 @@ def browser():
 def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, monkeypatch):  # noqa: F811
     url, staff = running_app
     with connect(env.warehouse_path) as con:
+        con.execute(  # anna's second client
+            "insert into raw.bitrix_leads (lead_id, title, assigned_by_id, assigned_by_name, date_create) "
+            "values (11820, 'ООО Зоомир', 1, 'Куратор 1', '2025-05-01')"
+        )
         con.execute(
             "insert into raw.telegram_chats (chat_id, title, client_id, mapped_by) "
             "values (-1001, 'client-10234', '10234', 'alias')"
@@ -104,9 +127,14 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
 
     glm.reply = reply
 
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.add_init_script(WATCH_ERRORS)
     log_in(page, url, "anna", "пароль-анны-1")
     shows(page, "ИП Смирнова", 20000)
+    page.get_by_role("tab", name="Чат по клиенту").click()  # no client chosen yet: nothing can be asked
+    shows(page, "Сначала выберите клиента")
+    assert page.get_by_label("Вопрос").is_disabled()
+    page.get_by_role("tab", name="Клиенты").click()
     health = cell(page, "clients", "красный")  # the band in colour: the client is withdrawing its stock
     background = health.evaluate(
         "e => { for (; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor;"
@@ -129,22 +157,26 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     shows(page, "Заметка: anna", 20000)
     shot(page, env, "02-card.png")
 
-    page.get_by_label("ID лида", exact=True).first.fill("10517")
-    page.get_by_role("button", name="Открыть").click()
-    shows(page, "Клиент не найден или закрыт для вас", 20000)
-
+    # the client chosen in the list is the chat's client too: its name and lead in the header
     page.get_by_role("tab", name="Чат по клиенту").click()
-    chat_client = page.get_by_label("ID лида", exact=True).last
-    chat_client.fill("10234")
-    chat_client.press("Enter")
+    shows(page, "ИП Смирнова · лид 10234", 20000)
     page.get_by_label("Вопрос").fill("На что жаловался клиент?")
     page.get_by_label("Вопрос").press("Enter")
     shows(page, "пересорт на Wildberries и штраф", 30000)
-    shows(page, "telegram:-1001:1", 20000)
-    # a citation opens the conversation it cites
-    page.get_by_role("radio", name=re.compile(rf"^\[{cited[0]}\] Telegram, client-10234")).click()
+    day = f"{env.today() - timedelta(days=8):%d.%m.%Y}"  # the message's local date
+    source = page.get_by_role("radio", name=f"[{cited[0]}] Telegram, {day}")
+    source.wait_for(timeout=20000)
+    text = chat_text(page)
+    assert "telegram:" not in text and "meeting:" not in text and "bitrix:" not in text, "no raw references"
+    assert not re.search(r"\d{4}-\d\d-\d\d", text), "dates as dd.mm.yyyy"
+    assert text.count("Опять пересорт") == 0, "the source list names the source; the answer says what it holds"
+    source.click()  # a source opens the conversation it cites
     page.locator("#cite-view").get_by_text("Опять пересорт на Wildberries").wait_for(timeout=20000)
     shot(page, env, "03-chat.png")
+    if env.today_override is None:
+        page.set_viewport_size({"width": 390, "height": 844})
+        shot(page, env, "04-chat-phone.png")
+        page.set_viewport_size({"width": 1440, "height": 900})
     page.get_by_role("button", name=re.compile(r"^like$", re.I)).last.click()
     answer = next(m for m in reversed(staff.chat_history(staff.get("anna"), "10234")) if m["role"] == "assistant")
     for _ in range(50):  # the thumb is stored by the app's event handler
@@ -152,6 +184,39 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
             break
         time.sleep(0.2)
     assert staff.chat_history(staff.get("anna"), "10234")[-1] == {**answer, "feedback": 1}
+
+    # client B chosen in the list: the chat is B's (its name, its own empty conversation), not A's answers
+    page.get_by_role("tab", name="Клиенты").click()
+    cell(page, "clients", "ООО Зоомир").click()
+    shows(page, "ООО Зоомир (лид 11820)", 20000)  # the card
+    page.get_by_role("tab", name="Чат по клиенту").click()
+    shows(page, "ООО Зоомир · лид 11820", 20000)
+    text = chat_text(page)
+    assert "ИП Смирнова" not in text and "пересорт" not in text and "Telegram" not in text, text
+    assert page.get_by_label("Вопрос").is_enabled()
+    assert page.get_by_label("ID лида", exact=True).last.input_value() == "11820"
+
+    # the lead typed in the chat chooses A again, for the card too: A's own conversation comes back
+    chat_client = page.get_by_label("ID лида", exact=True).last
+    chat_client.fill("10234")
+    chat_client.press("Enter")
+    shows(page, "ИП Смирнова · лид 10234", 20000)
+    shows(page, "пересорт на Wildberries и штраф", 20000)
+    page.get_by_role("tab", name="Карточка клиента").click()
+    shows(page, "ИП Смирнова (лид 10234)", 20000)
+    assert page.get_by_label("ID лида", exact=True).first.input_value() == "10234"
+
+    # a client that does not open (a colleague's) chooses none: the chat asks to choose one, no question possible
+    page.get_by_label("ID лида", exact=True).first.fill("10517")
+    page.get_by_role("button", name="Открыть").click()
+    shows(page, "Клиент не найден или закрыт для вас", 20000)
+    page.get_by_role("tab", name="Чат по клиенту").click()
+    shows(page, "Сначала выберите клиента", 20000)
+    assert "ИП Смирнова" not in chat_text(page) and page.get_by_label("Вопрос").is_disabled()
+    page.get_by_label("Вопрос").press("Enter")  # even Enter in the closed field sends nothing
+    time.sleep(1)
+    assert staff.chat_history(staff.get("anna"), "11820") == []
+    assert errors_seen(page) == [], "no «Error» and no red boxes in any of these flows"
 
     anonymous = browser.new_page()
     response = anonymous.goto(url + "/config")

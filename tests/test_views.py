@@ -3,6 +3,7 @@ the team's local time, timeline), the chat's answers and citations, the admin pa
 shown as text, and no internal ids the screens do not show."""
 
 import json
+import re
 import subprocess
 import sys
 from datetime import date, datetime
@@ -186,18 +187,40 @@ def test_timeline_rows():
     assert rows[1]["Тон"] == "negative" and "message" not in rows[1].values(), "the kind is not a column"
 
 
-def test_an_answer_and_its_citations():
-    citation = Citation(2, "telegram", "telegram:-1001", "telegram:-1001:1", "2026-11-23 09:01", "Чат *A*", "ц" * 250)
-    text = views.answer_markdown("Клиент прислал ![](http://evil/a.png) [2].", [citation])
-    assert text == (
-        "Клиент прислал \\!\\[\\](http:\\/\\/evil/a.png) \\[2\\].\n\n"
-        f"[2] Чат \\*A\\* · 2026-11-23 09:01 · `telegram:-1001:1` — «{'ц' * 200}»"
-    )
-    assert views.answer_markdown("Нет в данных.", []) == "Нет в данных."
-    stored = json.dumps([citation.__dict__ | {"time": None}], ensure_ascii=False)
-    assert views.citation_choices(stored) == [("[2] Чат *A* · ", "telegram:-1001:1")]
-    assert views.citation_choices([citation.__dict__]) == [("[2] Чат *A* · 2026-11-23 09:01", "telegram:-1001:1")]
+def test_an_answer_is_its_text_and_its_sources_are_listed_once_with_readable_labels():
+    text = views.answer_markdown("Клиент прислал ![](http://evil/a.png) [2].")
+    assert text == "Клиент прислал \\!\\[\\](http:\\/\\/evil/a.png) \\[2\\].", "the model's words as text"
+    assert views.answer_markdown("Нет в данных.") == "Нет в данных."
+    meeting = "meeting:20261130-140500-10234-aa"
+    citations = [
+        Citation(1, "meeting", meeting, f"{meeting}@83", "2026-11-30 14:05", "Встреча 30.11.2026 14:05: Итоги", "ц"),
+        Citation(2, "telegram", "telegram:-1001:1", "telegram:-1001:1-3", "2026-11-23 09:01", "Telegram, чат", "ч"),
+        Citation(3, "meeting", meeting, f"{meeting}@540", "2026-11-30 14:05", "Встреча 30.11.2026 14:05", "м"),
+        Citation(
+            4, "email", "bitrix:6", "bitrix:6", "2026-11-30 11:05", "Письмо (входящее) 30.11.2026: Претензия", "п"
+        ),
+        Citation(5, "wms", "wms_week:10234:2026-11-23", "wms_week:10234:2026-11-23", "2026-11-29 23:00", "Склад", "с"),
+    ]
+    choices = views.citation_choices([c.__dict__ for c in citations])
+    assert choices == [
+        ("[1, 3] Встреча 30.11.2026, 14:05", f"{meeting}@83"),  # one meeting is one source, opened at [1]
+        ("[2] Telegram, 23.11.2026", "telegram:-1001:1-3"),
+        ("[4] Письмо „Претензия“, 30.11.2026", "bitrix:6"),
+        ("[5] Склад, неделя 23.11–29.11.2026", "wms_week:10234:2026-11-23"),
+    ]
+    for label, _ in choices:  # what a curator reads: no reference, no ISO date
+        assert not re.search(r"meeting:|bitrix:|telegram:|wms_week|\d{4}-\d\d-\d\d", label), label
+    stored = json.dumps([citations[1].__dict__ | {"time": None}], ensure_ascii=False)
+    assert views.citation_choices(stored) == [("[2] Telegram", "telegram:-1001:1-3")]
     assert views.citation_choices(None) == views.citation_choices("[]") == []
+
+
+def test_the_chat_head_names_the_client_or_asks_to_choose_one():
+    assert views.chat_head({"title": "ИП Смирнова (детская одежда)"}, "10234") == (
+        "### ИП Смирнова (детская одежда) · лид 10234"
+    )
+    assert views.chat_head({"title": None}, "10234") == "### лид 10234"
+    assert "Сначала выберите клиента" in views.chat_head(None, "")
 
 
 def test_the_stored_chat_as_shown():

@@ -14,17 +14,18 @@ from chat_app import data, views
 from chat_app.access import ClientClosed, current_user, require_client
 from chat_app.errors import russian_errors
 from config.settings import get_settings
-from warehouse.staff import Staff
+from warehouse.staff import Staff, User
 
 PERIODS = {"30 дней": 30, "90 дней": 90, "год": 365, "всё время": None}
 
 
 @dataclass
 class CardTab:
-    client_box: gr.Textbox
-    inputs: list[gr.components.Component]
-    outputs: list[gr.components.Component]
-    open_card: Callable  # the handler, for the events of other tabs that open a card
+    client_box: gr.Textbox  # the card's lead field (it chooses the client for every tab)
+    open_btn: gr.Button
+    filters: list[gr.components.Component]  # sources, period
+    outputs: list[gr.components.Component]  # what a chosen client changes
+    show: Callable  # (user, client_id, sources, period) → (the card or None, the outputs' values)
     open_original: Callable  # the handler, for the chat's citations
 
 
@@ -39,21 +40,20 @@ def _refused(message: str) -> tuple:
     return message, "", "", "", pd.DataFrame(), None, None, ""
 
 
-def build(staff: Staff) -> CardTab:
-    @russian_errors
-    def open_card(client_id: str, sources: list[str], period: str, request: gr.Request):
-        user = current_user(staff, request)
-        client_id = (client_id or "").strip()
+def build(staff: Staff, selected: gr.Textbox) -> CardTab:
+    """The card's tab about the one chosen client (`selected`, shared by every tab)."""
+
+    def show(user: User, client_id: str, sources: list[str], period: str) -> tuple[dict | None, tuple]:
         if problem := views.lead_problem(client_id):
-            return _refused(problem)
+            return None, _refused(problem)
         try:
             card = require_client(user, client_id)
         except ClientClosed as closed:
-            return _refused(closed.message)
+            return None, _refused(closed.message)
         events = data.timeline(client_id, sources or None, PERIODS.get(period))
         weeks = data.wms_weeks(client_id)
         notes = views.card_notes(staff.notes_of(client_id), get_settings().tz)
-        return (
+        return card, (
             views.card_head(card, client_id),
             views.card_profile(card["profile"]),
             views.card_health(card["health"]),
@@ -65,10 +65,14 @@ def build(staff: Staff) -> CardTab:
         )
 
     @russian_errors
+    def open_card(client_id: str, sources: list[str], period: str, request: gr.Request):
+        return show(current_user(staff, request), (client_id or "").strip(), sources, period)[1]
+
+    @russian_errors
     def add_note(client_id: str, text: str, request: gr.Request):
         user = current_user(staff, request)
-        if problem := views.lead_problem(client_id):
-            raise gr.Error(problem)
+        if views.lead_problem(client_id):  # the button is there before a client is chosen
+            return text, "Сначала выберите клиента: заметка пишется в его карточку."
         client_id = client_id.strip()
         require_client(user, client_id)
         staff.add_note(user, client_id, text)
@@ -147,15 +151,17 @@ def build(staff: Staff) -> CardTab:
             delete_btn = gr.Button("Удалить", variant="stop", scale=1)
         note_status = gr.Markdown()
 
-    card_inputs = [client_box, sources, period]
     card_outputs = [head, profile, health, alerts, timeline_df, stock_chart, flows_chart, note_status]
-    open_btn.click(open_card, card_inputs, card_outputs, api_name="open_card")
-    client_box.submit(open_card, card_inputs, card_outputs, api_name="open_card_on_enter", api_visibility="private")
+    # the field and the button choose the client for every tab (chat_app/ui/selection.py); another filter shows the
+    # chosen client's card again (and is the API's way to a card)
+    gr.on([sources.change, period.change], open_card, [selected, sources, period], card_outputs, api_name="open_card")
     timeline_df.select(
-        pick_event, client_box, [ref_box, original_view, original_box], api_name="pick_event", api_visibility="private"
+        pick_event, selected, [ref_box, original_view, original_box], api_name="pick_event", api_visibility="private"
     )
-    ref_box.submit(open_original, [client_box, ref_box], original_view, api_name="open_original")
-    note_btn.click(add_note, [client_box, note_text], [note_text, note_status], api_name="add_note")
+    ref_box.submit(open_original, [selected, ref_box], original_view, api_name="open_original")
+    note_btn.click(add_note, [selected, note_text], [note_text, note_status], api_name="add_note")
     edit_btn.click(edit_note, [note_no, note_new], [note_new, note_status], api_name="edit_note")
     delete_btn.click(delete_note, [note_no], [note_new, note_status], api_name="delete_note")
-    return CardTab(client_box, card_inputs, card_outputs, open_card, open_original)
+    return CardTab(
+        client_box, open_btn, [sources, period], [*card_outputs, ref_box, original_view], show, open_original
+    )
