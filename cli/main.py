@@ -71,9 +71,31 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("question", help="вопрос по-русски")
     ask.add_argument("--json", action="store_true", help="ответ и цитаты в JSON")
     ask.set_defaults(func=clients.cmd_ask)
-    sub.add_parser("eval-rag", help="качество поиска и ответов на наборе вопросов по демо-данным").set_defaults(
-        func=dev.cmd_eval_rag
+    er = sub.add_parser("eval-rag", help="качество поиска и ответов на наборе вопросов по демо-данным")
+    er.add_argument(
+        "--no-fail", action="store_true", help="только напечатать: код выхода 0, даже если приёмка не пройдена"
     )
+    er.add_argument("--json", action="store_true", help="итоги и каждый вопрос в JSON")
+    er.add_argument(
+        "--category",
+        action="append",
+        choices=[
+            "complaints",
+            "promises",
+            "prices",
+            "marketplaces",
+            "threats",
+            "latest",
+            "tone",
+            "warehouse",
+            "periods",
+            "absent",
+        ],
+        help="только эта категория (можно несколько раз)",
+    )
+    er.add_argument("--show-misses", action="store_true", help="перечислить неудачные вопросы с найденным и ответом")
+    er.add_argument("--offline-only", action="store_true", help="с ключом GLM: не спрашивать модель, только офлайн")
+    er.set_defaults(func=dev.cmd_eval_rag)
     sub.add_parser("backup", help="резервная копия всех данных сейчас (C360_BACKUP_DIR)").set_defaults(
         func=ops.cmd_backup
     )

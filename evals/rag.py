@@ -1,236 +1,887 @@
-"""RAG evaluation over the demo data: Russian questions per client, each with what a right passage must be (its
-source types and a phrase it contains, or an exact chunk id), plus questions whose answer is not in the data.
+"""RAG evaluation over the demo data: the questions curators ask about a client, each knowing what a right passage
+is (its source kinds and a fact it holds, an exact chunk id, or the latest item of a kind) and which facts the
+ANSWER TEXT must hold; questions whose answer is not in the data must get «В данных этого нет.».
 
-The questions are fixed (in `QUESTIONS` and the per-client templates below); which clients they are asked about
-follows from what the demo data holds (a question about «пересорт» is asked of the clients whose meetings
-mention it), so the set stays right when the demo is rebuilt on another day. Run `client360 demo` first.
+The question texts are fixed (the topic table below); which clients they are asked about, and what the right
+passages and expected facts are, follow from what the demo data holds (a question about «пересорт» is asked of the
+clients whose conversations mention it, the latest meeting is found in the data, warehouse figures come from the
+marts), so the set stays right when the demo is rebuilt on another day. Run `client360 demo` first.
+
+Words are compared as lemmas (pymorphy3); numbers as numbers («4 000» = «4000»); dates as days («01.12.2026» =
+«1 декабря»). A question is a paraphrase when it shares no content lemma with any right passage; the set reports
+their share. Every question falls into a stable half («калибровка» / «контроль») by a hash of its client and text,
+so thresholds can be fitted on one half and reported on the other.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 
+from connectors.llm import prompts
 from devkit.demo import CLIENTS
 from rag.answer import Answer, ClientQA
 from warehouse import duck
 from warehouse.duck import fetch_dicts
 from warehouse.refs import make_ref
 
+K = 5  # Recall@K
 MEETING = ("meeting", "meeting_summary")
 CHAT = ("telegram",)
 EMAIL = ("email",)
 CALL = ("call",)
-MONTHS_PREP = [
-    "январе",
-    "феврале",
-    "марте",
-    "апреле",
-    "мае",
-    "июне",
-    "июле",
-    "августе",
-    "сентябре",
-    "октябре",
-    "ноябре",
-    "декабре",
-]
+CONVERSATION = MEETING + CHAT + EMAIL + CALL
 
-# (marker in the client's meetings or chats, question, sources that may hold the answer, phrase the passage has)
-CONTENT = [
-    ("пересорт", "Что клиент говорил про пересорт?", MEETING + CHAT, "пересорт"),
-    ("хранение выросли", "Жаловался ли клиент на стоимость хранения?", MEETING, "хранени"),
-    ("задержал приёмку", "Что случилось с приёмкой на Ozon?", MEETING, "приёмк"),
-    ("FBS", "Что клиент хочет сделать с отгрузками FBS?", MEETING + CHAT, "FBS"),
-    ("Возвраты", "Какие проблемы были с возвратами?", MEETING, "возврат"),
-    ("другой фулфилмент", "Грозил ли клиент уйти к другому фулфилменту?", MEETING, "фулфилмент"),
-    ("фотосъёмка", "Нужна ли клиенту фотосъёмка товаров?", MEETING, "фотосъём"),
-    ("новую коллекцию", "Сколько единиц новой коллекции клиент хочет отгрузить к распродаже?", MEETING, "коллекц"),
-    ("примете поставку", "Когда примут поставку клиента на склад?", MEETING + CHAT, "приём"),
-    ("вторую смену", "Что мы предложили, чтобы ускорить отгрузку FBS?", CHAT, "смену"),
-    ("счёт за хранение", "О каком счёте клиент писал в письме?", EMAIL, "счёт"),
-    ("отчёт по остаткам", "Какой отчёт клиент просил прислать?", EMAIL, "отчёт"),
-    ("брак", "Что клиент писал про брак в поставке?", EMAIL, "брак"),
-    ("12 паллет", "Сколько паллет клиент привезёт в четверг?", EMAIL, "паллет"),
-    ("нехватки коробов", "Почему клиент просил перенести отгрузку на Ozon?", CALL, "короб"),
-    ("паллетное хранение", "Что клиент хочет по тарифу на паллетное хранение?", CALL, "паллетн"),
-    ("Честный знак для новой категории", "Что клиент уточнял по маркировке Честный знак?", CALL + MEETING, "маркировк"),
-]
-ABSENT = [
-    "Какой у клиента бюджет на рекламу?",
-    "Сколько сотрудников работает у клиента?",
-    "Есть ли у клиента собственный склад в Казани?",
-    "Какая у клиента выручка за прошлый год?",
-]
+CATEGORIES = {
+    "complaints": "претензии",
+    "promises": "обещания",
+    "prices": "цены и тарифы",
+    "marketplaces": "маркетплейсы и схемы",
+    "threats": "угрозы уйти",
+    "latest": "последний контакт",
+    "tone": "смена тона",
+    "warehouse": "цифры склада",
+    "periods": "периоды",
+    "absent": "нет в данных",
+}
+HALVES = {"calibration": "калибровка", "held_out": "контроль"}
+# the issue's acceptance
+ACCEPT_RECALL, ACCEPT_RECALL_CATEGORY, ACCEPT_ABSENT, ACCEPT_ACCURACY = 0.9, 0.8, 0.9, 0.85
+# a sentence with [n] is supported when this share of its content lemmas (at least one) is in passage n
+SUPPORT_SHARE = 0.3
+
+MONTHS_NOM = (
+    "январь", "февраль", "март", "апрель", "май", "июнь",
+    "июль", "август", "сентябрь", "октябрь", "ноябрь", "декабрь",
+)  # fmt: skip
+MONTHS_PREP = (
+    "январе", "феврале", "марте", "апреле", "мае", "июне",
+    "июле", "августе", "сентябре", "октябре", "ноябре", "декабре",
+)  # fmt: skip
+
+# ---------------------------------------------------------------- words: lemmas, numbers, dates
+
+_FUNCTION_POS = {"NPRO", "PREP", "CONJ", "PRCL", "INTJ", "PRED"}
+_FUNCTION_GRAMMEMES = {"Apro", "Ques", "Anph"}
+_AUXILIARY = {"быть"}  # «был ли …»: the copula carries no content
+_NUMBER_GROUPS = re.compile(r"(?<!\d)(\d{1,3})((?:[ \u00a0\u202f]\d{3})+)(?!\d)")
+_NUMERIC_DATE = re.compile(r"(?<!\d)(\d{1,2})\.(\d{1,2})(?:\.(\d{4}))?(?![\d])")
+_ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
+_WORD = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+(?:-[^\W\d_]+)*")
+_MARKER = re.compile(r"\[(\d+)\]")
+_GENITIVE_MONTHS = "января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря"
+_WORD_DATE = re.compile(rf"(?<!\d)(\d{{1,2}})\s+({_GENITIVE_MONTHS})", re.I)
+
+
+@lru_cache(maxsize=1)
+def _morph():
+    import pymorphy3
+
+    return pymorphy3.MorphAnalyzer()
+
+
+@lru_cache(maxsize=200_000)
+def _lemma(word: str) -> tuple[str, bool]:
+    """(lemma, is a content word)."""
+    word = word.lower().replace("ё", "е")
+    if word[0].isdigit():
+        return word.replace(",", "."), True
+    parse = _morph().parse(word)[0]
+    lemma = parse.normal_form.replace("ё", "е")
+    tag = parse.tag
+    content = (
+        tag.POS not in _FUNCTION_POS
+        and not (_FUNCTION_GRAMMEMES & set(tag.grammemes))
+        and lemma not in _AUXILIARY
+        and len(lemma) > 1
+    )
+    return lemma, content
+
+
+def join_numbers(text: str) -> str:
+    """«4 000 ед.» → «4000 ед.»: digit groups written with (narrow) spaces are one number."""
+    return _NUMBER_GROUPS.sub(lambda m: m[1] + re.sub(r"\D", "", m[2]), text)
+
+
+def day_tokens(text: str) -> set[str]:
+    """Days named in a text, as `d:MM-DD`: «01.12.2026», «1.12», «2026-12-01», «1 декабря»."""
+    out = set()
+    for m in _NUMERIC_DATE.finditer(text):
+        d, mo = int(m[1]), int(m[2])
+        if 1 <= d <= 31 and 1 <= mo <= 12:
+            out.add(f"d:{mo:02d}-{d:02d}")
+    for m in _ISO_DATE.finditer(text):
+        out.add(f"d:{int(m[2]):02d}-{int(m[3]):02d}")
+    for m in _WORD_DATE.finditer(text):
+        mo = _GENITIVE_MONTHS.split("|").index(m[2].lower()) + 1
+        out.add(f"d:{mo:02d}-{int(m[1]):02d}")
+    return out
+
+
+def lemmas(text: str) -> list[str]:
+    return [_lemma(w)[0] for w in _WORD.findall(join_numbers(_MARKER.sub(" ", text)))]
+
+
+def content_lemmas(text: str) -> set[str]:
+    return {lem for w in _WORD.findall(join_numbers(_MARKER.sub(" ", text))) for lem, c in [_lemma(w)] if c}
+
+
+def terms(text: str) -> set[str]:
+    """What a fact is looked up in: every lemma and number of the text, and the days it names."""
+    return set(lemmas(text)) | day_tokens(text)
+
+
+def day_fact(day: date) -> str:
+    return f"d:{day:%m-%d}"
+
+
+def fact_present(group: tuple[str, ...], found: set[str]) -> bool:
+    """A group of alternatives: one of them present, an alternative being all the lemmas of its phrase."""
+    for alternative in group:
+        need = {alternative} if alternative.startswith("d:") else set(lemmas(alternative))
+        if need and need <= found:
+            return True
+    return False
+
+
+def is_paraphrase(question: str, passages: Iterable[str]) -> bool:
+    """No content lemma of the question in any of the passages it should find (and at least one such passage)."""
+    asked, texts = content_lemmas(question), list(passages)
+    return bool(texts) and not any(asked & content_lemmas(t) for t in texts)
+
+
+def says_absent(answer: Answer) -> bool:
+    """The answer says plainly that the data does not hold it (prompts.NOT_IN_DATA)."""
+    said = lemmas(answer.text)
+    phrase = lemmas(prompts.NOT_IN_DATA)
+    return not answer.found and any(said[i : i + len(phrase)] == phrase for i in range(len(said)))
+
+
+def half_of(client_id: str, text: str) -> str:
+    digest = hashlib.sha1(f"{client_id}\n{text}".encode()).digest()
+    return "calibration" if digest[0] % 2 == 0 else "held_out"
+
+
+# ---------------------------------------------------------------- the questions
+
+
+@dataclass(frozen=True)
+class Need:
+    """One passage the answer needs: an exact chunk id, or a source kind holding all the marker lemmas."""
+
+    sources: tuple[str, ...] = ()
+    marker: tuple[str, ...] = ()
+    chunk_ids: tuple[str, ...] = ()
+
+    def matches(self, chunk: dict) -> bool:
+        if self.chunk_ids:
+            return chunk["chunk_id"] in self.chunk_ids
+        return chunk["source"] in self.sources and set(self.marker) <= _chunk_terms(chunk)
+
+
+def _chunk_terms(chunk: dict) -> set[str]:
+    key = "_terms"
+    if key not in chunk:
+        chunk[key] = terms(f"{chunk.get('title') or ''}\n{chunk.get('text') or ''}")
+    return chunk[key]
 
 
 @dataclass
 class Question:
     client_id: str
+    category: str
     text: str
-    kind: str  # meeting | chat | profile | wms | tone | time | absent
-    sources: tuple[str, ...] = ()
-    phrase: str | None = None
-    chunk_id: str | None = None
+    # any one of these alternatives of needed passages is right (each a list of passages all needed in the top K)
+    needs: tuple[tuple[Need, ...], ...] = ()
+    facts: tuple[tuple[str, ...], ...] = ()  # each group: one of its alternatives must be in the answer text
+    topic: str = ""
 
-    def matches(self, chunk: dict) -> bool:
-        if self.chunk_id:
-            return chunk["chunk_id"] == self.chunk_id
-        return chunk["source"] in self.sources and (
-            self.phrase is None or self.phrase.lower() in (chunk["title"] + " " + chunk["text"]).lower()
+    @property
+    def absent(self) -> bool:
+        return self.category == "absent"
+
+    @property
+    def half(self) -> str:
+        return half_of(self.client_id, self.text)
+
+
+@dataclass(frozen=True)
+class Topic:
+    key: str
+    marker: tuple[str, ...]  # lemmas a passage (and the client's conversations) must hold
+    sources: tuple[str, ...]
+    facts: tuple[tuple[str, ...], ...]
+    asks: tuple[tuple[str, str], ...]  # (category, question): `per_client` are asked, chosen by a stable hash
+    per_client: int = 1
+
+
+# What the demo's conversations hold. The questions are how a curator types them: short, informal, and most of them
+# in other words than the passage.
+# fmt: off
+TOPICS = [
+    Topic("peresort", ("пересорт",), MEETING + CHAT, (("пересорт", "путаница", "перепутать"),), (
+        ("complaints", "Что клиент говорил про пересорт?"),
+        ("complaints", "Была ли путаница в комплектации?"),
+        ("complaints", "Жаловались ли они, что им перепутали позиции?"),
+    )),
+    Topic("fine", ("штраф",), MEETING + CHAT, (("штраф", "санкция"),), (
+        ("complaints", "Выставлял ли маркетплейс клиенту штраф?"),
+        ("complaints", "Были ли санкции от площадки?"),
+        ("complaints", "Их наказывали рублём из-за нас?"),
+    )),
+    Topic("storage_price", ("тариф", "хранение", "вырасти"), MEETING, (("хранение",), ("дорого", "вырасти", "рост")), (
+        ("prices", "Что клиент говорил о тарифах на хранение?"),
+        ("complaints", "Жалуются ли они на цену складирования?"),
+        ("prices", "Считают ли они наши расценки завышенными?"),
+    ), 2),
+    Topic("ozon_delay", ("задержать", "приемка"), MEETING, (("задержать", "задержка", "висеть"),), (
+        ("marketplaces", "Что случилось с приёмкой на Ozon?"),
+        ("complaints", "Долго ли озон не принимал их груз?"),
+        ("marketplaces", "Застряла ли их партия на РЦ у озона?"),
+    ), 2),
+    Topic("returns_slow", ("возврат", "долго"), MEETING, (("возврат", "отказ"),), (
+        ("complaints", "Какие проблемы были с возвратами?"),
+        ("complaints", "Нас ругали за медленную обработку отказов?"),
+        ("complaints", "Что их не устраивает в работе с возвратным потоком?"),
+    )),
+    Topic("defect", ("брак",), EMAIL, (("брак", "повредить", "повреждение", "компенсация"),), (
+        ("complaints", "Что клиент писал про брак в поставке?"),
+        ("complaints", "Требуют ли они возместить ущерб?"),
+        ("complaints", "Приходила ли от них рекламация по испорченному товару?"),
+    ), 2),
+    Topic("threat", ("другой", "фулфилмент"), MEETING, (("фулфилмент", "уйти", "уход", "конкурент"),), (
+        ("threats", "Грозил ли клиент уйти к другому фулфилменту?"),
+        ("threats", "Собираются ли они нас бросить?"),
+        ("threats", "Думают ли они сменить подрядчика?"),
+        ("threats", "Есть угроза, что клиент уйдёт?"),
+    ), 3),
+    Topic("act", ("акт", "пятница"), MEETING, (("акт",),), (
+        ("promises", "Когда мы обещали прислать акт?"),
+        ("promises", "Какую бумагу мы им пообещали и к какому сроку?"),
+        ("promises", "Что мы им пообещали выслать до выходных?"),
+    )),
+    Topic("window", ("окно", "вторник"), MEETING, (("вторник",),), (
+        ("promises", "На какой день зарезервировали окно приёмки?"),
+        ("promises", "Когда мы готовы их принять, в какой слот?"),
+    )),
+    Topic("marking", ("маркировка",), MEETING + CALL, (("маркировка", "честный знак"),), (
+        ("promises", "Что по маркировке Честный знак?"),
+        ("promises", "Что с обязательными кодами идентификации?"),
+        ("marketplaces", "Нужны ли им коды ЧЗ на товар?"),
+    )),
+    Topic("discount", ("скидка",), MEETING, (("скидка",),), (
+        ("promises", "Обещали ли мы клиенту скидку?"),
+        ("prices", "Готовы ли мы им уступить в цене?"),
+        ("prices", "Предлагали им снизить стоимость?"),
+    ), 2),
+    Topic("ozon_support", ("запрос", "поддержка"), MEETING, (("поддержка", "запрос"),), (
+        ("promises", "Что мы обещали сделать с задержкой на Ozon?"),
+        ("promises", "Написали ли мы в саппорт площадки?"),
+    )),
+    Topic("fbs", ("fbs",), MEETING + CHAT, (("fbs",),), (
+        ("marketplaces", "Что клиент хочет сделать с отгрузками FBS?"),
+        ("marketplaces", "Работают ли они по FBS?"),
+        ("marketplaces", "Хотят ли они, чтобы мы сами слали посылки покупателям?"),
+    ), 2),
+    Topic("fbs_start", ("запустить", "fbs"), MEETING, (("fbs",), ("первый", "1")), (
+        ("promises", "С какого числа договорились запустить FBS?"),
+        ("promises", "С какой даты мы начинаем для них поштучную сборку?"),
+    )),
+    Topic("returns_sla", ("возврат", "рабочий"), MEETING, (("рабочий", "два день", "2 день"),), (
+        ("promises", "За сколько дней обещали разбирать возвраты?"),
+        ("promises", "Как быстро обещали разгребать отказы?"),
+    )),
+    Topic("control", ("проконтролировать",), MEETING, (("проконтролировать", "контроль", "лично"),), (
+        ("promises", "Что мы пообещали, чтобы клиент не ушёл?"),
+        ("promises", "Кто из нас возьмёт их ближайшие отправки на себя?"),
+    )),
+    Topic("collection", ("коллекция",), MEETING, (("четыре тысяча", "4000"),), (
+        ("warehouse", "Сколько единиц новой коллекции клиент хочет отгрузить?"),
+        ("warehouse", "Сколько штук свежей линейки они повезут к акции?"),
+    )),
+    Topic("photo", ("фотосъемка",), MEETING, (("фотосъемка", "прайс", "съемка"),), (
+        ("prices", "Нужна ли клиенту фотосъёмка товаров?"),
+        ("prices", "Обещали ли скинуть расценки на фото?"),
+        ("prices", "Просили ли они снять карточки для каталога?"),
+    ), 2),
+    Topic("next_call", ("созвониться", "понедельник"), MEETING, (("понедельник",),), (
+        ("promises", "Когда договорились созвониться снова?"),
+        ("promises", "Когда мы им перезваниваем?"),
+    )),
+    Topic("chat_acceptance", ("обед",), CHAT, (("обед",),), (
+        ("promises", "Когда примут поставку клиента на склад?"),
+        ("promises", "Что мы ответили им в телеге насчёт разгрузки?"),
+    )),
+    Topic("video", ("видеозапись",), CHAT, (("видеозапись", "видео", "камера"),), (
+        ("promises", "Как будем искать виноватого в путанице с товаром?"),
+        ("promises", "Поднимем ли записи с камер по их претензии?"),
+    )),
+    Topic("second_shift", ("смена",), CHAT, (("смена",),), (
+        ("promises", "Что мы предложили, чтобы ускорить отгрузку FBS?"),
+        ("promises", "Добавим ли людей на комплектацию их посылок?"),
+    )),
+    Topic("invoice", ("счет", "хранение"), EMAIL, (("счет", "документ"),), (
+        ("prices", "О каком счёте клиент писал в письме?"),
+        ("prices", "Запрашивали ли они бумаги для бухгалтерии?"),
+    )),
+    Topic("stock_report", ("отчет", "остаток"), EMAIL, (("отчет",),), (
+        ("warehouse", "Какой отчёт клиент просил прислать?"),
+        ("warehouse", "Что они просили выслать про наличие товара?"),
+    )),
+    Topic("pallets", ("паллет", "четверг"), EMAIL, (("12",),), (
+        ("warehouse", "Сколько паллет клиент привезёт в четверг?"),
+        ("warehouse", "Сколько поддонов они везут к нам?"),
+    )),
+    Topic("boxes", ("короб",), CALL, (("короб", "коробка", "тара"),), (
+        ("marketplaces", "Почему клиент просил перенести отгрузку на Ozon?"),
+        ("marketplaces", "Из-за чего сдвигается их отправка на маркетплейс?"),
+    ), 2),
+    Topic("fixed_price", ("паллетный", "фиксировать"), CALL, (("фиксировать", "фикс", "полгода"),), (
+        ("prices", "Что клиент хочет по тарифу на паллетное хранение?"),
+        ("prices", "Просят ли они заморозить стоимость места под поддон?"),
+    ), 2),
+]
+# fmt: on
+COMPLAINT_TOPICS = ("peresort", "fine", "storage_price", "ozon_delay", "returns_slow", "defect")
+PROMISE_TOPICS = (
+    "act", "window", "discount", "ozon_support", "fbs_start", "returns_sla", "control", "next_call",
+    "chat_acceptance", "video", "second_shift",
+)  # fmt: skip
+GENERAL = {
+    "complaints": (
+        "Какие у клиента были претензии за последний месяц?",
+        "На что жаловался клиент за последний месяц?",
+        "Чем клиент недоволен?",
+        "Есть ли негатив от них в последнее время?",
+        "Что их бесит в нашей работе?",
+    ),
+    "promises": (
+        "Что мы обещали клиенту?",
+        "О чём мы с ними договорились?",
+        "Какие у нас перед ними обязательства?",
+        "Что мы им должны сделать?",
+    ),
+}
+# the client's profile, built from the warehouse and the conversations: (lemma of its heading, questions)
+PROFILE = {
+    "marketplaces": (
+        ("маркетплейс",),
+        (
+            "На каких маркетплейсах торгует клиент?",
+            "На каких площадках они продаются?",
+            "Где они продают, на ВБ или озоне?",
+        ),
+    ),
+    "schemes": (
+        ("схема",),
+        ("По какой схеме работает клиент, FBO или FBS?", "Какая у них модель продаж?", "Они работают по FBO или FBS?"),
+    ),
+}
+LATEST = {
+    "meeting": (
+        MEETING,
+        (
+            "Что было на последней встрече?",
+            "Что мы обещали на последней встрече?",
+            "Чем закончились последние переговоры с ними?",
+            "О чём толковали в крайний раз по видеосвязи?",
+        ),
+    ),
+    "call": (CALL, ("О чём был последний звонок?", "Что обсуждали в последнем телефонном разговоре?")),
+    "email": (EMAIL, ("Что было в последнем письме от клиента?", "Что они прислали на почту в последний раз?")),
+}
+TONE_CHANGE = (
+    "Поменялся ли тон клиента?",
+    "Стали ли они недовольнее, чем в прошлом месяце?",
+    "Как поменялся их настрой по сравнению с прошлым месяцем?",
+    "Они стали злее или добрее за последнее время?",
+)
+# (figure of the marts, question for a named month, question for the last month)
+FIGURES = [
+    (
+        "outbound",
+        "Сколько клиент отгрузил на маркетплейсы в {month}?",
+        "Сколько единиц ушло на площадки за прошлый месяц?",
+    ),
+    ("withdrawal", "Сколько клиент вывез со склада в {month}?", "Сколько они забрали себе за прошлый месяц?"),
+    ("inbound", "Сколько товара приняли на склад в {month}?", "Сколько товара они завезли за прошлый месяц?"),
+    ("reserved", "Сколько было зарезервировано в {month}?", "Сколько лежало в резерве за прошлый месяц?"),
+]
+WEEK_FIGURES = [
+    ("outbound", "Сколько отгрузили на маркетплейсы на прошлой неделе?"),
+    ("stock_end", "Какой остаток на складе был на конец прошлой недели?"),
+    ("stock_end", "Сколько товара лежало на полках в прошлое воскресенье?"),
+    ("inbound", "Сколько они завезли на прошлой неделе?"),
+]
+ABSENT = [
+    "Какая скидка в договоре на 2027 год?",
+    "Какой у клиента бюджет на рекламу?",
+    "Сколько сотрудников работает у клиента?",
+    "Есть ли у клиента собственный склад в Казани?",
+    "Какая у них выручка за прошлый год?",
+    "Отгружал ли клиент на Мегамаркет?",
+    "Что клиент говорил про страховку груза?",
+    "Жаловался ли клиент на курьеров СДЭК?",
+    "Подписали ли мы договор на 2027 год?",
+    "Какой штраф выставил Ozon в 2025 году?",
+    "Были ли у клиента проблемы с таможней?",
+    "Нужно ли им хранение с температурным режимом?",
+    "Что клиент думает про наш склад в Подольске?",
+    "Сколько стоит доставка их товара в Беларусь?",
+    "Кто у них главный бухгалтер?",
+    "Просили ли они пересчитать тариф на 2028 год?",
+    "Обсуждали ли мы с ними кросс-докинг в Екатеринбурге?",
+    "Какая у клиента конверсия карточек на Wildberries?",
+]
+ABSENT_PER_QUESTION = 4  # clients each absent question is asked of
+
+
+def _stable(*parts: str) -> int:
+    return int.from_bytes(hashlib.sha1("\n".join(parts).encode()).digest()[:4], "big")
+
+
+def _said(con) -> dict[str, str]:
+    """Each client's conversations as the warehouse holds them (not the index: a passage missing from the index must
+    show as a miss, not as a question left out)."""
+    queries = [
+        "select client_id, string_agg(text, ' ') as text from staging.stg_meetings__transcripts group by 1",
+        "select client_id, string_agg(text, ' ') as text from staging.stg_telegram__messages "
+        "where client_id is not null group by 1",
+        "select client_id, string_agg(coalesce(subject, '') || ' ' || coalesce(body_text, ''), ' ') as text "
+        "from staging.stg_bitrix24__activities where client_id is not null group by 1",
+    ]
+    out: dict[str, str] = {}
+    for sql in queries:
+        for r in fetch_dicts(con, sql):
+            out[r["client_id"]] = out.get(r["client_id"], "") + " " + (r["text"] or "")
+    return out
+
+
+def _month_start(day: date, back: int) -> date:
+    y, m = day.year, day.month - back
+    while m < 1:
+        y, m = y - 1, m + 12
+    return date(y, m, 1)
+
+
+def build_questions(con, chunks: dict[str, dict], today: date) -> list[Question]:
+    """The question set for the data as it is: `chunks` are the index's passages by chunk id."""
+    leads = [c[0] for c in CLIENTS]
+    said = {lead: terms(text) for lead, text in _said(con).items()}
+    profile: dict[tuple[str, str], list[str]] = {}
+    for r in fetch_dicts(
+        con,
+        "select distinct client_id, kind, fact_key from staging.stg_enrichment__client_profile_facts "
+        "where kind in ('marketplaces', 'schemes') order by 1, 2, 3",
+    ):
+        profile.setdefault((r["client_id"], r["kind"]), []).append(r["fact_key"])
+    by_client: dict[str, list[dict]] = {}
+    for c in chunks.values():
+        by_client.setdefault(c["client_id"], []).append(c)
+    topics = {t.key: t for t in TOPICS}
+    out: list[Question] = []
+
+    def need(t: Topic) -> tuple[Need, ...]:
+        return (Need(t.sources, t.marker),)
+
+    for lead in leads:
+        words = said.get(lead, set())
+        present = [t for t in TOPICS if set(t.marker) <= words]
+        for t in present:
+            for i in range(t.per_client):
+                category, text = t.asks[(_stable(lead, t.key) + i) % len(t.asks)]
+                out.append(Question(lead, category, text, (need(t),), t.facts, t.key))
+        for kind, (marker, asks) in PROFILE.items():
+            names = tuple(profile.get((lead, kind), ()))
+            if names:
+                for i in range(2):
+                    text = asks[(_stable(lead, kind) + i) % len(asks)]
+                    out.append(Question(lead, "marketplaces", text, ((Need(("profile",), marker),),), (names,), kind))
+        for category, keys in (("complaints", COMPLAINT_TOPICS), ("promises", PROMISE_TOPICS)):
+            mine = [topics[k] for k in keys if topics[k] in present]
+            if not mine:
+                continue
+            facts = (tuple(alt for t in mine for group in t.facts[:1] for alt in group),)
+            asks = GENERAL[category]
+            for i in range(2):
+                text = asks[(_stable(lead, category) + i) % len(asks)]
+                out.append(Question(lead, category, text, tuple(need(t) for t in mine), facts, category))
+        if "threat" not in {t.key for t in present} and lead in said:
+            threat = topics["threat"]
+            text = threat.asks[_stable(lead, "no-threat") % len(threat.asks)][1]
+            out.append(Question(lead, "absent", text, topic="threat"))
+        out += _latest(lead, by_client.get(lead, []))
+        out += _tone(lead, by_client.get(lead, []))
+        out += _periods(lead, by_client.get(lead, []), present, today)
+    out += _warehouse(con, leads, today)
+    for i, text in enumerate(ABSENT):
+        for j in range(ABSENT_PER_QUESTION):
+            lead = leads[(i * ABSENT_PER_QUESTION + j) % len(leads)]
+            out.append(Question(lead, "absent", text, topic="absent"))
+    return out
+
+
+def _latest(lead: str, chunks: list[dict]) -> list[Question]:
+    out = []
+    for kind, (sources, asks) in LATEST.items():
+        items: dict[str, list[dict]] = {}
+        for c in chunks:
+            if c["source"] in sources and c["occurred_at"]:
+                items.setdefault(c["source_ref"], []).append(c)
+        if not items:
+            continue
+        ref, latest = max(items.items(), key=lambda kv: min(c["occurred_at"] for c in kv[1]))
+        day = min(c["occurred_at"] for c in latest).date()
+        ids = tuple(c["chunk_id"] for c in latest)
+        # the day, or what it was about (the topics the item holds)
+        about = tuple(
+            alt for t in TOPICS if any(Need(t.sources, t.marker).matches(c) for c in latest) for alt in t.facts[0]
         )
+        facts = ((day_fact(day),),) if kind == "meeting" else ((day_fact(day), *about),)
+        for i in range(2):
+            text = asks[(_stable(lead, kind) + i) % len(asks)]
+            out.append(Question(lead, "latest", text, tuple((Need(chunk_ids=(cid,)),) for cid in ids), facts, kind))
+    return out
+
+
+def _tone(lead: str, chunks: list[dict]) -> list[Question]:
+    months = sorted((c for c in chunks if c["source"] == "tone"), key=lambda c: c["source_ref"])
+    out = []
+    if len(months) >= 2:
+        before, after = months[-2], months[-1]
+        names = [MONTHS_NOM[int(c["source_ref"].rsplit("-", 1)[1]) - 1] for c in (before, after)]
+        needs = ((Need(chunk_ids=(before["chunk_id"],)), Need(chunk_ids=(after["chunk_id"],))),)
+        for i in range(2):
+            text = TONE_CHANGE[(_stable(lead, "tone") + i) % len(TONE_CHANGE)]
+            out.append(Question(lead, "tone", text, needs, ((names[0],), (names[1],)), "tone_change"))
+    if months:
+        c = months[-1]
+        month = int(c["source_ref"].rsplit("-", 1)[1])
+        mood = re.search(r":\s*(\w+),", c["text"])
+        if mood:
+            text = f"Какой тон общения с клиентом в {MONTHS_PREP[month - 1]}?"
+            out.append(Question(lead, "tone", text, ((Need(chunk_ids=(c["chunk_id"],)),),), ((mood[1],),), "tone"))
+    return out
+
+
+def _periods(lead: str, chunks: list[dict], present: list[Topic], today: date) -> list[Question]:
+    """Questions whose period decides the answer: complaints of a month, what came by mail or chat yesterday."""
+    out = []
+    complaint = [t for t in present if t.key in COMPLAINT_TOPICS]
+    months = sorted({c["occurred_at"].date().replace(day=1) for c in chunks if c["source"] in CONVERSATION})
+    for m in months[-2:]:
+        inside = [
+            c
+            for c in chunks
+            if c["occurred_at"].date().replace(day=1) == m
+            and any(Need(t.sources, t.marker).matches(c) for t in complaint)
+        ]
+        if inside:
+            facts = (
+                tuple(
+                    alt
+                    for t in complaint
+                    if any(Need(t.sources, t.marker).matches(c) for c in inside)
+                    for alt in t.facts[0]
+                ),
+            )
+            text = f"Какие жалобы были от клиента в {MONTHS_PREP[m.month - 1]}?"
+            out.append(
+                Question(lead, "periods", text, tuple((Need(chunk_ids=(c["chunk_id"],)),) for c in inside), facts)
+            )
+    yesterday = today - timedelta(days=1)
+    for sources, text in ((EMAIL, "Что клиент писал на почту вчера?"), (CALL, "О чём говорили по телефону вчера?")):
+        inside = [c for c in chunks if c["source"] in sources and c["occurred_at"].date() == yesterday]
+        about = tuple(
+            alt for t in TOPICS if any(Need(t.sources, t.marker).matches(c) for c in inside) for alt in t.facts[0]
+        )
+        if inside and about:
+            out.append(
+                Question(lead, "periods", text, tuple((Need(chunk_ids=(c["chunk_id"],)),) for c in inside), (about,))
+            )
+    # a month with no conversation at all: nothing to answer
+    quiet = _month_start(today, 4)
+    if months and quiet < months[0]:
+        out.append(Question(lead, "absent", f"Что клиент писал нам в {MONTHS_PREP[quiet.month - 1]}?", topic="quiet"))
+    return out
+
+
+def _warehouse(con, leads: list[str], today: date) -> list[Question]:
+    named, last = _month_start(today, 2), _month_start(today, 1)
+    monthly = {
+        (r["client_id"], r["month"]): r
+        for r in fetch_dicts(
+            con,
+            "select client_id, cast(date_trunc('month', day) as date) as month, sum(outbound_units) as outbound, "
+            "sum(withdrawal_units) as withdrawal, sum(inbound_units) as inbound, sum(reserved_units) as reserved "
+            "from marts.fct_client_daily_activity where day >= ? group by 1, 2",
+            [named],
+        )
+    }
+    monday = today - timedelta(days=today.weekday() + 7)
+    weekly = {
+        r["client_id"]: r
+        for r in fetch_dicts(con, "select * from intermediate.int_wms_weekly where week = ?", [monday])
+    }
+    out = []
+    for lead in leads:
+        for figure, named_q, last_q in FIGURES:
+            for month, text, category in (
+                (named, named_q.format(month=MONTHS_PREP[named.month - 1]), "warehouse"),
+                (last, last_q, "periods"),
+            ):
+                value = (monthly.get((lead, month)) or {}).get(figure)
+                if value and _stable(lead, figure, text) % 2 == 0:
+                    cid = make_ref("wms_month", lead, f"{month:%Y-%m}") + "#0"
+                    out.append(Question(lead, category, text, ((Need(chunk_ids=(cid,)),),), ((str(int(value)),),)))
+        row = weekly.get(lead) or {}
+        for figure, text in WEEK_FIGURES:
+            value = row.get(figure)
+            if value and _stable(lead, text) % 2 == 0:
+                cid = make_ref("wms_week", lead, f"{monday:%Y-%m-%d}") + "#0"
+                out.append(Question(lead, "periods", text, ((Need(chunk_ids=(cid,)),),), ((str(int(value)),),)))
+    return out
+
+
+# ---------------------------------------------------------------- grading
+
+
+@dataclass
+class Graded:
+    question: Question
+    rank: int | None  # where the right passages are all in the list (1-based), None when not in the top 10
+    correct: bool  # answerable: the facts in the answer text; absent: «В данных этого нет.»
+    paraphrase: bool
+    text: str = ""
+    retrieved: list[str] = field(default_factory=list)
+    supported: tuple[int, int] = (0, 0)  # sentences with [n] the passage supports, of those with [n]
+
+
+def rank_of(question: Question, retrieved: list[str], chunks: dict[str, dict], depth: int = 10) -> int | None:
+    """The rank at which one alternative of the question's needed passages is complete in the retrieved list."""
+    best = None
+    for needs in question.needs:
+        ranks = []
+        for n in needs:
+            r = next(
+                (i for i, cid in enumerate(retrieved[:depth], 1) if cid in chunks and n.matches(chunks[cid])), None
+            )
+            ranks.append(r)
+        if ranks and all(ranks):
+            best = min(best or depth + 1, max(ranks))
+    return best
+
+
+def right_passages(question: Question, chunks: Iterable[dict]) -> list[str]:
+    return [
+        f"{c.get('title') or ''}\n{c.get('text') or ''}"
+        for c in chunks
+        if c["client_id"] == question.client_id and any(n.matches(c) for needs in question.needs for n in needs)
+    ]
+
+
+def answer_correct(question: Question, answer: Answer) -> bool:
+    if question.absent:
+        return says_absent(answer)
+    if not answer.found or says_absent(answer):
+        return False
+    found = terms(answer.text)
+    return all(fact_present(group, found) for group in question.facts)
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences of an answer, each keeping the [n] markers written after its full stop."""
+    return [s.strip() for line in text.splitlines() for s in re.split(r"(?<=[.!?»…])\s+(?=[^\s\[])", line) if s.strip()]
+
+
+def citation_support(answer: Answer, chunks: dict[str, dict]) -> tuple[int, int]:
+    """(sentences whose every [n] holds enough of the sentence's content lemmas, sentences with an [n])."""
+    by_n = {}
+    for n, cid in enumerate(answer.retrieved, 1):
+        if cid in chunks:
+            by_n[n] = f"{chunks[cid].get('title') or ''}\n{chunks[cid].get('text') or ''}"
+    for c in answer.citations:
+        by_n[c.n] = by_n.get(c.n, "") + f"\n{c.title}\n{c.quote}"
+    ok = total = 0
+    for sentence in _sentences(answer.text):
+        marks = [int(m) for m in _MARKER.findall(sentence)]
+        if not marks:
+            continue
+        total += 1
+        said = content_lemmas(sentence)
+        need = max(1, math.ceil(SUPPORT_SHARE * len(said)))
+        ok += all(n in by_n and len(said & content_lemmas(by_n[n])) >= need for n in marks)
+    return ok, total
+
+
+def grade(question: Question, answer: Answer, chunks: dict[str, dict]) -> Graded:
+    return Graded(
+        question,
+        None if question.absent else rank_of(question, answer.retrieved, chunks),
+        answer_correct(question, answer),
+        not question.absent and is_paraphrase(question.text, right_passages(question, chunks.values())),
+        answer.text,
+        list(answer.retrieved),
+        citation_support(answer, chunks),
+    )
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class Figures:
+    questions: int
+    answerable: int
+    recall: float
+    mrr: float
+    accuracy: float  # answerable questions whose answer text holds the facts
+    absent: float | None  # absent questions answered «В данных этого нет.»
+    paraphrase: float  # share of the answerable questions that are paraphrases
+    supported: float | None  # sentences with [n] supported by passage n
+
+
+def figures(rows: list[Graded]) -> Figures:
+    answerable = [g for g in rows if not g.question.absent]
+    absent = [g for g in rows if g.question.absent]
+    n = len(answerable)
+    marked = sum(g.supported[1] for g in rows)
+    return Figures(
+        len(rows),
+        n,
+        sum(g.rank is not None and g.rank <= K for g in answerable) / n if n else 0.0,
+        sum(1 / g.rank for g in answerable if g.rank) / n if n else 0.0,
+        sum(g.correct for g in answerable) / n if n else 0.0,
+        sum(g.correct for g in absent) / len(absent) if absent else None,
+        sum(g.paraphrase for g in answerable) / n if n else 0.0,
+        sum(g.supported[0] for g in rows) / marked if marked else None,
+    )
 
 
 @dataclass
 class RagEval:
-    questions: list[Question]
-    ranks: list[int | None] = field(default_factory=list)  # rank of the first right passage (1-based)
-    answered: list[bool] = field(default_factory=list)
-    cited_ok: list[bool] = field(default_factory=list)
+    rows: list[Graded]
     provider: str = ""
 
-    def _answerable(self):
+    def of(self, half: str | None = None, category: str | None = None) -> list[Graded]:
         return [
-            (q, r, a) for q, r, a in zip(self.questions, self.ranks, self.answered, strict=True) if q.kind != "absent"
+            g
+            for g in self.rows
+            if (half is None or g.question.half == half) and (category is None or g.question.category == category)
         ]
 
-    @property
-    def recall_at_5(self) -> float:
-        rows = self._answerable()
-        return sum(r is not None and r <= 5 for _, r, _ in rows) / len(rows) if rows else 0.0
+    def figures(self, half: str | None = None, category: str | None = None) -> Figures:
+        return figures(self.of(half, category))
 
-    @property
-    def mrr(self) -> float:
-        rows = self._answerable()
-        return sum(1 / r for _, r, _ in rows if r) / len(rows) if rows else 0.0
+    def failures(self) -> list[str]:
+        """What fails the issue's acceptance, in Russian; empty when it passes."""
+        total, out = self.figures(), []
+        if total.recall < ACCEPT_RECALL:
+            out.append(f"Recall@{K} {total.recall:.2f} < {ACCEPT_RECALL}")
+        for key, name in CATEGORIES.items():
+            f = self.figures(category=key)
+            if key != "absent" and f.answerable and f.recall < ACCEPT_RECALL_CATEGORY:
+                out.append(f"Recall@{K} в категории «{name}» {f.recall:.2f} < {ACCEPT_RECALL_CATEGORY}")
+        if total.absent is not None and total.absent < ACCEPT_ABSENT:
+            out.append(f"«нет в данных» {total.absent:.2f} < {ACCEPT_ABSENT}")
+        if total.accuracy < ACCEPT_ACCURACY:
+            out.append(f"точность ответов {total.accuracy:.2f} < {ACCEPT_ACCURACY}")
+        return out
 
-    @property
-    def absent_ok(self) -> float:
-        rows = [a for q, a in zip(self.questions, self.answered, strict=True) if q.kind == "absent"]
-        return sum(not a for a in rows) / len(rows) if rows else 0.0
-
-    @property
-    def answered_rate(self) -> float:
-        rows = self._answerable()
-        return sum(a for _, _, a in rows) / len(rows) if rows else 0.0
-
-
-def build_questions(con, today: date) -> list[Question]:
-    leads = [c[0] for c in CLIENTS]
-    out: list[Question] = []
-    meetings = {
-        r["client_id"]: r["text"]
-        for r in fetch_dicts(
-            con, "select client_id, string_agg(text, ' ') as text from staging.stg_meetings__transcripts group by 1"
-        )
-    }
-    chats = {
-        r["client_id"]: r["text"]
-        for r in fetch_dicts(
-            con,
-            "select client_id, string_agg(text, ' ') as text from staging.stg_telegram__messages "
-            "where client_id is not null group by 1",
-        )
-    }
-    crm = {
-        r["client_id"]: r["text"]
-        for r in fetch_dicts(
-            con,
-            "select client_id, string_agg(coalesce(body_text, ''), ' ') as text from staging.stg_bitrix24__activities "
-            "where client_id is not null group by 1",
-        )
-    }
-    kinds = {CHAT: "chat", EMAIL: "email", CALL: "call", CALL + MEETING: "call"}
-    for lead in leads:
-        said = meetings.get(lead, "") + " " + chats.get(lead, "") + " " + crm.get(lead, "")
-        for marker, question, sources, phrase in CONTENT:
-            if marker.lower() in said.lower():
-                kind = kinds.get(sources, "meeting")
-                out.append(Question(lead, question, kind, sources, phrase))
-    month = (today.replace(day=1) - timedelta(days=70)).replace(day=1)
-    monthly = {
-        r["client_id"]
-        for r in fetch_dicts(
-            con,
-            "select distinct client_id from marts.fct_client_daily_activity where date_trunc('month', day) = ? "
-            "and outbound_units > 0",
-            [month],
-        )
-    }
-    last_monday = today - timedelta(days=today.weekday() + 7)
-    for lead in leads:
-        if lead in monthly:
-            out.append(
-                Question(
-                    lead,
-                    f"Сколько клиент отгрузил на маркетплейсы в {MONTHS_PREP[month.month - 1]}?",
-                    "wms",
-                    chunk_id=make_ref("wms_month", lead, f"{month:%Y-%m}") + "#0",
-                )
-            )
-            out.append(
-                Question(
-                    lead,
-                    "Какой остаток на складе был у клиента на конец прошлой недели?",
-                    "time",
-                    chunk_id=make_ref("wms_week", lead, f"{last_monday:%Y-%m-%d}") + "#0",
-                )
-            )
-        out.append(Question(lead, "На каких маркетплейсах торгует клиент?", "profile", ("profile",), "маркетплейс"))
-        if lead in meetings:
-            out.append(Question(lead, "Какой тон общения с клиентом за последний месяц?", "tone", ("tone",), "тон"))
-    for lead in leads[:6]:
-        for q in ABSENT:
-            out.append(Question(lead, q, "absent"))
-    return out
+    def to_dict(self) -> dict:
+        return {
+            "provider": self.provider,
+            "overall": asdict(self.figures()),
+            "halves": {h: asdict(self.figures(half=h)) for h in HALVES},
+            "categories": {c: asdict(self.figures(category=c)) for c in CATEGORIES if self.of(category=c)},
+            "failures": self.failures(),
+            "questions": [
+                {
+                    "client_id": g.question.client_id,
+                    "category": g.question.category,
+                    "question": g.question.text,
+                    "half": g.question.half,
+                    "rank": g.rank,
+                    "correct": g.correct,
+                    "paraphrase": g.paraphrase,
+                    "supported": list(g.supported),
+                    "answer": g.text,
+                    "retrieved": g.retrieved[:K],
+                }
+                for g in self.rows
+            ],
+        }
 
 
-def evaluate(engine: ClientQA, settings, today: date | None = None) -> RagEval:
-    today = today or settings.today()
-    with duck.connect(settings.warehouse_path, read_only=True) as con:
-        questions = build_questions(con, today)
-    result = RagEval(questions, provider=engine.llm.name)
-    chunks = {}
+def load_chunks(engine: ClientQA) -> dict[str, dict]:
     tbl = engine.index.table(create=False)
     if tbl is None:
         raise SystemExit("Индекс пуст: сначала запустите `client360 demo`")
-    for row in tbl.search().select(["chunk_id", "source", "title", "text"]).limit(tbl.count_rows()).to_list():
-        chunks[row["chunk_id"]] = row
+    columns = ["chunk_id", "client_id", "source", "source_ref", "title", "text", "occurred_at"]
+    return {r["chunk_id"]: r for r in tbl.search().select(columns).limit(tbl.count_rows()).to_list()}
+
+
+def evaluate(engine: ClientQA, settings, today: date | None = None, categories: Iterable[str] | None = None) -> RagEval:
+    today = today or settings.today()
+    chunks = load_chunks(engine)
+    with duck.connect(settings.warehouse_path, read_only=True) as con:
+        questions = build_questions(con, chunks, today)
+    if categories:
+        questions = [q for q in questions if q.category in set(categories)]
+    rows = []
     for q in questions:
         answer = next(p for p in engine.ask(q.client_id, q.text, today=today) if isinstance(p, Answer))
-        rank = next(
-            (i for i, cid in enumerate(answer.retrieved[:10], 1) if cid in chunks and q.matches(chunks[cid])), None
-        )
-        result.ranks.append(rank)
-        result.answered.append(answer.found)
-        retrieved = set(answer.retrieved)
-        result.cited_ok.append(
-            all(
-                c.source_id
-                and any(r.startswith(c.source_id + "#") for r in retrieved)
-                or c.source.startswith(("wms", "tone", "alert", "profile"))
-                for c in answer.citations
+        rows.append(grade(q, answer, chunks))
+    return RagEval(rows, provider=engine.llm.name)
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
+def render(result: RagEval, show_misses: bool = False) -> str:
+    glm = any(g.supported[1] for g in result.rows) or result.provider != "offline"
+    lines = [f"Ответы: {result.provider}"]
+    for half, title in (*HALVES.items(), (None, "весь набор")):
+        lines += ["", f"Половина «{title}»" if half else "Весь набор", ""]
+        head = f"| категория | вопросов | Recall@{K} | MRR | точность ответа |"
+        head += " цитаты подтверждены |" if glm else ""
+        lines += [head, "|---|---|---|---|---|" + ("---|" if glm else "")]
+        for key, name in CATEGORIES.items():
+            f = result.figures(half, key)
+            if not f.questions:
+                continue
+            accuracy = f.absent if key == "absent" else f.accuracy
+            recall, mrr = ("—", "—") if key == "absent" else (f"{f.recall:.2f}", f"{f.mrr:.2f}")
+            row = f"| {name} | {f.questions} | {recall} | {mrr} | {_pct(accuracy)} |"
+            lines.append(row + (f" {_pct(f.supported)} |" if glm else ""))
+        f = result.figures(half)
+        lines += [
+            "",
+            f"Вопросов: {f.questions} (ответ есть в данных: {f.answerable}, "
+            f"нет в данных: {f.questions - f.answerable})",
+            f"Recall@{K}: {f.recall:.2f}   MRR: {f.mrr:.2f}   точность ответов: {f.accuracy:.2f}   "
+            f"«нет в данных», где его нет: {_pct(f.absent)}   доля перефразированных: {f.paraphrase:.2f}"
+            + (f"   цитаты подтверждены: {_pct(f.supported)}" if glm else ""),
+        ]
+    failures = result.failures()
+    lines += ["", "Приёмка: пройдена" if not failures else "Приёмка не пройдена: " + "; ".join(failures)]
+    if show_misses:
+        lines += ["", "Промахи:"]
+        for g in result.rows:
+            if g.correct and (g.question.absent or (g.rank is not None and g.rank <= K)):
+                continue
+            q = g.question
+            where = "—" if q.absent else (str(g.rank) if g.rank else "нет в топ-10")
+            lines.append(
+                f"- [{CATEGORIES[q.category]}] {q.client_id}: «{q.text}» — нужный фрагмент: {where}; "
+                f"ответ {'верный' if g.correct else 'неверный'}"
             )
-            and (bool(answer.citations) or not answer.found)
-        )
-    return result
-
-
-def render(result: RagEval) -> str:
-    kinds: dict[str, list[int | None]] = {}
-    for q, r in zip(result.questions, result.ranks, strict=True):
-        kinds.setdefault(q.kind, []).append(r)
-    lines = ["| вид вопроса | вопросов | найдено в топ-5 |", "|---|---|---|"]
-    for kind, ranks in kinds.items():
-        hit = "—" if kind == "absent" else str(sum(r is not None and r <= 5 for r in ranks))
-        lines.append(f"| {kind} | {len(ranks)} | {hit} |")
-    lines += [
-        "",
-        f"Вопросов: {len(result.questions)} (ответ есть в данных: "
-        f"{sum(q.kind != 'absent' for q in result.questions)}, нет в данных: "
-        f"{sum(q.kind == 'absent' for q in result.questions)}); модель ответов: {result.provider}",
-        f"Recall@5: {result.recall_at_5:.2f}   MRR: {result.mrr:.2f}   "
-        f"ответ дан, где он есть: {result.answered_rate:.2f}   «нет в данных», где его нет: {result.absent_ok:.2f}",
-        f"Цитаты указывают на найденные фрагменты: {sum(result.cited_ok)}/{len(result.cited_ok)}",
-    ]
+            lines.append(f"    найдено: {', '.join(g.retrieved[:K]) or '—'}")
+            lines.append("    ответ: " + " ".join(g.text.split())[:300])
     return "\n".join(lines)

@@ -83,16 +83,24 @@ def test_demo_runs_offline_and_prints_a_russian_report(tmp_path):
     assert "Встреч:" in report.stdout
     assert "✓ Битрикс24" in result.stdout and "✓ Склад (WMS)" in result.stdout and "✓ Хранилище" in result.stdout
 
-    # the question set over the demo data: every source type, periods, numbers, and absent answers
+    # the curators' question set over the demo data, graded on the answer text; the issue's acceptance must hold
     rag = cli("eval-rag", cwd=tmp_path, env_extra={"C360_DATA_DIR": str(tmp_path / "data")})
-    assert rag.returncode == 0, rag.stdout[-2000:] + rag.stderr[-2000:]
-    recall = float(rag.stdout.split("Recall@5: ")[1].split()[0])
-    absent = float(rag.stdout.split("«нет в данных», где его нет: ")[1].split()[0])
-    assert recall >= 0.9 and absent == 1.0, rag.stdout
-    for kind in ("meeting", "chat", "email", "call", "wms", "time", "profile", "tone", "absent"):
-        assert f"| {kind} |" in rag.stdout
-    questions = int(rag.stdout.split("Вопросов: ")[1].split()[0])
-    assert questions >= 60
+    whole = rag.stdout.split("Весь набор")[-1]
+    figure = {
+        name: float(whole.split(f"{name}: ")[1].split()[0])
+        for name in ("Recall@5", "MRR", "точность ответов", "«нет в данных», где его нет", "доля перефразированных")
+    }
+    questions = int(whole.split("Вопросов: ")[1].split()[0])
+    absent = int(whole.split("нет в данных: ")[1].split(")")[0])
+    assert questions >= 200 and absent >= 0.15 * questions and figure["доля перефразированных"] >= 0.5, rag.stdout
+    for category in ("претензии", "обещания", "цены и тарифы", "маркетплейсы и схемы", "угрозы уйти",
+                     "последний контакт", "смена тона", "цифры склада", "периоды"):  # fmt: skip
+        row = whole.split(f"| {category} | ")[1].split(" |")
+        assert float(row[1]) >= 0.8, f"Recall@5 «{category}»: {row[1]}\n{rag.stdout}"
+    assert "| нет в данных | " in whole and "половина «калибровка»" in rag.stdout.lower()
+    assert figure["Recall@5"] >= 0.9 and figure["«нет в данных», где его нет"] >= 0.9, rag.stdout
+    assert figure["точность ответов"] >= 0.85, rag.stdout
+    assert rag.returncode == 0 and "Приёмка: пройдена" in rag.stdout, rag.stdout[-2000:] + rag.stderr[-2000:]
     ask = cli(
         "ask",
         "10234",
