@@ -170,6 +170,9 @@ def half_of(client_id: str, text: str) -> str:
 # ---------------------------------------------------------------- the questions
 
 
+Facts = tuple[tuple[str, ...], ...]
+
+
 @dataclass(frozen=True)
 class Need:
     """One passage the answer needs: an exact chunk id, or a source kind holding all the marker lemmas."""
@@ -198,7 +201,9 @@ class Question:
     text: str
     # any one of these alternatives of needed passages is right (each a list of passages all needed in the top K)
     needs: tuple[tuple[Need, ...], ...] = ()
-    facts: tuple[tuple[str, ...], ...] = ()  # each group: one of its alternatives must be in the answer text
+    # the answer is right when its text holds one of these fact sets: every group of a set, a group by one of its
+    # alternatives (a phrase's lemmas, a number, a day `d:MM-DD`)
+    facts: tuple[Facts, ...] = ()
     topic: str = ""
 
     @property
@@ -215,7 +220,7 @@ class Topic:
     key: str
     marker: tuple[str, ...]  # lemmas a passage (and the client's conversations) must hold
     sources: tuple[str, ...]
-    facts: tuple[tuple[str, ...], ...]
+    facts: Facts
     asks: tuple[tuple[str, str], ...]  # (category, question): `per_client` are asked, chosen by a stable hash
     per_client: int = 1
 
@@ -234,7 +239,7 @@ TOPICS = [
         ("complaints", "Были ли санкции от площадки?"),
         ("complaints", "Их наказывали рублём из-за нас?"),
     )),
-    Topic("storage_price", ("тариф", "хранение", "вырасти"), MEETING, (("хранение",), ("дорого", "вырасти", "рост")), (
+    Topic("storage_price", ("тариф", "хранение", "вырасти"), MEETING, (("дорого", "вырасти", "рост"),), (
         ("prices", "Что клиент говорил о тарифах на хранение?"),
         ("complaints", "Жалуются ли они на цену складирования?"),
         ("prices", "Считают ли они наши расценки завышенными?"),
@@ -445,21 +450,25 @@ def _stable(*parts: str) -> int:
     return int.from_bytes(hashlib.sha1("\n".join(parts).encode()).digest()[:4], "big")
 
 
-def _said(con) -> dict[str, str]:
-    """Each client's conversations as the warehouse holds them (not the index: a passage missing from the index must
-    show as a miss, not as a question left out)."""
+def _said(con) -> dict[str, list[set[str]]]:
+    """The terms of each of a client's conversation items (a meeting, a message, an e-mail or call) as the warehouse
+    holds them — not the index: a passage missing from the index must show as a miss, not as a question left out."""
     queries = [
-        "select client_id, string_agg(text, ' ') as text from staging.stg_meetings__transcripts group by 1",
-        "select client_id, string_agg(text, ' ') as text from staging.stg_telegram__messages "
-        "where client_id is not null group by 1",
-        "select client_id, string_agg(coalesce(subject, '') || ' ' || coalesce(body_text, ''), ' ') as text "
-        "from staging.stg_bitrix24__activities where client_id is not null group by 1",
+        "select client_id, text from staging.stg_meetings__transcripts where client_id is not null",
+        "select client_id, text from staging.stg_telegram__messages where client_id is not null",
+        "select client_id, coalesce(subject, '') || ' ' || coalesce(body_text, '') as text "
+        "from staging.stg_bitrix24__activities where client_id is not null",
     ]
-    out: dict[str, str] = {}
+    out: dict[str, list[set[str]]] = {}
     for sql in queries:
         for r in fetch_dicts(con, sql):
-            out[r["client_id"]] = out.get(r["client_id"], "") + " " + (r["text"] or "")
+            out.setdefault(r["client_id"], []).append(terms(r["text"] or ""))
     return out
+
+
+def topics_in(chunks: list[dict]) -> list[Topic]:
+    """The topics some of these passages hold."""
+    return [t for t in TOPICS if any(Need(t.sources, t.marker).matches(c) for c in chunks)]
 
 
 def _month_start(day: date, back: int) -> date:
@@ -472,7 +481,7 @@ def _month_start(day: date, back: int) -> date:
 def build_questions(con, chunks: dict[str, dict], today: date) -> list[Question]:
     """The question set for the data as it is: `chunks` are the index's passages by chunk id."""
     leads = [c[0] for c in CLIENTS]
-    said = {lead: terms(text) for lead, text in _said(con).items()}
+    said = _said(con)
     profile: dict[tuple[str, str], list[str]] = {}
     for r in fetch_dicts(
         con,
@@ -490,23 +499,24 @@ def build_questions(con, chunks: dict[str, dict], today: date) -> list[Question]
         return (Need(t.sources, t.marker),)
 
     for lead in leads:
-        words = said.get(lead, set())
-        present = [t for t in TOPICS if set(t.marker) <= words]
+        items = said.get(lead, [])
+        present = [t for t in TOPICS if any(set(t.marker) <= item for item in items)]
         for t in present:
             for i in range(t.per_client):
                 category, text = t.asks[(_stable(lead, t.key) + i) % len(t.asks)]
-                out.append(Question(lead, category, text, (need(t),), t.facts, t.key))
+                out.append(Question(lead, category, text, (need(t),), (t.facts,), t.key))
         for kind, (marker, asks) in PROFILE.items():
             names = tuple(profile.get((lead, kind), ()))
             if names:
                 for i in range(2):
                     text = asks[(_stable(lead, kind) + i) % len(asks)]
-                    out.append(Question(lead, "marketplaces", text, ((Need(("profile",), marker),),), (names,), kind))
+                    needs = ((Need(("profile",), marker),),)
+                    out.append(Question(lead, "marketplaces", text, needs, ((names,),), kind))
         for category, keys in (("complaints", COMPLAINT_TOPICS), ("promises", PROMISE_TOPICS)):
             mine = [topics[k] for k in keys if topics[k] in present]
             if not mine:
                 continue
-            facts = (tuple(alt for t in mine for group in t.facts[:1] for alt in group),)
+            facts = tuple(t.facts for t in mine)
             asks = GENERAL[category]
             for i in range(2):
                 text = asks[(_stable(lead, category) + i) % len(asks)]
@@ -539,10 +549,7 @@ def _latest(lead: str, chunks: list[dict]) -> list[Question]:
         day = min(c["occurred_at"] for c in latest).date()
         ids = tuple(c["chunk_id"] for c in latest)
         # the day, or what it was about (the topics the item holds)
-        about = tuple(
-            alt for t in TOPICS if any(Need(t.sources, t.marker).matches(c) for c in latest) for alt in t.facts[0]
-        )
-        facts = ((day_fact(day),),) if kind == "meeting" else ((day_fact(day), *about),)
+        facts = (((day_fact(day),),),) + (() if kind == "meeting" else tuple(t.facts for t in topics_in(latest)))
         for i in range(2):
             text = asks[(_stable(lead, kind) + i) % len(asks)]
             out.append(Question(lead, "latest", text, tuple((Need(chunk_ids=(cid,)),) for cid in ids), facts, kind))
@@ -558,14 +565,15 @@ def _tone(lead: str, chunks: list[dict]) -> list[Question]:
         needs = ((Need(chunk_ids=(before["chunk_id"],)), Need(chunk_ids=(after["chunk_id"],))),)
         for i in range(2):
             text = TONE_CHANGE[(_stable(lead, "tone") + i) % len(TONE_CHANGE)]
-            out.append(Question(lead, "tone", text, needs, ((names[0],), (names[1],)), "tone_change"))
+            out.append(Question(lead, "tone", text, needs, (((names[0],), (names[1],)),), "tone_change"))
     if months:
         c = months[-1]
         month = int(c["source_ref"].rsplit("-", 1)[1])
         mood = re.search(r":\s*(\w+),", c["text"])
         if mood:
             text = f"Какой тон общения с клиентом в {MONTHS_PREP[month - 1]}?"
-            out.append(Question(lead, "tone", text, ((Need(chunk_ids=(c["chunk_id"],)),),), ((mood[1],),), "tone"))
+            needs = ((Need(chunk_ids=(c["chunk_id"],)),),)
+            out.append(Question(lead, "tone", text, needs, (((mood[1],),),), "tone"))
     return out
 
 
@@ -582,14 +590,7 @@ def _periods(lead: str, chunks: list[dict], present: list[Topic], today: date) -
             and any(Need(t.sources, t.marker).matches(c) for t in complaint)
         ]
         if inside:
-            facts = (
-                tuple(
-                    alt
-                    for t in complaint
-                    if any(Need(t.sources, t.marker).matches(c) for c in inside)
-                    for alt in t.facts[0]
-                ),
-            )
+            facts = tuple(t.facts for t in topics_in(inside) if t in complaint)
             text = f"Какие жалобы были от клиента в {MONTHS_PREP[m.month - 1]}?"
             out.append(
                 Question(lead, "periods", text, tuple((Need(chunk_ids=(c["chunk_id"],)),) for c in inside), facts)
@@ -597,12 +598,10 @@ def _periods(lead: str, chunks: list[dict], present: list[Topic], today: date) -
     yesterday = today - timedelta(days=1)
     for sources, text in ((EMAIL, "Что клиент писал на почту вчера?"), (CALL, "О чём говорили по телефону вчера?")):
         inside = [c for c in chunks if c["source"] in sources and c["occurred_at"].date() == yesterday]
-        about = tuple(
-            alt for t in TOPICS if any(Need(t.sources, t.marker).matches(c) for c in inside) for alt in t.facts[0]
-        )
+        about = tuple(t.facts for t in topics_in(inside))
         if inside and about:
             out.append(
-                Question(lead, "periods", text, tuple((Need(chunk_ids=(c["chunk_id"],)),) for c in inside), (about,))
+                Question(lead, "periods", text, tuple((Need(chunk_ids=(c["chunk_id"],)),) for c in inside), about)
             )
     # a month with no conversation at all: nothing to answer
     quiet = _month_start(today, 4)
@@ -638,13 +637,13 @@ def _warehouse(con, leads: list[str], today: date) -> list[Question]:
                 value = (monthly.get((lead, month)) or {}).get(figure)
                 if value and _stable(lead, figure, text) % 2 == 0:
                     cid = make_ref("wms_month", lead, f"{month:%Y-%m}") + "#0"
-                    out.append(Question(lead, category, text, ((Need(chunk_ids=(cid,)),),), ((str(int(value)),),)))
+                    out.append(Question(lead, category, text, ((Need(chunk_ids=(cid,)),),), (((str(int(value)),),),)))
         row = weekly.get(lead) or {}
         for figure, text in WEEK_FIGURES:
             value = row.get(figure)
             if value and _stable(lead, text) % 2 == 0:
                 cid = make_ref("wms_week", lead, f"{monday:%Y-%m-%d}") + "#0"
-                out.append(Question(lead, "periods", text, ((Need(chunk_ids=(cid,)),),), ((str(int(value)),),)))
+                out.append(Question(lead, "periods", text, ((Need(chunk_ids=(cid,)),),), (((str(int(value)),),),)))
     return out
 
 
@@ -691,7 +690,7 @@ def answer_correct(question: Question, answer: Answer) -> bool:
     if not answer.found or says_absent(answer):
         return False
     found = terms(answer.text)
-    return all(fact_present(group, found) for group in question.facts)
+    return any(all(fact_present(group, found) for group in facts) for facts in question.facts)
 
 
 def _sentences(text: str) -> list[str]:
