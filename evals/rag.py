@@ -292,6 +292,7 @@ TOPICS = [
         ("marketplaces", "Что клиент хочет сделать с отгрузками FBS?"),
         ("marketplaces", "Работают ли они по FBS?"),
         ("marketplaces", "Хотят ли они, чтобы мы сами слали посылки покупателям?"),
+        ("marketplaces", "Будем ли мы паковать их покупки поштучно для конечных покупателей?"),
     ), 2),
     Topic("fbs_start", ("запустить", "fbs"), MEETING, (("fbs",), ("первый", "1")), (
         ("promises", "С какого числа договорились запустить FBS?"),
@@ -349,6 +350,7 @@ TOPICS = [
     Topic("fixed_price", ("паллетный", "фиксировать"), CALL, (("фиксировать", "фикс", "полгода"),), (
         ("prices", "Что клиент хочет по тарифу на паллетное хранение?"),
         ("prices", "Просят ли они заморозить стоимость места под поддон?"),
+        ("prices", "Просят ли они не поднимать им ставку за поддоны до лета?"),
     ), 2),
 ]
 # fmt: on
@@ -384,21 +386,35 @@ PROFILE = {
     ),
     "schemes": (
         ("схема",),
-        ("По какой схеме работает клиент, FBO или FBS?", "Какая у них модель продаж?", "Они работают по FBO или FBS?"),
+        ("По какой схеме работает клиент, FBO или FBS?", "Какая у них модель продаж?", "Они сами возят партии на РЦ площадок?"),
     ),
 }
 LATEST = {
     "meeting": (
         MEETING,
         (
-            "Что было на последней встрече?",
             "Что мы обещали на последней встрече?",
+            "Что было на последней встрече?",
             "Чем закончились последние переговоры с ними?",
             "О чём толковали в крайний раз по видеосвязи?",
         ),
     ),
-    "call": (CALL, ("О чём был последний звонок?", "Что обсуждали в последнем телефонном разговоре?")),
-    "email": (EMAIL, ("Что было в последнем письме от клиента?", "Что они прислали на почту в последний раз?")),
+    "call": (
+        CALL,
+        (
+            "О чём был последний звонок?",
+            "Что обсуждали в последнем телефонном разговоре?",
+            "Чем кончился крайний разговор по телефону?",
+        ),
+    ),
+    "email": (
+        EMAIL,
+        (
+            "Что было в последнем письме от клиента?",
+            "Что они прислали на почту в последний раз?",
+            "Что нам пришло от них по e-mail напоследок?",
+        ),
+    ),
 }
 TONE_CHANGE = (
     "Поменялся ли тон клиента?",
@@ -471,6 +487,13 @@ def topics_in(chunks: list[dict]) -> list[Topic]:
     return [t for t in TOPICS if any(Need(t.sources, t.marker).matches(c) for c in chunks)]
 
 
+def _pick(asks: tuple[str, ...], lead: str, key: str, n: int, first: int = 0) -> list[str]:
+    """The first `first` questions always, and `n` of the rest chosen for this client by a stable hash."""
+    rest = asks[first:]
+    start = _stable(lead, key)
+    return [*asks[:first], *(rest[(start + i) % len(rest)] for i in range(min(n, len(rest))))]
+
+
 def _month_start(day: date, back: int) -> date:
     y, m = day.year, day.month - back
     while m < 1:
@@ -517,19 +540,21 @@ def build_questions(con, chunks: dict[str, dict], today: date) -> list[Question]
             if not mine:
                 continue
             facts = tuple(t.facts for t in mine)
-            asks = GENERAL[category]
-            for i in range(2):
-                text = asks[(_stable(lead, category) + i) % len(asks)]
+            # the issue's own complaint questions of every client, and one more
+            first = 2 if category == "complaints" else 0
+            for text in _pick(GENERAL[category], lead, category, 1 if first else 2, first):
                 out.append(Question(lead, category, text, tuple(need(t) for t in mine), facts, category))
         if "threat" not in {t.key for t in present} and lead in said:
             threat = topics["threat"]
             text = threat.asks[_stable(lead, "no-threat") % len(threat.asks)][1]
             out.append(Question(lead, "absent", text, topic="threat"))
         out += _latest(lead, by_client.get(lead, []))
-        out += _tone(lead, by_client.get(lead, []))
+        out += _tone(lead, by_client.get(lead, []), today)
         out += _periods(lead, by_client.get(lead, []), present, today)
     out += _warehouse(con, leads, today)
-    for i, text in enumerate(ABSENT):
+    for lead in leads:  # the issue's own example, of every client
+        out.append(Question(lead, "absent", ABSENT[0], topic="absent"))
+    for i, text in enumerate(ABSENT[1:]):
         for j in range(ABSENT_PER_QUESTION):
             lead = leads[(i * ABSENT_PER_QUESTION + j) % len(leads)]
             out.append(Question(lead, "absent", text, topic="absent"))
@@ -550,28 +575,32 @@ def _latest(lead: str, chunks: list[dict]) -> list[Question]:
         ids = tuple(c["chunk_id"] for c in latest)
         # the day, or what it was about (the topics the item holds)
         facts = (((day_fact(day),),),) + (() if kind == "meeting" else tuple(t.facts for t in topics_in(latest)))
-        for i in range(2):
-            text = asks[(_stable(lead, kind) + i) % len(asks)]
+        first = 1 if kind == "meeting" else 0  # the issue's «Что мы обещали на последней встрече?» of every client
+        for text in _pick(asks, lead, kind, 2 - first, first):
             out.append(Question(lead, "latest", text, tuple((Need(chunk_ids=(cid,)),) for cid in ids), facts, kind))
     return out
 
 
-def _tone(lead: str, chunks: list[dict]) -> list[Question]:
+def _tone(lead: str, chunks: list[dict], today: date) -> list[Question]:
     months = sorted((c for c in chunks if c["source"] == "tone"), key=lambda c: c["source_ref"])
     out = []
     if len(months) >= 2:
         before, after = months[-2], months[-1]
         names = [MONTHS_NOM[int(c["source_ref"].rsplit("-", 1)[1]) - 1] for c in (before, after)]
         needs = ((Need(chunk_ids=(before["chunk_id"],)), Need(chunk_ids=(after["chunk_id"],))),)
-        for i in range(2):
-            text = TONE_CHANGE[(_stable(lead, "tone") + i) % len(TONE_CHANGE)]
+        for text in _pick(TONE_CHANGE, lead, "tone", 1, 1):
             out.append(Question(lead, "tone", text, needs, (((names[0],), (names[1],)),), "tone_change"))
     if months:
         c = months[-1]
         month = int(c["source_ref"].rsplit("-", 1)[1])
         mood = re.search(r":\s*(\w+),", c["text"])
         if mood:
-            text = f"Какой тон общения с клиентом в {MONTHS_PREP[month - 1]}?"
+            relative = {today.month: "в этом месяце", _month_start(today, 1).month: "в прошлом месяце"}
+            text = (
+                f"Как они к нам относятся {relative[month]}?"
+                if month in relative and _stable(lead, "mood") % 2
+                else f"Какой тон общения с клиентом в {MONTHS_PREP[month - 1]}?"
+            )
             needs = ((Need(chunk_ids=(c["chunk_id"],)),),)
             out.append(Question(lead, "tone", text, needs, (((mood[1],),),), "tone"))
     return out
