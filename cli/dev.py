@@ -42,13 +42,12 @@ def cmd_eval_churn(args: argparse.Namespace) -> int:
 def cmd_eval_rag(args: argparse.Namespace) -> int:
     import json
 
-    from connectors.llm.offline import OfflineLLM
     from evals.rag import evaluate, render
-    from rag.answer import ClientQA, build_engine
+    from rag.answer import build_engine
 
     settings = get_settings()
     engine = build_engine(settings)
-    offline = engine if engine.llm.offline else ClientQA(engine.index, engine.embedder, OfflineLLM(), engine.tools)
+    offline = engine if engine.llm.offline else build_engine(settings.model_copy(update={"llm_provider": "offline"}))
     results = [evaluate(offline, settings, categories=args.category)]
     if not engine.llm.offline and not args.offline_only:  # the configured model's answers, graded the same way
         results.append(evaluate(engine, settings, categories=args.category))

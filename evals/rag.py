@@ -159,7 +159,8 @@ def says_absent(answer: Answer) -> bool:
     """The answer says plainly that the data does not hold it (prompts.NOT_IN_DATA)."""
     said = lemmas(answer.text)
     phrase = lemmas(prompts.NOT_IN_DATA)
-    return not answer.found and any(said[i : i + len(phrase)] == phrase for i in range(len(said)))
+    cites = _MARKER.search(answer.text)  # a refusal that still quotes passages presents them as the answer
+    return not answer.found and not cites and any(said[i : i + len(phrase)] == phrase for i in range(len(said)))
 
 
 def half_of(client_id: str, text: str) -> str:
@@ -386,7 +387,11 @@ PROFILE = {
     ),
     "schemes": (
         ("схема",),
-        ("По какой схеме работает клиент, FBO или FBS?", "Какая у них модель продаж?", "Они сами возят партии на РЦ площадок?"),
+        (
+            "По какой схеме работает клиент, FBO или FBS?",
+            "Какая у них модель продаж?",
+            "Они сами возят партии на РЦ площадок?",
+        ),
     ),
 }
 LATEST = {
@@ -865,7 +870,9 @@ def evaluate(engine: ClientQA, settings, today: date | None = None, categories: 
     for q in questions:
         answer = next(p for p in engine.ask(q.client_id, q.text, today=today) if isinstance(p, Answer))
         rows.append(grade(q, answer, chunks))
-    return RagEval(rows, provider=engine.llm.name)
+    llm = engine.llm
+    provider = "офлайн, без языковой модели" if llm.offline else f"модель {llm.name} {getattr(llm, 'model', '')}"
+    return RagEval(rows, provider=provider.strip())
 
 
 def _pct(x: float | None) -> str:
@@ -873,13 +880,12 @@ def _pct(x: float | None) -> str:
 
 
 def render(result: RagEval, show_misses: bool = False) -> str:
-    glm = any(g.supported[1] for g in result.rows) or result.provider != "offline"
     lines = [f"Ответы: {result.provider}"]
     for half, title in (*HALVES.items(), (None, "весь набор")):
         lines += ["", f"Половина «{title}»" if half else "Весь набор", ""]
         head = f"| категория | вопросов | Recall@{K} | MRR | точность ответа |"
-        head += " цитаты подтверждены |" if glm else ""
-        lines += [head, "|---|---|---|---|---|" + ("---|" if glm else "")]
+        head += " цитаты подтверждены |"
+        lines += [head, "|---|---|---|---|---|---|"]
         for key, name in CATEGORIES.items():
             f = result.figures(half, key)
             if not f.questions:
@@ -887,7 +893,7 @@ def render(result: RagEval, show_misses: bool = False) -> str:
             accuracy = f.absent if key == "absent" else f.accuracy
             recall, mrr = ("—", "—") if key == "absent" else (f"{f.recall:.2f}", f"{f.mrr:.2f}")
             row = f"| {name} | {f.questions} | {recall} | {mrr} | {_pct(accuracy)} |"
-            lines.append(row + (f" {_pct(f.supported)} |" if glm else ""))
+            lines.append(row + f" {_pct(f.supported)} |")
         f = result.figures(half)
         lines += [
             "",
@@ -895,7 +901,7 @@ def render(result: RagEval, show_misses: bool = False) -> str:
             f"нет в данных: {f.questions - f.answerable})",
             f"Recall@{K}: {f.recall:.2f}   MRR: {f.mrr:.2f}   точность ответов: {f.accuracy:.2f}   "
             f"«нет в данных», где его нет: {_pct(f.absent)}   доля перефразированных: {f.paraphrase:.2f}"
-            + (f"   цитаты подтверждены: {_pct(f.supported)}" if glm else ""),
+            + f"   цитаты подтверждены: {_pct(f.supported)}",
         ]
     failures = result.failures()
     lines += ["", "Приёмка: пройдена" if not failures else "Приёмка не пройдена: " + "; ".join(failures)]

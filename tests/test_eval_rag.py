@@ -6,10 +6,8 @@ from datetime import date, datetime
 
 import pytest
 
-from config.factory import build_llm
 from config.settings import get_settings
 from connectors.llm import prompts
-from connectors.llm.offline import OfflineLLM
 from evals.rag import (
     CATEGORIES,
     MEETING,
@@ -27,7 +25,7 @@ from evals.rag import (
     says_absent,
     terms,
 )
-from rag.answer import Answer, ClientQA
+from rag.answer import Answer, build_engine
 from rag.embeddings import build_embedder
 from rag.index import RagIndex
 
@@ -70,7 +68,8 @@ def world(env):
     vectors = embedder.embed([f"{r['title']}\n{r['text']}" for r in rows])
     index.upsert([{**r, "vector": v.tolist()} for r, v in zip(rows, vectors, strict=True)])
     index.ensure_indices(changed=True)
-    engine = ClientQA(index, embedder, OfflineLLM())
+    engine = build_engine(get_settings())
+    assert engine.llm.offline
     return engine, load_chunks(engine)
 
 
@@ -184,7 +183,7 @@ CHUNK = {"chunk_id": "c", "client_id": A, "source": "meeting", "title": "Вст�
 
 
 def test_glm_answers_are_graded_on_their_citations(world, glm, monkeypatch):
-    offline, chunks = world
+    _, chunks = world
     monkeypatch.setenv("C360_LLM_PROVIDER", "glm")
 
     def reply(body):
@@ -198,7 +197,7 @@ def test_glm_answers_are_graded_on_their_citations(world, glm, monkeypatch):
         )
 
     glm.reply = reply
-    engine = ClientQA(offline.index, offline.embedder, build_llm(get_settings()))
+    engine = build_engine(get_settings())
     assert not engine.llm.offline
     graded = grade(MIXUP, asked(engine, MIXUP), chunks)
     assert graded.correct and graded.supported == (1, 2), graded.text
