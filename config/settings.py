@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GLM_THINKING = ("disabled", "enabled")
 EMBED_DIMS = (256, 512, 1024, 2048)  # embedding-3 `dimensions` (docs.bigmodel.cn «文本嵌入», the API reference)
+EMBED_DEFAULT_DIM = {"local": 300, "glm": 1024}  # local: navec's vectors are 300-d
 
 
 def _env(name: str, default=None, **kw):
@@ -52,7 +53,7 @@ class Settings(BaseSettings):
     llm_max_input_chars: int = _env("C360_LLM_MAX_INPUT_CHARS", 60000)
     embed_provider: str = _env("C360_EMBED_PROVIDER", "local")
     embed_model: str = _env("C360_EMBED_MODEL", "embedding-3")
-    embed_dim: int = _env("C360_EMBED_DIM", 1024)
+    embed_dim: int = _env("C360_EMBED_DIM", 0)  # 0: the provider's own (local 300, glm 1024)
 
     # speech-to-text
     stt_provider: str = _env("C360_STT_PROVIDER", "sidecar")
@@ -125,11 +126,19 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _embed_dim(self) -> Settings:
-        # GLM's embedding-3 makes only these sizes; the local embedder makes any
-        if self.embed_provider.strip().lower() == "glm" and self.embed_dim not in EMBED_DIMS:
+        provider = self.embed_provider.strip().lower()
+        if not self.embed_dim:
+            self.embed_dim = EMBED_DEFAULT_DIM.get(provider, 0)
+        # GLM's embedding-3 makes only these sizes; the local word vectors only theirs
+        if provider == "glm" and self.embed_dim not in EMBED_DIMS:
             raise ValueError(
                 f"C360_EMBED_DIM={self.embed_dim}: модель embedding-3 (C360_EMBED_PROVIDER=glm) даёт векторы только "
                 f"размерности {', '.join(map(str, EMBED_DIMS))}; выберите одну из них (по умолчанию 1024)"
+            )
+        if provider == "local" and self.embed_dim != EMBED_DEFAULT_DIM["local"]:
+            raise ValueError(
+                f"C360_EMBED_DIM={self.embed_dim}: локальные эмбеддинги (C360_EMBED_PROVIDER=local, векторы слов "
+                "navec) имеют размерность 300; уберите C360_EMBED_DIM из .env или задайте 300"
             )
         return self
 

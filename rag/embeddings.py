@@ -1,18 +1,18 @@
 """Text embeddings behind one interface: GLM `embedding-3` (batched, cached by content hash) or a local one.
 
-The local provider needs no key and no model download: Russian word stems and character trigrams hashed into a
-fixed number of dimensions (signed feature hashing, log term frequency, L2-normalised). It finds passages that
-share words and word forms with the question — a fallback for offline use, not a semantic model.
-`build_embedder` picks the one C360_EMBED_PROVIDER names.
+The local provider needs no key and no download: Russian word vectors (navec, shipped inside the natasha wheel)
+averaged with SIF weights — it knows that «претензия» and «жалоба» are near in meaning. `build_embedder` picks the
+one C360_EMBED_PROVIDER names.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import itertools
 import json
-import re
 import sqlite3
-import zlib
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -24,84 +24,137 @@ from connectors.http import with_retries
 from connectors.llm.base import LLMError, LLMUsage, OnceNotice
 from connectors.llm.glm import glm_error
 from connectors.redact import register
+from rag.text import STOP_WORDS, lemma, terms, tokens  # noqa: F401  (terms: until rag/ importers move to rag.text)
 
-_WORD = re.compile(r"[a-zа-яё0-9]+", re.I)
-# longest first: the stem keeps what is shared by «доставка», «доставку», «доставки», «доставкой»
-_ENDINGS = sorted(
-    """ами ями ого его ому ему ыми ими ее ие ые ое ой ей ий ый ая яя ую юю ом ем ам ям ах ях ов ев ью ия
-    ию ия ть ти ла ло ли ет ит ут ют ат ят ешь ишь ем им ете ите а я о е ы и у ю ь""".split(),
-    key=len,
-    reverse=True,
-)
-STOP_WORDS = frozenset(
-    """и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее мне было вот от меня
-    еще нет о из ему теперь когда даже ну вдруг ли если уже или ни быть был него до вас нибудь опять уж вам ведь там
-    потом себя ничего ей может они тут где есть надо ней для мы тебя их чем была сам чтоб без будто чего раз тоже
-    себе под будет ж тогда кто этот того потому этого какой совсем ним здесь этом один почти мой тем чтобы нее
-    сейчас были куда зачем всех никогда можно при наконец два об другой хоть после над больше тот через эти нас про
-    всего них какая много разве три эту моя впрочем хорошо свою этой перед иногда лучше чуть том нельзя такой им
-    более всегда конечно всю между клиент клиента клиенту""".split()
-)
-
-
-def stem(word: str) -> str:
-    word = word.lower().replace("ё", "е")
-    if len(word) <= 4 or not re.match("[а-я]", word):
-        return word
-    for ending in _ENDINGS:
-        if word.endswith(ending) and len(word) - len(ending) >= 3:
-            return word[: -len(ending)]
-    return word
-
-
-def terms(text: str) -> list[str]:
-    """Stems of the meaningful words (what full-text search and the extractive answerer match on)."""
-    return [stem(w) for w in _WORD.findall(text.lower()) if w not in STOP_WORDS]
+NAVEC_FILE = "navec_news_v1_1B_250K_300d_100q"  # natasha's news vectors: 250k words, 300 d, 1B-word corpus
+LOCAL_DIM = 300
+SIF_A = 1e-3  # the smooth inverse frequency constant of Arora et al. (2017), their recommended value
 
 
 class Embedder(Protocol):
     name: str
+    model: str
     dim: int
     usage: LLMUsage
 
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
 
-class LocalEmbedder:
-    name = "local"
+def navec_path() -> Path:
+    # the file natasha ships; found without importing natasha (it loads its NER models on import)
+    spec = importlib.util.find_spec("natasha")
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMError("локальные эмбеддинги: не установлен пакет natasha (векторы слов navec); выполните make setup")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "emb" / f"{NAVEC_FILE}.tar"
 
-    def __init__(self, dim: int = 1024):
+
+class _WordVectors:
+    """navec's product-quantised vectors with SIF weights from the corpus counts it ships, decoded once per word."""
+
+    def __init__(self, path: Path):
+        from navec import Navec
+
+        navec = Navec.load(str(path))
+        self.ids: dict[str, int] = navec.vocab.word_ids
+        counts = np.asarray(navec.vocab.counts, dtype=np.float64)
+        self.weight = (SIF_A / (SIF_A + counts / counts.sum())).astype(np.float32)
+        for special in (navec.vocab.unk_id, navec.vocab.pad_id):
+            if special is not None:
+                self.weight[special] = 0.0
+        pq = navec.pq
+        self.codes, self.indexes, self.qdims = pq.codes, pq.indexes, np.arange(pq.qdim)
+        # zero pages cost no memory until a word's row is decoded into them
+        self.decoded = np.zeros((pq.vectors, pq.dim), dtype=np.float32)
+        self.done = np.zeros(pq.vectors, dtype=bool)
+        self.lock = threading.Lock()
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        todo = ids[~self.done[ids]]
+        if todo.size:
+            with self.lock:
+                self.decoded[todo] = self.codes[self.qdims, self.indexes[todo]].reshape(todo.size, -1)
+                self.done[todo] = True
+        return self.decoded[ids]
+
+
+_vectors: _WordVectors | None = None
+_vectors_lock = threading.Lock()
+
+
+def word_vectors() -> _WordVectors:
+    """The one copy per process (loaded in about half a second on first use)."""
+    global _vectors
+    if _vectors is None:
+        with _vectors_lock:
+            if _vectors is None:
+                _vectors = _WordVectors(navec_path())
+    return _vectors
+
+
+class _WordIds(dict):
+    """word form → navec id: the form itself, else its lemma; -1 for a stop word or a word navec does not know."""
+
+    def __init__(self, ids: dict[str, int]):
+        super().__init__()
+        self.vocab = ids
+
+    def __missing__(self, word: str) -> int:
+        if word in STOP_WORDS:
+            found = -1
+        else:
+            found = self.vocab.get(word, -1)
+            if found < 0:
+                found = self.vocab.get(lemma(word), -1)
+        if len(self) > 2_000_000:
+            self.clear()
+        self[word] = found
+        return found
+
+
+class LocalEmbedder:
+    """Meaning without a key or a download: the SIF-weighted mean of Russian word vectors (navec), L2-normalised.
+
+    Words that mean alike («претензия», «жалоба», «недоволен») have near vectors, so a passage is found by a
+    question worded differently. A word navec does not know (numbers, rare brands) adds nothing here: full-text
+    search matches it.
+    """
+
+    name = "local"
+    model = f"{NAVEC_FILE}+sif"
+
+    def __init__(self, dim: int = LOCAL_DIM):
+        if dim != LOCAL_DIM:
+            raise ValueError(
+                f"C360_EMBED_DIM={dim}: локальные эмбеддинги (C360_EMBED_PROVIDER=local, векторы navec) имеют "
+                f"размерность {LOCAL_DIM}; уберите C360_EMBED_DIM или задайте {LOCAL_DIM}"
+            )
         self.dim = dim
         self.usage = LLMUsage()
-        self._features: dict[str, tuple[int, float]] = {}
+        self._words = word_vectors()
+        self._ids = _WordIds(self._words.ids)
 
-    def _feature(self, f: str) -> tuple[int, float]:
-        hit = self._features.get(f)
-        if hit is None:
-            h = zlib.crc32(f.encode("utf-8"))
-            hit = self._features[f] = (h % self.dim, 1.0 if (h >> 20) & 1 else -1.0)
-            if len(self._features) > 2_000_000:
-                self._features.clear()
-        return hit
-
-    def vector(self, text: str) -> np.ndarray:
-        stems = terms(text)
-        feats = [*stems]
-        for s in stems:  # trigrams of the stem: typos and compound forms still meet
-            padded = f"#{s}#"
-            feats.extend("3:" + padded[i : i + 3] for i in range(len(padded) - 2))
-        if not feats:
-            return np.zeros(self.dim, dtype=np.float32)
-        idx, sign = zip(*(self._feature(f) for f in feats), strict=True)
-        weights = np.array(sign, dtype=np.float32)
-        weights[: len(stems)] *= 2.0  # whole words count more than their trigrams
-        v = np.bincount(np.array(idx), weights=weights, minlength=self.dim).astype(np.float32)
-        v = np.sign(v) * np.log1p(np.abs(v))
-        norm = np.linalg.norm(v)
-        return v / norm if norm else v
+    BATCH = 256  # bounds the words × 300 array of one pass
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self.vector(t) for t in texts]) if texts else np.zeros((0, self.dim), dtype=np.float32)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) > self.BATCH:
+            return np.concatenate([self.embed(texts[i : i + self.BATCH]) for i in range(0, len(texts), self.BATCH)])
+        look = self._ids.__getitem__
+        per_text = [list(map(look, tokens(t))) for t in texts]
+        lengths = np.fromiter((len(i) for i in per_text), dtype=np.int64, count=len(per_text))
+        ids = np.fromiter(itertools.chain.from_iterable(per_text), dtype=np.int64, count=int(lengths.sum()))
+        rows = np.repeat(np.arange(len(texts)), lengths)
+        known = ids >= 0
+        ids, rows = ids[known], rows[known]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if ids.size:
+            weighted = self._words.vectors(ids) * self._words.weight[ids][:, None]
+            # rows are sorted: one segment per text that has a known word
+            present, starts = np.unique(rows, return_index=True)
+            out[present] = np.add.reduceat(weighted, starts, axis=0)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
 
 
 class VectorCache:

@@ -83,15 +83,19 @@ class RagIndex:
         self.dim = dim
 
     def table(self, create: bool = True):
+        """The chunks table. A table of another vector size (another embedder) is dropped when writing — the index
+        asset then embeds every passage anew — and refused with the reason when only reading."""
         if TABLE in self.db.table_names():
             tbl = self.db.open_table(TABLE)
             width = tbl.schema.field("vector").type.list_size
-            if width != self.dim:
+            if width == self.dim:
+                return tbl
+            if not create:
                 raise ValueError(
-                    f"Индекс построен с векторами размерности {width}, а настроено {self.dim}: "
-                    "смените C360_EMBED_PROVIDER обратно или удалите папку индекса для полной пересборки"
+                    f"Индекс построен с векторами размерности {width}, а настроено {self.dim}: он пересоберётся сам "
+                    "при следующем обновлении rag_index (client360 demo или запуск в Dagster)"
                 )
-            return tbl
+            self.db.drop_table(TABLE)
         if not create:
             return None
         return self.db.create_table(TABLE, schema=schema(self.dim))

@@ -218,7 +218,7 @@ def test_a_thinking_model_gets_its_setting_and_its_reasoning_back_in_the_tool_ro
         # thinking on (C360_GLM_THINKING=enabled): room for it, and its reasoning goes back with the tool results
         thinker = glm_client(server, tmp_path, model="glm-4.5-flash", thinking="enabled")
         server.tool_calls_next = [("client_profile", {})]
-        qa = ClientQA(RagIndex(tmp_path / "rag", 256), LocalEmbedder(256), thinker, WarehouseTools(tmp_path / "w"))
+        qa = ClientQA(RagIndex(tmp_path / "rag", 300), LocalEmbedder(), thinker, WarehouseTools(tmp_path / "w"))
         answer = [x for x in qa.ask("4242", "Какой профиль риска у клиента?") if not isinstance(x, str)][-1]
         assert answer.text
         tool_round, final = (r.json() for r in server.requests[-2:])
@@ -241,10 +241,16 @@ def test_an_embedding_size_embedding_3_does_not_make_is_refused_at_start(env, mo
     assert get_settings().embed_dim == 512
 
 
-def test_the_local_embedder_starts_with_any_size(env, monkeypatch):
+def test_each_embedder_has_its_own_default_size_and_the_local_one_only_its_own(env, monkeypatch):
+    monkeypatch.delenv("C360_EMBED_DIM", raising=False)
     monkeypatch.setenv("C360_EMBED_PROVIDER", "local")
-    monkeypatch.setenv("C360_EMBED_DIM", "300")
     assert get_settings().embed_dim == 300
+    monkeypatch.setenv("C360_EMBED_PROVIDER", "glm")
+    assert get_settings().embed_dim == 1024
+    monkeypatch.setenv("C360_EMBED_PROVIDER", "local")
+    monkeypatch.setenv("C360_EMBED_DIM", "1024")
+    with pytest.raises(ValidationError, match="C360_EMBED_DIM=1024: локальные эмбеддинги .* размерность 300"):
+        get_settings()
 
 
 def test_the_glm_account_notice_is_sent_like_every_message_to_a_chat(env, telegram, monkeypatch):

@@ -1,5 +1,11 @@
 """rag_index: the LanceDB index of every passage, updated incrementally (only new or changed passages are embedded,
-passages whose original is gone are removed)."""
+passages whose original is gone are removed).
+
+The stored hash covers the embedder too, so after a change of C360_EMBED_PROVIDER/MODEL/DIM (or of the local
+embedder itself) every passage is embedded anew; a new vector size recreates the table (RagIndex.table).
+"""
+
+import hashlib
 
 import dagster as dg
 
@@ -42,7 +48,12 @@ def rag_index(
         chunks, by_source = all_chunks(con, settings.timezone)
     index = rag.index()
     embedder = rag.embedder()
+    index.table()  # drops a table of another vector size
     existing = index.existing()
+    stamp = f"{embedder.name}:{embedder.model}:{embedder.dim}"
+    chunks = [
+        {**c, "content_hash": hashlib.sha256(f"{stamp}|{c['content_hash']}".encode()).hexdigest()} for c in chunks
+    ]
     todo = [c for c in chunks if existing.get(c["chunk_id"]) != c["content_hash"]]
     gone = sorted(set(existing) - {c["chunk_id"] for c in chunks})
     for i in range(0, len(todo), EMBED_BATCH):

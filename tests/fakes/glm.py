@@ -139,7 +139,8 @@ class FakeGLM(FakeServer):
         if body["model"] == "embedding-3" and dim not in (256, 512, 1024, 2048):  # the embeddings reference
             return 400, {}, {"error": {"code": "1214", "message": "dimensions 参数非法。请检查文档。"}}
         self.embedding_requests += 1
-        vectors = LocalEmbedder(dim).embed(texts)
+        words = LocalEmbedder().embed(texts)  # meaning-bearing 300-d vectors repeated up to the size asked
+        vectors = [(list(v) * (dim // len(v) + 1))[:dim] for v in words]
         tokens = sum(len(t) for t in texts) // 3
         return (
             200,
@@ -147,7 +148,7 @@ class FakeGLM(FakeServer):
             {
                 "model": body["model"],
                 "object": "list",
-                "data": [{"index": i, "object": "embedding", "embedding": v.tolist()} for i, v in enumerate(vectors)],
+                "data": [{"index": i, "object": "embedding", "embedding": [float(x) for x in v]} for i, v in enumerate(vectors)],
                 "usage": {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens},
             },
         )
