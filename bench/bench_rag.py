@@ -94,6 +94,7 @@ def synthetic(n: int, clients: int, start_id: int, rng: random.Random, end: date
 
 
 def to_table(rows: list[dict], vectors: np.ndarray, dim: int) -> pa.Table:
+    rows = [{**r, "search_text": f"{r['title']}\n{r['text']}"} for r in rows]  # as RagIndex.upsert writes it
     columns = {f.name: [r[f.name] for r in rows] for f in schema(dim) if f.name != "vector"}
     vec = pa.FixedSizeListArray.from_arrays(pa.array(vectors.astype(np.float32).ravel()), dim)
     return pa.Table.from_pydict({**columns, "vector": vec}, schema=schema(dim))

@@ -124,6 +124,20 @@ def test_the_vector_search_finds_a_passage_by_a_question_sharing_no_word_with_it
     assert best.chunk_id == "telegram:1:1#0"
 
 
+def test_a_table_of_an_older_layout_is_refused_when_reading_and_recreated_when_writing(env):
+    import lancedb
+    import pyarrow as pa
+
+    from rag.index import TABLE, schema
+
+    older = pa.schema([f for f in schema(LOCAL_DIM) if f.name != "search_text"])
+    lancedb.connect(str(env.rag_path)).create_table(TABLE, schema=older)
+    index = RagIndex(env.rag_path, LOCAL_DIM)
+    with pytest.raises(ValueError, match="прежней версией программы: он пересоберётся сам"):
+        index.count()
+    assert index.table().schema.names == schema(LOCAL_DIM).names and index.count() == 0
+
+
 def test_an_index_built_by_another_embedder_is_rebuilt_by_the_asset(env, instance):
     with connect(env.warehouse_path) as con:
         con.execute(
