@@ -40,6 +40,20 @@ RELOGIN_JS = """<script>
 </script>"""
 
 
+# Gradio 6.31 sends gr.Error's title but its page ignores it (it reads `_title`): every toast is headed «Error»,
+# «Warning» or «Info». The app's messages are Russian sentences; their heading is made Russian here.
+TOAST_TITLES_JS = """<script>
+(() => {
+  const titles = {Error: "Не получилось", Warning: "Внимание", Info: "Сообщение"};
+  const rename = () => document.querySelectorAll(".toast-title").forEach(t => {
+    const ru = titles[t.textContent.trim()];
+    if (ru) t.textContent = ru;
+  });
+  new MutationObserver(rename).observe(document.documentElement, {childList: true, subtree: true});
+})();
+</script>"""
+
+
 def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
     settings = get_settings()
     staff = staff or Staff(AppDB(settings.resolved_app_db_url))
@@ -77,7 +91,7 @@ def launch(
             server_port=port,
             auth=check,
             auth_message="client360: войдите под своим логином",
-            head=RELOGIN_JS,
+            head=RELOGIN_JS + TOAST_TITLES_JS,
             prevent_thread_lock=True,
             show_error=False,  # handlers say what went wrong in Russian (russian_errors); nothing else shows
             footer_links=[],  # Gradio's English footer (API, «Built with Gradio», settings) is not the curators'

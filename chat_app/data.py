@@ -153,7 +153,7 @@ def original(client_id: str, ref: str) -> str:
             return f"### Расшифровка встречи\n\n{as_text(text)}"
         return f"Оригинал {as_code(ref)} пока не найден: поисковый индекс обновляется раз в час."
     title = re.sub(r" — с \d+:\d\d(:\d\d)?$", "", hits[0].title or "")
-    lines, previous = [f"### {as_text(title)}", as_code(ref)], []
+    lines, previous = [f"### {as_text(title)}"], []  # the title says what it is; the reference is for machines
     for h in hits:
         if h.source == "meeting" and "**Расшифровка**" not in lines:
             lines.append("**Расшифровка**")

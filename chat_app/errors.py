@@ -15,7 +15,7 @@ log = logging.getLogger("client360.app")
 INTERNAL_ERROR = (
     "Не получилось: внутренняя ошибка приложения. Попробуйте ещё раз; если повторится — сообщите администратору."
 )
-TITLE = "Не получилось"  # the toast's heading (Gradio's own is «Error»)
+TITLE = "Не получилось"  # the toast's heading (Gradio's is «Error»; its 6.31 page ignores this: app.TOAST_TITLES_JS)
 
 
 def russian_errors(handler):

@@ -58,18 +58,22 @@ def shot(page, settings, name: str) -> None:
         page.screenshot(path=str(SHOTS / name), full_page=True)
 
 
-# every text that appears on the page (toasts come and go) containing «Error» or «Ошибка», for the end of a test
+# every shown text that appears on the page (toasts come and go) with «Error», «Ошибка» (Gradio's red box on an
+# output whose event failed) or «Не получилось» (the app's failure toast), for the end of a test
 WATCH_ERRORS = """
 window.__errors = [];
 new MutationObserver(ms => { for (const m of ms) for (const n of m.addedNodes) {
-  const t = (n.innerText || n.textContent || "");
-  if (/Error|Ошибка/.test(t)) window.__errors.push(t.slice(0, 200));
-} }).observe(document, {childList: true, subtree: true, characterData: true});
+  const e = n.nodeType === 1 ? n : n.parentElement;
+  if (!e || e === document.body || e === document.documentElement || e.closest("script, style, head")) continue;
+  const t = e.innerText || e.textContent || "";
+  if (/Error|Ошибка|Не получилось/.test(t)) window.__errors.push(t.slice(0, 200));
+} }).observe(document, {childList: true, subtree: true});
 """
 
 
 def errors_seen(page) -> list[str]:
-    return page.evaluate("window.__errors") + re.findall(r".{0,40}(?:Error|Ошибка).{0,40}", page.inner_text("body"))
+    shown = page.inner_text("body")
+    return page.evaluate("window.__errors") + re.findall(r".{0,40}(?:Error|Ошибка|Не получилось).{0,40}", shown)
 
 
 def chat_text(page) -> str:
@@ -205,6 +209,30 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     page.get_by_role("tab", name="Карточка клиента").click()
     shows(page, "ИП Смирнова (лид 10234)", 20000)
     assert page.get_by_label("ID лида", exact=True).first.input_value() == "10234"
+
+    # another client chosen while an answer is still coming: the answer goes to its own client's conversation only
+    def slow(body):
+        time.sleep(4)
+        return "Срок поставки — четверг."
+
+    glm.reply = slow
+    page.get_by_role("tab", name="Чат по клиенту").click()
+    page.get_by_label("Вопрос").fill("Когда поставка?")
+    page.get_by_label("Вопрос").press("Enter")
+    chat_client.fill("11820")
+    chat_client.press("Enter")
+    shows(page, "ООО Зоомир · лид 11820", 20000)
+    for _ in range(100):  # the answer comes meanwhile, into its own client's conversation
+        if staff.chat_history(staff.get("anna"), "10234")[-1]["text"] == "Срок поставки — четверг.":
+            break
+        time.sleep(0.2)
+    assert staff.chat_history(staff.get("anna"), "10234")[-1]["text"] == "Срок поставки — четверг."
+    time.sleep(1)
+    assert "четверг" not in chat_text(page) and "Когда поставка" not in chat_text(page), "not into B's chat"
+    chat_client.fill("10234")
+    chat_client.press("Enter")
+    shows(page, "Срок поставки — четверг", 20000)
+    page.get_by_role("tab", name="Карточка клиента").click()
 
     # a client that does not open (a colleague's) chooses none: the chat asks to choose one, no question possible
     page.get_by_label("ID лида", exact=True).first.fill("10517")

@@ -278,6 +278,8 @@ def test_outside_markdown_is_shown_as_text_in_the_browser(running_app, env, inst
             page.get_by_label("Вопрос").fill(f"Что на фото ![]({pixels.url}/question.png)?")
             page.get_by_label("Вопрос").press("Enter")
             shows(page, f"Клиент прислал фото ![]({pixels.url}/answer.png)", 30000)
+            page.get_by_role("radio", name=re.compile(r"^\[1\] Telegram")).click()  # the cited message, in the chat
+            page.locator("#cite-view").get_by_text("накладная", exact=False).wait_for(timeout=20000)
             time.sleep(1)  # let any image request the page would make arrive
             host = pixels.url.removeprefix("http://")
             live = page.evaluate(

@@ -14,7 +14,7 @@ from chat_app import data, views
 from chat_app.access import ClientClosed, current_user, require_client
 from chat_app.errors import russian_errors
 from config.settings import get_settings
-from warehouse.staff import Staff, User
+from warehouse.staff import MAX_NOTE_CHARS, Staff, User
 
 PERIODS = {"30 дней": 30, "90 дней": 90, "год": 365, "всё время": None}
 
@@ -142,11 +142,11 @@ def build(staff: Staff, selected: gr.Textbox) -> CardTab:
             ref_box = gr.Textbox(label="Ссылка на запись (meeting:…, telegram:…, bitrix:…)")
             original_view = gr.Markdown(elem_id="original-view")
         with gr.Row():
-            note_text = gr.Textbox(label="Новая заметка", lines=2, scale=4)
+            note_text = gr.Textbox(label="Новая заметка", lines=2, scale=4, max_length=MAX_NOTE_CHARS)
             note_btn = gr.Button("Сохранить заметку", scale=1)
         with gr.Row():
             note_no = gr.Textbox(label="Номер заметки (#)", scale=1)
-            note_new = gr.Textbox(label="Новый текст", scale=3)
+            note_new = gr.Textbox(label="Новый текст", scale=3, max_length=MAX_NOTE_CHARS)
             edit_btn = gr.Button("Изменить", scale=1)
             delete_btn = gr.Button("Удалить", variant="stop", scale=1)
         note_status = gr.Markdown()

@@ -8,6 +8,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from warehouse.staff import Staff, User
 
 log = logging.getLogger("client360.app")
 MAX_QUESTION_CHARS = 4000
+MAX_PAGES = 10000  # the pages whose shown client is remembered (the oldest forgotten first)
 MODEL_DOWN = "Модель сейчас не отвечает, ответа нет. Попробуйте через минуту."
 
 _engine_lock = threading.Lock()
@@ -59,8 +61,7 @@ def question_box(open_for: bool) -> gr.Textbox:
 class ChatTab:
     client_box: gr.Textbox  # the chat's own lead field (it chooses the client for every tab)
     outputs: list[gr.components.Component]  # what a chosen client changes: head, chatbot, sources, question
-    show: Callable  # (user, client_id, card or None) → the outputs' values
-    ask_event: gr.events.Dependency  # cancelled when another client is chosen
+    show: Callable  # (request, user, client_id, card or None) → the outputs' values
 
 
 def build(staff: Staff, selected: gr.Textbox, open_original: Callable) -> ChatTab:
@@ -72,8 +73,18 @@ def build(staff: Staff, selected: gr.Textbox, open_original: Callable) -> ChatTa
         index = index[0] if isinstance(index, list | tuple) else index
         return logged[index] if isinstance(index, int) and 0 <= index < len(logged) else None
 
-    def show(user: User, client_id: str, card: dict | None) -> tuple:
+    # the client each page's chat shows now (by Gradio session): an answer still streaming for another one stops
+    # showing (it is stored in its own client's conversation all the same)
+    showing: OrderedDict[str, str] = OrderedDict()
+    showing_lock = threading.Lock()
+
+    def show(request: gr.Request, user: User, client_id: str, card: dict | None) -> tuple:
         """The chat of a chosen client (its own stored conversation and its last answer's sources), or the hint."""
+        with showing_lock:
+            showing[request.session_hash or ""] = client_id if card is not None else ""
+            showing.move_to_end(request.session_hash or "")
+            while len(showing) > MAX_PAGES:
+                showing.popitem(last=False)
         if card is None:
             return views.chat_head(None, ""), [], cited(None), "", question_box(False)
         log_ = staff.chat_history(user, client_id)
@@ -104,6 +115,7 @@ def build(staff: Staff, selected: gr.Textbox, open_original: Callable) -> ChatTa
         sources = gr.Radio()
         staff.log_chat(user, client_id, "user", message)
         started, first, streamed = time.monotonic(), None, ""
+        page = request.session_hash or ""
         try:
             for piece in answer_engine(get_settings()).ask(client_id, message):
                 if isinstance(piece, Answer):
@@ -125,11 +137,13 @@ def build(staff: Staff, selected: gr.Textbox, open_original: Callable) -> ChatTa
                     first = first or time.monotonic()
                     streamed += piece
                     history[-1]["content"] = views.as_text(streamed)
-                yield "", history, sources
+                if showing.get(page, client_id) == client_id:  # the page still shows this client's chat
+                    yield "", history, sources
         except LLMError as exc:  # the model is down or refuses: said in the chat, not as a failure of the app
             log.warning("ответ модели не получен (%s, клиент %s): %s", user.login, client_id, exc)
             history[-1]["content"] = MODEL_DOWN
-            yield "", history, gr.Radio(visible=False)
+            if showing.get(page, client_id) == client_id:
+                yield "", history, gr.Radio(visible=False)
 
     @russian_errors
     def feedback(client_id: str, shown: list, like: gr.LikeData, request: gr.Request):
@@ -143,7 +157,12 @@ def build(staff: Staff, selected: gr.Textbox, open_original: Callable) -> ChatTa
         with gr.Row(equal_height=True):
             chat_client = gr.Textbox(label="ID лида", placeholder="например, 10234", scale=1, min_width=140)
             head = gr.Markdown(views.chat_head(None, ""), elem_id="chat-head", container=True)
-        chatbot = gr.Chatbot(label="Ответы по данным клиента, со ссылками на источники", height=480, elem_id="chat")
+        chatbot = gr.Chatbot(
+            label="Ответы по данным клиента, со ссылками на источники",
+            height=480,
+            elem_id="chat",
+            buttons=["copy", "copy_all"],  # no «share»: a client's data goes to no outside service
+        )
         question = gr.Textbox(
             label="Вопрос",
             placeholder="Сначала выберите клиента",
@@ -154,10 +173,10 @@ def build(staff: Staff, selected: gr.Textbox, open_original: Callable) -> ChatTa
         cite_view = gr.Markdown(elem_id="cite-view")
 
     outputs = [head, chatbot, cite_choice, cite_view, question]
-    asked = question.submit(ask, [question, chatbot, selected], [question, chatbot, cite_choice], api_name="ask")
+    question.submit(ask, [question, chatbot, selected], [question, chatbot, cite_choice], api_name="ask")
     chatbot.like(feedback, [selected, chatbot], None, api_name="feedback", api_visibility="private")
     chatbot.select(pick_answer, [selected, chatbot], cite_choice, api_name="pick_answer", api_visibility="private")
     cite_choice.input(
         open_original, [selected, cite_choice], cite_view, api_name="open_citation", api_visibility="private"
     )
-    return ChatTab(chat_client, outputs, show, asked)
+    return ChatTab(chat_client, outputs, show)
