@@ -67,6 +67,7 @@ class _WordVectors:
         self.decoded = np.zeros((pq.vectors, pq.dim), dtype=np.float32)
         self.done = np.zeros(pq.vectors, dtype=bool)
         self.lock = threading.Lock()
+        self.forms = _WordIds(self.ids)  # shared by every embedder of the process
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         todo = ids[~self.done[ids]]
@@ -131,7 +132,7 @@ class LocalEmbedder:
         self.dim = dim
         self.usage = LLMUsage()
         self._words = word_vectors()
-        self._ids = _WordIds(self._words.ids)
+        self._ids = self._words.forms
 
     BATCH = 256  # bounds the words × 300 array of one pass
 
