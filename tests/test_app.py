@@ -72,10 +72,8 @@ def test_every_event_has_an_explicit_api_name(env, monkeypatch):
     monkeypatch.setattr(BlocksConfig, "set_event_trigger", spy)
     app, _ = build_app(Staff(AppDB(env.resolved_app_db_url)))
     assert len(given) == len(app.fns) > 0
-    cancelling = [fn for fn in app.fns.values() if fn.fn is None]  # Gradio's own: choosing a client stops an answer
-    assert cancelling and all(fn.api_visibility == "private" for fn in cancelling)
-    assert [fn for fn, api_name in given if fn is not None and not api_name] == [], "every event names itself"
-    names = [fn.api_name for fn in app.fns.values() if fn.fn is not None]
+    assert [fn for fn, api_name in given if not api_name] == [], "every event names itself"
+    names = [fn.api_name for fn in app.fns.values()]
     assert len(set(names)) == len(names) and not [n for n in names if re.search(r"_\d+$", n)], names
     public = {fn.api_name for fn in app.fns.values() if fn.api_visibility == "public"}
     assert public == {

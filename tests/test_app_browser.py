@@ -246,6 +246,12 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     assert staff.chat_history(staff.get("anna"), "11820") == []
     assert errors_seen(page) == [], "no «Error» and no red boxes in any of these flows"
 
+    page.goto(url + "/?lead=11820")  # a link chooses the client: its card and its chat
+    shows(page, "ООО Зоомир (лид 11820)", 20000)
+    page.get_by_role("tab", name="Чат по клиенту").click()
+    shows(page, "ООО Зоомир · лид 11820", 20000)
+    assert page.get_by_label("Вопрос").is_enabled() and errors_seen(page) == []
+
     anonymous = browser.new_page()
     response = anonymous.goto(url + "/config")
     assert response.status in (401, 403)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from chat_app import views
-from rag.citations import Citation
+from rag.citations import Citation, citation_label
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 
@@ -213,6 +213,30 @@ def test_an_answer_is_its_text_and_its_sources_are_listed_once_with_readable_lab
     stored = json.dumps([citations[1].__dict__ | {"time": None}], ensure_ascii=False)
     assert views.citation_choices(stored) == [("[2] Telegram", "telegram:-1001:1-3")]
     assert views.citation_choices(None) == views.citation_choices("[]") == []
+
+
+def test_every_kind_of_source_has_a_label_a_curator_reads():
+    cases = [
+        (
+            ("call", "bitrix:5", "2026-11-28 11:20", "Звонок (входящее) 28.11.2026 11:20 — резюме"),
+            "Звонок 28.11.2026, 11:20",
+        ),
+        (("meeting_summary", "meeting:x", datetime(2026, 11, 30, 14, 5, 42), "Встреча"), "Встреча 30.11.2026, 14:05"),
+        (("email", "bitrix:2", "2026-11-29 16:32", "Письмо (исходящее) 29.11.2026: без темы"), "Письмо, 29.11.2026"),
+        (("note", "note:3", "2026-11-30 09:00", "Заметка куратора anna, 30.11.2026"), "Заметка куратора, 30.11.2026"),
+        (("wms", "wms_week:1:2025-12-29", "2026-01-04 23:00", "Склад"), "Склад, неделя 29.12.2025–04.01.2026"),
+        (("wms", "wms_period:1:2026-11-01:2026-11-30", "2026-11-30", "Склад за период"), "Склад, 01.11–30.11.2026"),
+        (("tone", "tone:1:2026-11", "2026-11-30 23:59", "Тон общения за ноябрь 2026"), "Тон общения, ноябрь 2026"),
+        (("tone", "bitrix:1", date(2026, 10, 1), "Тон за 10.2026"), "Тон общения, октябрь 2026"),  # a tool's
+        (
+            ("profile", "meeting:x", "2026-11-20 11:00", "Профиль: marketplaces"),
+            "Профиль клиента: маркетплейсы, 20.11.2026",
+        ),
+        (("alert", "wms_order:W1:O1", date(2026, 11, 29), "Тревога (high)"), "Тревога, неделя до 29.11.2026"),
+        (("telegram", "telegram:-1:1", None, "Telegram, чат"), "Telegram"),
+    ]
+    for args, label in cases:
+        assert citation_label(*args) == label, args
 
 
 def test_the_chat_head_names_the_client_or_asks_to_choose_one():

@@ -17,6 +17,7 @@ from config.settings import get_settings
 from warehouse.staff import MAX_NOTE_CHARS, Staff, User
 
 PERIODS = {"30 дней": 30, "90 дней": 90, "год": 365, "всё время": None}
+WEEK_AXIS = "%d.%m.%Y"  # the charts' dates as the rest of the app writes them (Vega's own: «Aug 09», English)
 
 
 @dataclass
@@ -121,7 +122,12 @@ def build(staff: Staff, selected: gr.Textbox) -> CardTab:
         alerts = gr.Markdown()
         with gr.Row():
             stock_chart = gr.LinePlot(
-                x="неделя", y="единиц", color="ряд", label="Остаток на складе, ед.", color_title=""
+                x="неделя",
+                y="единиц",
+                color="ряд",
+                label="Остаток на складе, ед.",
+                color_title="",
+                x_axis_format=WEEK_AXIS,
             )
             flows_chart = gr.LinePlot(
                 x="неделя",
@@ -130,6 +136,7 @@ def build(staff: Staff, selected: gr.Textbox) -> CardTab:
                 label="Отгрузки, вывоз, приёмка и резервы за неделю, ед.",
                 color_title="",
                 color_map=views.FLOW_COLORS,
+                x_axis_format=WEEK_AXIS,
             )
         timeline_df = gr.Dataframe(
             label="История клиента (нажмите на строку — откроется запись целиком: расшифровка встречи, "

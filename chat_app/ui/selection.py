@@ -36,8 +36,8 @@ def wire(app: gr.Blocks, staff: Staff, selected: gr.Textbox, clients: ClientsTab
     def linked(sources: list[str], period: str, request: gr.Request):
         lead = request.query_params.get("lead")
         if not lead:
-            return tuple(gr.skip() for _ in outputs)
-        return choose(request, lead, sources, period)
+            return tuple(gr.skip() for _ in range(len(outputs) + 1))
+        return *choose(request, lead, sources, period), gr.Tabs(selected="card")
 
     outputs = [selected, card.client_box, chat.client_box, *card.outputs, *chat.outputs]
     for name, trigger, box in (
@@ -53,4 +53,4 @@ def wire(app: gr.Blocks, staff: Staff, selected: gr.Textbox, clients: ClientsTab
         api_name="pick_client",
         api_visibility="private",
     )
-    app.load(linked, card.filters, outputs, api_name="open_linked_client", api_visibility="private")
+    app.load(linked, card.filters, [*outputs, tabs], api_name="open_linked_client", api_visibility="private")
