@@ -18,6 +18,7 @@ MONTHS = (
     "июль", "август", "сентябрь", "октябрь", "ноябрь", "декабрь",
 )  # fmt: skip
 _SUBJECT = re.compile(r"^Письмо[^:]*:\s*(.+?)\s*$")
+_STARTED = re.compile(r"\d\d\.\d\d\.\d{4} \d\d:\d\d")  # a recording's start in its title (rag/chunks.py)
 _PROFILE_KIND = re.compile(r"^Профиль:\s*(.+?)\s*$")
 
 
@@ -48,7 +49,7 @@ class Citation:
 
     @property
     def label(self) -> str:
-        return citation_label(self.source, self.source_id, self.time, self.title)
+        return citation_label(self.source, self.source_id, self.time, self.title, self.deep_ref)
 
 
 def _moment(when: datetime | date | str | None) -> datetime | None:
@@ -84,13 +85,21 @@ def _warehouse(ref, at: datetime | None) -> str:
     return f"Склад, {at:%d.%m.%Y}" if at else "Склад"
 
 
-def citation_label(source: str, source_id: str, when: datetime | date | str | None, title: str | None) -> str:
+def citation_label(
+    source: str, source_id: str, when: datetime | date | str | None, title: str | None, deep_ref: str | None = None
+) -> str:
     """What a curator reads for a source: «Встреча 30.11.2026, 14:05», «Письмо „Претензия по браку“, 30.11.2026»,
-    «Склад, неделя 23.11–29.11.2026» — the kind and the date (the index keeps local time), never a raw reference."""
+    «Склад, неделя 23.11–29.11.2026» — the kind and the date (the index keeps local time), never a raw reference.
+    A meeting or a call is named by its start, wherever in the recording the passage is (`deep_ref`'s second)."""
     at, ref, title = _moment(when), parse_ref(source_id), title or ""
     day = f", {at:%d.%m.%Y}" if at else ""
     if source in ("meeting", "meeting_summary", "call"):
         kind = "Звонок" if source == "call" else "Встреча"
+        moment = parse_ref(deep_ref)
+        if (started := _STARTED.search(title)) and moment and moment.at:  # a passage inside: its recording's start
+            at = datetime.strptime(started[0], "%d.%m.%Y %H:%M")
+        elif at and moment and moment.at:
+            at -= timedelta(seconds=moment.at)
         return f"{kind} {at:%d.%m.%Y, %H:%M}" if at else kind
     if source == "email":
         subject = m[1] if (m := _SUBJECT.match(title)) and m[1] != "без темы" else ""

@@ -193,9 +193,11 @@ def test_an_answer_is_its_text_and_its_sources_are_listed_once_with_readable_lab
     assert views.answer_markdown("Нет в данных.") == "Нет в данных."
     meeting = "meeting:20261130-140500-10234-aa"
     citations = [
-        Citation(1, "meeting", meeting, f"{meeting}@83", "2026-11-30 14:05", "Встреча 30.11.2026 14:05: Итоги", "ц"),
+        Citation(1, "meeting", meeting, f"{meeting}@83", "2026-11-30 14:06", "Встреча 30.11.2026 14:05: Итоги", "ц"),
         Citation(2, "telegram", "telegram:-1001:1", "telegram:-1001:1-3", "2026-11-23 09:01", "Telegram, чат", "ч"),
-        Citation(3, "meeting", meeting, f"{meeting}@540", "2026-11-30 14:05", "Встреча 30.11.2026 14:05", "м"),
+        Citation(
+            3, "meeting", meeting, f"{meeting}@540", "2026-11-30 14:14", "Встреча 30.11.2026 14:05 — с 09:00", "м"
+        ),
         Citation(
             4, "email", "bitrix:6", "bitrix:6", "2026-11-30 11:05", "Письмо (входящее) 30.11.2026: Претензия", "п"
         ),
@@ -203,7 +205,7 @@ def test_an_answer_is_its_text_and_its_sources_are_listed_once_with_readable_lab
     ]
     choices = views.citation_choices([c.__dict__ for c in citations])
     assert choices == [
-        ("[1, 3] Встреча 30.11.2026, 14:05", f"{meeting}@83"),  # one meeting is one source, opened at [1]
+        ("[1, 3] Встреча 30.11.2026, 14:05", f"{meeting}@83"),  # one meeting (by its start), opened at [1]
         ("[2] Telegram, 23.11.2026", "telegram:-1001:1-3"),
         ("[4] Письмо „Претензия“, 30.11.2026", "bitrix:6"),
         ("[5] Склад, неделя 23.11–29.11.2026", "wms_week:10234:2026-11-23"),
@@ -222,6 +224,7 @@ def test_every_kind_of_source_has_a_label_a_curator_reads():
             "Звонок 28.11.2026, 11:20",
         ),
         (("meeting_summary", "meeting:x", datetime(2026, 11, 30, 14, 5, 42), "Встреча"), "Встреча 30.11.2026, 14:05"),
+        (("call", "bitrix:7", "2026-11-28 11:22:10", "Звонок", "bitrix:7@130"), "Звонок 28.11.2026, 11:20"),
         (("email", "bitrix:2", "2026-11-29 16:32", "Письмо (исходящее) 29.11.2026: без темы"), "Письмо, 29.11.2026"),
         (("note", "note:3", "2026-11-30 09:00", "Заметка куратора anna, 30.11.2026"), "Заметка куратора, 30.11.2026"),
         (("wms", "wms_week:1:2025-12-29", "2026-01-04 23:00", "Склад"), "Склад, неделя 29.12.2025–04.01.2026"),
