@@ -24,7 +24,7 @@ from connectors.http import with_retries
 from connectors.llm.base import LLMError, LLMUsage, OnceNotice
 from connectors.llm.glm import glm_error
 from connectors.redact import register
-from rag.text import STOP_WORDS, lemma, terms, tokens  # noqa: F401  (terms: until rag/ importers move to rag.text)
+from rag.text import STOP_WORDS, lemma, tokens
 
 NAVEC_FILE = "navec_news_v1_1B_250K_300d_100q"  # natasha's news vectors: 250k words, 300 d, 1B-word corpus
 LOCAL_DIM = 300

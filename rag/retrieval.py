@@ -1,12 +1,12 @@
-"""What a question asks for: the period it names («за последний месяц», «в октябре», …), its key terms, and how
-well a text matches them (word forms and the curators' words for what the data says)."""
+"""What a question asks for: the period it names («за последний месяц», «в октябре», …), its content lemmas, and its
+intent — the latest meeting/call/e-mail/chat, a change of tone over time — read from lemmas (rag/text.py)."""
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
 
-from rag.embeddings import STOP_WORDS, terms
+from rag.text import lemmas, terms, tokens
 
 MONTHS_GEN = [
     "январ",
@@ -23,31 +23,82 @@ MONTHS_GEN = [
     "декабр",
 ]
 _MONTH_RE = re.compile(r"\b(?:в|во|за)\s+(" + "|".join(MONTHS_GEN) + r")[а-я]*(?:\s+(\d{4}))?", re.I)
+# generic interrogatives, fillers and time words: they say how a question is asked, not what it is about
 QUESTION_WORDS = frozenset(
-    """сколько какой какая какое какие каким каких что чем когда где почему зачем как ли говорил говорила говорили
-    сказал сказала сказали обсуждали обсуждал упоминал упоминали писал писала писали был была были есть он она они
-    мы нам наш наша наши нашей последний последнюю последние последних последней последнего последнем месяц
-    неделю неделе недели дней день году год этом прошлой прошлом вчера сегодня клиент клиента клиенту клиентом ему
-    его её ее у по про о об всплывали всплывало работает работают прошлый прошлая прошлые прошлого прошлую
-    прошлым""".split()
+    """сколько какой что чем когда где почему зачем как ли говорить сказать обсуждать упоминать писать быть есть
+    он она они мы наш у по про о об последний крайний месяц неделя день год этот прошлый вчера сегодня клиент
+    работать случиться сделать хотеть мочь свой весь""".split()
 )
-# what curators ask in their words → how it is said in the data (the offline answerer matches words, not meaning)
-COMPLAINTS = ["задерж", "пересо", "штраф", "долго", "дорог", "недов"]
-SYNONYMS = {
-    "обеща": ["пришл", "отправ", "подгот", "сдела", "догов", "пров", "срок"],
-    "блокер": ["задерж", "пересо", "штраф", "долго", "висит", "дорог"],
-    "пробл": ["задерж", "пересо", "штраф", "долго", "висит", "дорог"],
-    "жалоб": COMPLAINTS,  # жалоба, жалобы
-    "жалов": COMPLAINTS,  # жаловался, жаловались
-    "жалу": COMPLAINTS,  # жалуется, жалуются
-    "пожалов": COMPLAINTS,  # пожаловался
-    "маркетпл": ["wildb", "ozon", "яндек", "марке", "мегам"],
-    "торгу": ["wildb", "ozon", "яндек", "марке"],
-    "настро": ["тон"],
-    "продаё": ["прода", "товар"],
-}
 RECENCY_HALF_LIFE_DAYS = 60
-NUMERIC_RE = re.compile(r"сколько|объ[её]м|остат", re.I)
+NUMERIC_RE = re.compile(r"сколько|объ[её]м|остат|\bцифр", re.I)
+
+# «последняя встреча», «в прошлый раз по телефону», «крайнее письмо»: the newest item of a kind (lemmas)
+_LATEST = frozenset({"последний", "крайний", "прошлый", "недавний"})
+CONTACT_KINDS = {
+    "встреча": ("meeting_summary", "meeting"),
+    "переговоры": ("meeting_summary", "meeting"),
+    "видеосвязь": ("meeting_summary", "meeting"),
+    "созвон": ("meeting_summary", "meeting", "call"),
+    "разговор": ("meeting_summary", "meeting", "call"),
+    "звонок": ("call",),
+    "телефон": ("call",),
+    "телефонный": ("call",),
+    "письмо": ("email",),
+    "почта": ("email",),
+    "email": ("email",),
+    "сообщение": ("telegram",),
+    "переписка": ("telegram",),
+    "чат": ("telegram",),
+    "телеграм": ("telegram",),
+    "telegram": ("telegram",),
+}
+# «поменялся ли тон», «стали ли они злее», «как изменился настрой»: the tone over time
+_MOOD = frozenset(
+    {
+        "тон",
+        "настрой",
+        "настроение",
+        "отношение",
+        "относиться",
+        "злой",
+        "добрый",
+        "довольный",
+        "недовольный",
+        "лояльность",
+        "лояльный",
+        "тональность",
+    }
+)
+_CHANGE = frozenset(
+    {
+        "поменяться",
+        "измениться",
+        "изменение",
+        "стать",
+        "сравнение",
+        "сравнить",
+        "динамика",
+        "ухудшиться",
+        "улучшиться",
+        "меняться",
+    }
+)
+
+
+def latest_kind(question: str) -> tuple[str, ...] | None:
+    """The sources of «the latest <contact>» the question asks about, or None."""
+    words = lemmas(question)
+    for i, w in enumerate(words):
+        if w in _LATEST:
+            for near in words[max(0, i - 3) : i + 4]:
+                if near in CONTACT_KINDS:
+                    return CONTACT_KINDS[near]
+    return None
+
+
+def asks_tone_change(question: str) -> bool:
+    words = set(lemmas(question))
+    return bool(words & _MOOD) and (bool(words & _CHANGE) or any(w.endswith("ее") for w in tokens(question)))
 
 
 def parse_period(question: str, today: date) -> tuple[datetime | None, datetime | None]:
@@ -88,23 +139,13 @@ def parse_period(question: str, today: date) -> tuple[datetime | None, datetime 
 
 
 def key_terms(question: str) -> list[str]:
-    words = [w for w in re.findall(r"[a-zа-яё0-9]+", question.lower()) if w not in QUESTION_WORDS]
-    return [t for t in terms(" ".join(words)) if t not in STOP_WORDS and not re.fullmatch(r"\d{4}", t)]
-
-
-def _matches(term: str, tokens: set[str]) -> bool:
-    if term in tokens:
-        return True
-    if len(term) >= 5 and any(len(t) >= 5 and t[:5] == term[:5] for t in tokens):
-        return True  # the same word in another form: отгрузил ~ отгружено, пересорт ~ пересорта
-    for prefix, words in SYNONYMS.items():
-        if term.startswith(prefix):
-            return any(t.startswith(w) for w in words for t in tokens)
-    return False
+    """The question's content lemmas (what it is about), without interrogatives, time words and years."""
+    return [t for t in terms(question) if t not in QUESTION_WORDS and not re.fullmatch(r"\d{4}", t)]
 
 
 def overlap(question_terms: list[str], text: str) -> float:
+    """Share of the question's content lemmas the text holds."""
     if not question_terms:
         return 0.0
-    tokens = set(terms(text))
-    return sum(_matches(t, tokens) for t in question_terms) / len(question_terms)
+    have = set(terms(text))
+    return sum(t in have for t in question_terms) / len(question_terms)
