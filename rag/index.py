@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 TABLE = "chunks"
 
 
+class IndexOutdated(ValueError):
+    """The index on disk was built by another embedder or layout; the next rag_index update rebuilds it."""
+
+
 def schema(dim: int) -> pa.Schema:
     import pyarrow as pa
 
@@ -98,7 +102,7 @@ class RagIndex:
                 built = "прежней версией программы"
                 if width != self.dim:
                     built = f"с векторами размерности {width}, а настроено {self.dim}"
-                raise ValueError(
+                raise IndexOutdated(
                     f"Индекс построен {built}: он пересоберётся сам при следующем обновлении rag_index "
                     "(client360 demo или запуск в Dagster)"
                 )

@@ -12,7 +12,7 @@ from assets.rag.assets import rag_index
 from config.settings import get_settings
 from orchestration.resources import all_resources
 from rag.embeddings import LOCAL_DIM, LocalEmbedder
-from rag.index import RagIndex
+from rag.index import IndexOutdated, RagIndex
 from rag.text import STOP_WORDS, lemmas, terms, tokens
 from tests.conftest import build_views, metadata_of
 from warehouse.duck import connect
@@ -133,7 +133,7 @@ def test_a_table_of_an_older_layout_is_refused_when_reading_and_recreated_when_w
     older = pa.schema([f for f in schema(LOCAL_DIM) if f.name != "search_text"])
     lancedb.connect(str(env.rag_path)).create_table(TABLE, schema=older)
     index = RagIndex(env.rag_path, LOCAL_DIM)
-    with pytest.raises(ValueError, match="прежней версией программы: он пересоберётся сам"):
+    with pytest.raises(IndexOutdated, match="прежней версией программы: он пересоберётся сам"):
         index.count()
     assert index.table().schema.names == schema(LOCAL_DIM).names and index.count() == 0
 
@@ -152,7 +152,7 @@ def test_an_index_built_by_another_embedder_is_rebuilt_by_the_asset(env, instanc
     # what an older version left: 1024-d vectors of the hashed embedder
     old = RagIndex(env.rag_path, 1024)
     old.upsert([row("telegram:-1:1-1#0", "10001", "старое", np.ones(1024) / 32)])
-    with pytest.raises(ValueError, match="размерности 1024.*пересоберётся сам"):
+    with pytest.raises(IndexOutdated, match="размерности 1024.*пересоберётся сам"):
         RagIndex(env.rag_path, LOCAL_DIM).search("10001", np.zeros(LOCAL_DIM), "")
 
     result = dg.materialize([rag_index], resources=all_resources(), instance=instance)

@@ -20,11 +20,13 @@ from chat_app.errors import russian_errors
 from config.settings import Settings, get_settings
 from connectors.llm.base import LLMError
 from rag.answer import Answer, ClientQA, build_engine
+from rag.index import IndexOutdated
 from warehouse.staff import Staff, User
 
 log = logging.getLogger("client360.app")
 MAX_QUESTION_CHARS = 4000
 MAX_PAGES = 10000  # the pages whose shown client is remembered (the oldest forgotten first)
+INDEX_REBUILDING = "Поиск по данным сейчас обновляется после смены настроек. Спросите через несколько минут."
 MODEL_DOWN = "Модель сейчас не отвечает, ответа нет. Попробуйте через минуту."
 
 _engine_lock = threading.Lock()
@@ -139,9 +141,9 @@ def build(staff: Staff, selected: gr.Textbox, open_original: Callable) -> ChatTa
                     history[-1]["content"] = views.as_text(streamed)
                 if showing.get(page, client_id) == client_id:  # the page still shows this client's chat
                     yield "", history, sources
-        except LLMError as exc:  # the model is down or refuses: said in the chat, not as a failure of the app
-            log.warning("ответ модели не получен (%s, клиент %s): %s", user.login, client_id, exc)
-            history[-1]["content"] = MODEL_DOWN
+        except (LLMError, IndexOutdated) as exc:  # said in the chat, not as a failure of the app
+            log.warning("ответ не получен (%s, клиент %s): %s", user.login, client_id, exc)
+            history[-1]["content"] = INDEX_REBUILDING if isinstance(exc, IndexOutdated) else MODEL_DOWN
             if showing.get(page, client_id) == client_id:
                 yield "", history, gr.Radio(visible=False)
 
