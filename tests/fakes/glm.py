@@ -148,7 +148,10 @@ class FakeGLM(FakeServer):
             {
                 "model": body["model"],
                 "object": "list",
-                "data": [{"index": i, "object": "embedding", "embedding": [float(x) for x in v]} for i, v in enumerate(vectors)],
+                "data": [
+                    {"index": i, "object": "embedding", "embedding": [float(x) for x in v]}
+                    for i, v in enumerate(vectors)
+                ],
                 "usage": {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens},
             },
         )
