@@ -150,10 +150,13 @@ class LocalEmbedder:
         ids, rows = ids[known], rows[known]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if ids.size:
-            weighted = self._words.vectors(ids) * self._words.weight[ids][:, None]
-            # rows are sorted: one segment per text that has a known word
-            present, starts = np.unique(rows, return_index=True)
-            out[present] = np.add.reduceat(weighted, starts, axis=0)
+            # texts × distinct words matrix of SIF weights, times those words' vectors: one BLAS product instead of
+            # gathering and summing a 300-d row per word (4-40× faster, bench/bench_rag.py)
+            unique, column = np.unique(ids, return_inverse=True)
+            weights = np.bincount(
+                rows * unique.size + column, weights=self._words.weight[ids], minlength=len(texts) * unique.size
+            )
+            out = weights.reshape(len(texts), unique.size).astype(np.float32) @ self._words.vectors(unique)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1, norms)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 
-_WORD = re.compile(r"[a-zа-яё0-9]+", re.I)
+_WORD = re.compile(r"[a-zа-яё0-9]+")  # matched on lower-cased text
 
 # generic Russian function words (NLTK's list) and the word every question about a client carries
 STOP_WORDS = frozenset(
