@@ -13,13 +13,18 @@ from datetime import date, datetime, timedelta
 
 from connectors.llm import prompts
 from connectors.llm.base import LLMClient, LLMError, assistant_turn
+from rag.chunks import tone_figures
 from rag.citations import Answer, Citation, Passage, citation_label
 from rag.embeddings import Embedder, LocalEmbedder, build_embedder
 from rag.index import Hit, RagIndex
 from rag.retrieval import (
     NUMERIC_RE,
     RECENCY_HALF_LIFE_DAYS,
+    YEAR_RE,
+    asks_figures,
+    asks_tone,
     asks_tone_change,
+    channel,
     key_terms,
     latest_kind,
     parse_period,
@@ -48,6 +53,7 @@ FOUND_LEXICAL = 0.5
 FOUND_MEANING = 0.5
 QUOTE_MARGIN = 0.12
 INTENT_BONUS = 1.0  # the items an intent names (the latest meeting, the tone by month) come first
+TONE_STEP = 0.1  # a change of the mean sentiment (−1…+1) smaller than this is «почти не изменился»
 
 
 def sentences(text: str) -> list[str]:
@@ -58,6 +64,34 @@ def sentences(text: str) -> list[str]:
         if len(line) >= 3 and not _REF_IN_TEXT.search(line):
             out.append(line[:300])
     return out
+
+
+def _unknown_year(question: str, start, end, hits: list[Hit]) -> bool:
+    """The question names a year that is neither its period nor written in any of the passages."""
+    covered = set(range(start.year, (end - timedelta(microseconds=1)).year + 1)) if start and end else set()
+    said = " ".join(f"{h.title or ''} {h.text}" for h in hits)
+    return any(int(y) not in covered and y not in said for y in YEAR_RE.findall(question))
+
+
+def _tone_change(scored: list[Scored], passages: list[Passage]) -> str | None:
+    """«Тон: ноябрь 2026 → декабрь 2026 — стал хуже …» from the two months' tone passages the intent put first."""
+    months = [(p, tone_figures(p.text)) for p, s in zip(passages, scored, strict=True) if p.source == "tone"]
+    months = [(p, f) for p, f in months if f and scored[p.n - 1].hit.score >= INTENT_BONUS][:2]
+    if len(months) < 2:
+        return None
+    (new, (after, _, complaints_after)), (old, (before, _, complaints_before)) = months
+    delta = after - before
+    how = "стал теплее" if delta >= TONE_STEP else "стал хуже" if delta <= -TONE_STEP else "почти не изменился"
+    name = lambda p: (p.title or "").removeprefix("Тон общения за ").strip()  # noqa: E731
+    return (
+        f"Тон: {name(old)} → {name(new)} — {how} (средняя оценка настроения {before:+.2f} → {after:+.2f}, "
+        f"контактов с жалобами или конфликтом {complaints_before} → {complaints_after}) [{old.n}][{new.n}]"
+    )
+
+
+def _window(hit: Hit) -> int:
+    # chunk ids are <source_ref>#<n> (rag/chunks.py): n orders the windows of one original
+    return int(hit.chunk_id.rpartition("#")[2])
 
 
 @dataclass
@@ -76,20 +110,34 @@ class ClientQA:
         self.meaning = meaning if meaning is not None else (embedder if embedder.name == "local" else LocalEmbedder())
 
     def _intent_hits(self, client_id: str, question: str, start, end) -> list[Hit]:
-        kinds = latest_kind(question)
+        """The passages the question's intent names, best first: the latest item of a kind, the items of a kind in
+        the period, the tone by month, the warehouse figures of the period."""
         out: list[Hit] = []
-        if kinds:
-            items = [h for kind in kinds for h in self.index.passages(client_id, source=kind, start=start, end=end)]
-            if items:
-                newest = max(h.occurred_at or datetime.min for h in items)
-                ref = next(h.source_ref for h in items if (h.occurred_at or datetime.min) == newest)
-                out = sorted(
-                    (h for h in items if h.source_ref == ref),
-                    key=lambda h: (h.source != "meeting_summary", int(h.chunk_id.rpartition("#")[2])),
-                )
-        if asks_tone_change(question):
+        latest, kinds = latest_kind(question), channel(question)
+        if latest or (kinds and (start or end)):
+            items = [
+                h for kind in latest or kinds for h in self.index.passages(client_id, source=kind, start=start, end=end)
+            ]
+            newest = sorted({(h.occurred_at or datetime.min, h.source_ref) for h in items}, reverse=True)
+            refs = [ref for _, ref in newest[: 1 if latest else 3]]
+            out = sorted(
+                (h for h in items if h.source_ref in refs),
+                key=lambda h: (refs.index(h.source_ref), h.source != "meeting_summary", _window(h)),
+            )
+        if asks_tone(question):
             months = sorted(self.index.passages(client_id, source="tone"), key=lambda h: h.occurred_at or datetime.min)
-            out += months[-2:][::-1]
+            if asks_tone_change(question):
+                out += months[-2:][::-1]
+            else:
+                inside = [h for h in months if h.occurred_at and (not start or h.occurred_at >= start)]
+                out += (inside if start or end else months)[-1:]
+        if asks_figures(question) and (start or end):
+            figures = self.index.passages(client_id, source="wms", start=start, end=end)
+            days = ((end or start) - (start or end)).days if start and end else 0
+            # the figures that cover the period asked: the month for a month, the week for a week
+            prefix = "wms_month:" if days >= 28 else "wms_week:"
+            figures.sort(key=lambda h: (not h.source_ref.startswith(prefix), h.occurred_at or datetime.min))
+            out += figures[:2]
         return out
 
     def retrieve(self, client_id: str, question: str, today: date) -> tuple[list[Scored], tuple, bool]:
@@ -132,6 +180,8 @@ class ClientQA:
             scored.append(Scored(h, best, best_s, lexical, meaning))
         scored.sort(key=lambda s: -s.hit.score)
         found = bool(chosen) or any(s.lexical >= FOUND_LEXICAL or s.meaning >= FOUND_MEANING for s in scored)
+        if found and not chosen and _unknown_year(question, start, end, [s.hit for s in scored[: self.k]]):
+            found = False  # «скидка на 2027 год»: a year no passage speaks of is not answered by other years
         return scored[: self.k], (start, end), found
 
     def ask(self, client_id: str, question: str, today: date | None = None) -> Iterator[str | Answer]:
@@ -165,6 +215,8 @@ class ClientQA:
             return
         best = max(s.evidence for s in scored)
         lines, seen_sources, seen_sentences, quotes = [prompts.OFFLINE_ANSWER_NOTE], set(), set(), {}
+        if change := _tone_change(scored, passages):
+            lines.append(change)
         for p, s in zip(passages, scored, strict=True):
             intent = s.hit.score >= INTENT_BONUS
             if not intent and s.evidence < best - QUOTE_MARGIN:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -300,6 +301,15 @@ def _has(con, schema: str, table: str) -> bool:
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
         ).fetchone()[0]
     )
+
+
+_TONE_FIGURES = re.compile(r"оценка настроения ([+-]?\d+\.\d+) по (\d+) контактам, с жалобами или конфликтом — (\d+)")
+
+
+def tone_figures(text: str) -> tuple[float, int, int] | None:
+    """(mean sentiment, contacts, complaints) of a month's tone passage as tone_chunks writes it."""
+    m = _TONE_FIGURES.search(text or "")
+    return (float(m[1]), int(m[2]), int(m[3])) if m else None
 
 
 def tone_chunks(con) -> list[dict]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
-from rag.text import lemmas, terms, tokens
+from rag.text import lemma, lemmas, terms, tokens
 
 MONTHS_GEN = [
     "январ",
@@ -27,31 +27,26 @@ _MONTH_RE = re.compile(r"\b(?:в|во|за)\s+(" + "|".join(MONTHS_GEN) + r")[а
 QUESTION_WORDS = frozenset(
     """сколько какой что чем когда где почему зачем как ли говорить сказать обсуждать упоминать писать быть есть
     он она они мы наш у по про о об последний крайний месяц неделя день год этот прошлый вчера сегодня клиент
-    работать случиться сделать хотеть мочь свой весь""".split()
+    работать случиться сделать хотеть мочь свой весь напоследок раз""".split()
 )
+# month names are always read as the period; a weekday only after «прошлый» («привезут в четверг» is a fact to match)
+_MONTH_NAMES = frozenset("январь февраль март апрель май июнь июль август сентябрь октябрь ноябрь декабрь".split())
+_WEEKDAY_NAMES = frozenset("понедельник вторник среда четверг пятница суббота воскресенье воскресение".split())
 RECENCY_HALF_LIFE_DAYS = 60
 NUMERIC_RE = re.compile(r"сколько|объ[её]м|остат|\bцифр", re.I)
 
-# «последняя встреча», «в прошлый раз по телефону», «крайнее письмо»: the newest item of a kind (lemmas)
-_LATEST = frozenset({"последний", "крайний", "прошлый", "недавний"})
-CONTACT_KINDS = {
-    "встреча": ("meeting_summary", "meeting"),
-    "переговоры": ("meeting_summary", "meeting"),
-    "видеосвязь": ("meeting_summary", "meeting"),
-    "созвон": ("meeting_summary", "meeting", "call"),
-    "разговор": ("meeting_summary", "meeting", "call"),
-    "звонок": ("call",),
-    "телефон": ("call",),
-    "телефонный": ("call",),
-    "письмо": ("email",),
-    "почта": ("email",),
-    "email": ("email",),
-    "сообщение": ("telegram",),
-    "переписка": ("telegram",),
-    "чат": ("telegram",),
-    "телеграм": ("telegram",),
-    "telegram": ("telegram",),
+# «последняя встреча», «в прошлый раз по телефону», «крайнее письмо», «что пришло на почту напоследок»: the newest item
+# of a kind; «что писали на почту вчера»: the items of that kind in the period (lemmas)
+_LATEST = frozenset({"последний", "крайний", "прошлый", "недавний", "напоследок"})
+_CONTACT_WORDS = {
+    ("встреча", "переговоры", "видеосвязь", "видеозвонок", "конференция", "созвон"): ("meeting_summary", "meeting"),
+    ("разговор",): ("meeting_summary", "meeting", "call"),
+    ("звонок", "телефон", "телефонный", "позвонить", "звонить"): ("call",),
+    ("письмо", "почта", "email", "mail", "имейл", "емейл", "мейл", "электронный"): ("email",),
+    ("сообщение", "переписка", "чат", "телеграм", "телеграмм", "телега", "telegram", "мессенджер"): ("telegram",),
 }
+# keyed by the same normal form rag/text.py gives a question's words (a lemma, or a stem for an unknown word)
+CONTACT_KINDS = {lemma(w): kinds for words, kinds in _CONTACT_WORDS.items() for w in words}
 # «поменялся ли тон», «стали ли они злее», «как изменился настрой»: the tone over time
 _MOOD = frozenset(
     {
@@ -85,6 +80,14 @@ _CHANGE = frozenset(
 )
 
 
+def channel(question: str) -> tuple[str, ...] | None:
+    """The sources of the kind of contact the question names («по телефону», «на почту», «на встрече»), or None."""
+    for w in lemmas(question):
+        if w in CONTACT_KINDS:
+            return CONTACT_KINDS[w]
+    return None
+
+
 def latest_kind(question: str) -> tuple[str, ...] | None:
     """The sources of «the latest <contact>» the question asks about, or None."""
     words = lemmas(question)
@@ -96,9 +99,31 @@ def latest_kind(question: str) -> tuple[str, ...] | None:
     return None
 
 
+def asks_tone(question: str) -> bool:
+    """«Как они к нам относятся?», «какой тон общения в ноябре?»: the client's mood (the tone by month)."""
+    return bool(set(lemmas(question)) & _MOOD)
+
+
 def asks_tone_change(question: str) -> bool:
     words = set(lemmas(question))
     return bool(words & _MOOD) and (bool(words & _CHANGE) or any(w.endswith("ее") for w in tokens(question)))
+
+
+# what the warehouse marts count: a «сколько» question with one of these is about the warehouse figures
+_FIGURES = frozenset(
+    """отгрузить отгружать отгрузка вывезти вывозить вывоз забрать забирать принять принимать приемка завезти
+    завозить завоз привезти резерв зарезервировать бронь остаток лежать склад поставка единица штука товар""".split()
+)
+
+
+def asks_figures(question: str) -> bool:
+    """A numeric question about the warehouse: «сколько отгрузили в октябре», «какой остаток на конец недели»."""
+    words = set(lemmas(question))
+    return bool(NUMERIC_RE.search(question) or "остаток" in words) and bool(words & _FIGURES)
+
+
+_WEEKDAYS = ["поне", "втор", "сред", "четв", "пятн", "субб", "воск"]
+_PAST_WEEKDAY = re.compile(r"\b(?:в|во) прошл\w* (понедельник|вторник|среду|четверг|пятницу|субботу|воскресенье)\b")
 
 
 def parse_period(question: str, today: date) -> tuple[datetime | None, datetime | None]:
@@ -111,6 +136,13 @@ def parse_period(question: str, today: date) -> tuple[datetime | None, datetime 
         return t0 - timedelta(days=n * {"дн": 1, "недел": 7, "месяц": 30}[unit]) + day, t0 + day
     if re.search(r"за (последн\w+ )?недел", q):
         return t0 - timedelta(days=6), t0 + day
+    if re.search(r"(?:за|в) прошл\w* месяц", q):
+        first = t0.replace(day=1)
+        return (first - day).replace(day=1), first
+    if m := _PAST_WEEKDAY.search(q):
+        # «в прошлый понедельник»: the latest Monday before today (a bare «в понедельник» may be the next one)
+        back = (today.weekday() - _WEEKDAYS.index(m.group(1)[:4])) % 7 or 7
+        return t0 - timedelta(days=back), t0 - timedelta(days=back - 1)
     if re.search(r"за (последн\w+ )?месяц", q):
         return t0 - timedelta(days=29), t0 + day
     if re.search(r"прошл\w* недел", q):
@@ -139,8 +171,14 @@ def parse_period(question: str, today: date) -> tuple[datetime | None, datetime 
 
 
 def key_terms(question: str) -> list[str]:
-    """The question's content lemmas (what it is about), without interrogatives, time words and years."""
-    return [t for t in terms(question) if t not in QUESTION_WORDS and not re.fullmatch(r"\d{4}", t)]
+    """The question's content lemmas (what it is about), without interrogatives, the words of its period and years."""
+    time_words = _MONTH_NAMES | (_WEEKDAY_NAMES | {"прошлое"} if _PAST_WEEKDAY.search(question.lower()) else set())
+    return [
+        t for t in terms(question) if t not in QUESTION_WORDS and not re.fullmatch(r"\d{4}", t) and t not in time_words
+    ]
+
+
+YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 
 
 def overlap(question_terms: list[str], text: str) -> float:
