@@ -19,6 +19,7 @@ from rag.embeddings import Embedder, LocalEmbedder, build_embedder
 from rag.index import Hit, RagIndex
 from rag.retrieval import (
     NUMERIC_RE,
+    PROFILE_ABOUT,
     RECENCY_HALF_LIFE_DAYS,
     YEAR_RE,
     asks_figures,
@@ -27,7 +28,10 @@ from rag.retrieval import (
     channel,
     key_terms,
     latest_kind,
+    named_besides,
+    overlap,
     parse_period,
+    profile_kinds,
 )
 from rag.text import terms
 from rag.tools import WarehouseTools
@@ -53,6 +57,8 @@ FOUND_LEXICAL = 0.5
 FOUND_MEANING = 0.5
 QUOTE_MARGIN = 0.12
 INTENT_BONUS = 1.0  # the items an intent names (the latest meeting, the tone by month) come first
+STATEMENT_KINDS = {"pains", "conflicts", "volumes"}  # profile kinds quoted where they were said
+PROFILE_FACTS = 6  # the newest facts of a profile kind the question asks about, ranked by the question
 TONE_STEP = 0.1  # a change of the mean sentiment (−1…+1) smaller than this is «почти не изменился»
 
 
@@ -87,6 +93,11 @@ def _tone_change(scored: list[Scored], passages: list[Passage]) -> str | None:
         f"Тон: {name(old)} → {name(new)} — {how} (средняя оценка настроения {before:+.2f} → {after:+.2f}, "
         f"контактов с жалобами или конфликтом {complaints_before} → {complaints_after}) [{old.n}][{new.n}]"
     )
+
+
+def _statement(fact: Hit) -> bool:
+    """A profile fact that is a sentence someone said (a pain, a conflict, a volume), not a tally of the data."""
+    return fact.source_ref.split(":")[2] in STATEMENT_KINDS
 
 
 def _window(hit: Hit) -> int:
@@ -131,6 +142,21 @@ class ClientQA:
             else:
                 inside = [h for h in months if h.occurred_at and (not start or h.occurred_at >= start)]
                 out += (inside if start or end else months)[-1:]
+        kinds = profile_kinds(question)
+        if kinds:
+            facts = [
+                h
+                for kind in kinds
+                for h in self.index.passages(
+                    client_id, source="profile", source_ref_prefix=f"profile:{client_id}:{kind}:", start=start, end=end
+                )
+            ]
+            facts.sort(key=lambda h: h.occurred_at or datetime.min, reverse=True)
+            facts = facts[:PROFILE_FACTS]
+            said = [h for h in facts if not _statement(h)] + self._said(client_id, [h for h in facts if _statement(h)])
+            named = named_besides(question, PROFILE_ABOUT)
+            if said and (not named or overlap(named, " ".join(f"{h.title} {h.text}" for h in said)) >= FOUND_LEXICAL):
+                out += said
         if asks_figures(question) and (start or end):
             figures = self.index.passages(client_id, source="wms", start=start, end=end)
             days = ((end or start) - (start or end)).days if start and end else 0
@@ -138,6 +164,24 @@ class ClientQA:
             prefix = "wms_month:" if days >= 28 else "wms_week:"
             figures.sort(key=lambda h: (not h.source_ref.startswith(prefix), h.occurred_at or datetime.min))
             out += figures[:2]
+        return out
+
+    def _said(self, client_id: str, facts: list[Hit]) -> list[Hit]:
+        """Where each profile fact was said: the window of its meeting, e-mail, call or chat day that holds it (the
+        fact itself when its source is not in the index)."""
+        out: list[Hit] = []
+        for fact in facts:
+            ref = fact.deep_ref or ""
+            if ref.startswith("telegram_day:"):
+                day = datetime.fromisoformat(ref.rpartition(":")[2])
+                windows = self.index.passages(client_id, source="telegram", start=day, end=day + timedelta(days=1))
+            else:
+                windows = [h for h in self.index.passages(client_id, source_ref=ref) if h.source != "meeting_summary"]
+            value = fact.text.partition(": ")[2]
+            best = max(windows, key=lambda h: overlap(terms(value), h.text), default=fact)
+            if best.chunk_id not in {h.chunk_id for h in out}:
+                best.quote = value
+                out.append(best)
         return out
 
     def retrieve(self, client_id: str, question: str, today: date) -> tuple[list[Scored], tuple, bool]:
@@ -170,6 +214,8 @@ class ClientQA:
                 if value > best:
                     best, best_s = value, s
             i += len(ss)
+            if h.quote:  # the fact the intent found here is the quote, whatever the question's wording
+                best_s = max(ss, key=lambda s, fact=terms(h.quote): overlap(fact, s))
             age = max(0.0, (now - h.occurred_at).total_seconds() / 86400) if h.occurred_at else 365.0
             order = best * (1 + 0.1 * math.exp(-age / RECENCY_HALF_LIFE_DAYS)) + 0.05 / (1 + rank)
             if numeric and h.source == "wms":  # «сколько отгрузил» is answered by the warehouse figures

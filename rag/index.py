@@ -78,6 +78,7 @@ class Hit:
     title: str | None
     text: str
     score: float
+    quote: str | None = None  # the sentence an intent looked this passage up for (a profile fact said here)
 
 
 class RagIndex:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
-from rag.text import lemma, lemmas, terms, tokens
+from connectors.llm.profile import MARKETPLACES, SCHEMES
+from rag.text import lemma, lemmas, naming, terms, tokens
 
 MONTHS_GEN = [
     "январ",
@@ -116,6 +117,42 @@ _FIGURES = frozenset(
 )
 
 
+# what a question asks about the client as a whole, by the words curators use for it (lemmas) → the kinds of the
+# client's profile that answer it (connectors/llm/profile.py KINDS: facts with their sources, one passage each)
+_ABOUT = {
+    ("маркетплейс", "площадка", "торговать", "продаваться", "продавать"): ("marketplaces",),
+    ("схема", "fbo", "fbs", "dbs", "rfbs"): ("schemes",),
+    ("ассортимент", "продукция", "продавать", "продаваться"): ("products",),
+    ("бренд", "марка"): ("brands",),
+    ("жалоба", "жаловаться", "претензия", "недовольство", "недовольный", "негатив", "проблема", "рекламация",
+     "боль", "конфликт", "бесить", "раздражать"): ("pains", "conflicts"),
+    ("уйти", "уход", "угроза", "угрожать", "грозить", "бросить", "конкурент", "сменить", "перейти"): ("conflicts",),
+    ("давно", "пора"): ("since",),
+}  # fmt: skip
+PROFILE_ABOUT: dict[str, tuple[str, ...]] = {}
+for _words, _kinds in _ABOUT.items():
+    for _w in _words:
+        PROFILE_ABOUT[lemma(_w)] = PROFILE_ABOUT.get(lemma(_w), ()) + _kinds
+
+
+def profile_kinds(question: str) -> tuple[str, ...]:
+    """The profile kinds a question asks about («на каких площадках», «чем недоволен»), in the order named."""
+    out: list[str] = []
+    for w in lemmas(question):
+        out += [k for k in PROFILE_ABOUT.get(w, ()) if k not in out]
+    return tuple(out)
+
+
+def named_besides(question: str, about: dict) -> list[str]:
+    """The question's key lemmas that name a thing and are not the words of its intent: «курьеров СДЭК» in «жаловался
+    ли клиент на курьеров СДЭК?» — the intent's passages answer it only when they speak of these."""
+    keys, aliases = set(key_terms(question)), {t for n in canonical_names(question) for t in terms(n)}
+    named = [lemma(w) for w in tokens(question) if lemma(w) in keys and lemma(w) not in about and naming(w)]
+    if aliases:  # «на ВБ или озоне» is matched by its names in the data, not by the way it was typed
+        named = [t for t in named if not any(rx.search(t) for _, rx in (*MARKETPLACES, *SCHEMES))] + sorted(aliases)
+    return named
+
+
 def asks_figures(question: str) -> bool:
     """A numeric question about the warehouse: «сколько отгрузили в октябре», «какой остаток на конец недели»."""
     words = set(lemmas(question))
@@ -171,11 +208,20 @@ def parse_period(question: str, today: date) -> tuple[datetime | None, datetime 
 
 
 def key_terms(question: str) -> list[str]:
-    """The question's content lemmas (what it is about), without interrogatives, the words of its period and years."""
+    """The question's content lemmas (what it is about), without interrogatives, the words of its period and years;
+    a marketplace or scheme however written («ВБ», «озон», «фбс») also as its name in the data («wildberries»)."""
     time_words = _MONTH_NAMES | (_WEEKDAY_NAMES | {"прошлое"} if _PAST_WEEKDAY.search(question.lower()) else set())
-    return [
+    out = [
         t for t in terms(question) if t not in QUESTION_WORDS and not re.fullmatch(r"\d{4}", t) and t not in time_words
     ]
+    for name in canonical_names(question):
+        out += [t for t in terms(name) if t not in out]
+    return out
+
+
+def canonical_names(text: str) -> list[str]:
+    """The marketplaces and schemes a text names, by their names in the client's profile."""
+    return [name for name, rx in (*MARKETPLACES, *SCHEMES) if rx.search(text)]
 
 
 YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")

@@ -83,3 +83,13 @@ def terms(text: str) -> list[str]:
         if n not in STOP_WORDS:
             out.append(n)
     return out
+
+
+def naming(word: str) -> bool:
+    """A word that names a thing (a noun, a number, a word the dictionary does not know: a brand, a term), as opposed to
+    a verb or an adjective that only says something about it."""
+    morph, _ = _morph()
+    if word.isdigit():
+        return True
+    parse = morph.parse(word)[0]
+    return not parse.is_known or parse.tag.POS == "NOUN" or "LATN" in parse.tag
