@@ -5,6 +5,7 @@ extractive offline — or say plainly that it is not in the data.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from connectors.llm import prompts
 from connectors.llm.base import LLMClient, LLMError, assistant_turn
+from connectors.llm.summaries import ACTION_SECTIONS
 from rag.chunks import tone_figures
 from rag.citations import Answer, Citation, Passage, citation_label
 from rag.embeddings import Embedder, LocalEmbedder, build_embedder
@@ -20,9 +22,11 @@ from rag.index import Hit, RagIndex
 from rag.retrieval import (
     NUMERIC_RE,
     PROFILE_ABOUT,
+    PROMISE_WORDS,
     RECENCY_HALF_LIFE_DAYS,
     YEAR_RE,
     asks_figures,
+    asks_promises,
     asks_tone,
     asks_tone_change,
     channel,
@@ -58,6 +62,7 @@ FOUND_MEANING = 0.5
 QUOTE_MARGIN = 0.12
 INTENT_BONUS = 1.0  # the items an intent names (the latest meeting, the tone by month) come first
 STATEMENT_KINDS = {"pains", "conflicts", "volumes"}  # profile kinds quoted where they were said
+PROMISE_MEETINGS = 3  # the newest meetings whose agreements answer «что мы обещали?»
 PROFILE_FACTS = 6  # the newest facts of a profile kind the question asks about, ranked by the question
 TONE_STEP = 0.1  # a change of the mean sentiment (−1…+1) smaller than this is «почти не изменился»
 
@@ -93,6 +98,17 @@ def _tone_change(scored: list[Scored], passages: list[Passage]) -> str | None:
         f"Тон: {name(old)} → {name(new)} — {how} (средняя оценка настроения {before:+.2f} → {after:+.2f}, "
         f"контактов с жалобами или конфликтом {complaints_before} → {complaints_after}) [{old.n}][{new.n}]"
     )
+
+
+def _actions(summary: Hit) -> Hit:
+    """A meeting summary cut to what was agreed: its «Договорённости» and «Следующие шаги» lines."""
+    keep, lines = False, []
+    for line in summary.text.splitlines():
+        if line.endswith(":") and not line.startswith("-"):
+            keep = line[:-1] in ACTION_SECTIONS
+        elif keep and line.startswith("-"):
+            lines.append(line)
+    return dataclasses.replace(summary, text="\n".join(lines))
 
 
 def _statement(fact: Hit) -> bool:
@@ -157,6 +173,13 @@ class ClientQA:
             named = named_besides(question, PROFILE_ABOUT)
             if said and (not named or overlap(named, " ".join(f"{h.title} {h.text}" for h in said)) >= FOUND_LEXICAL):
                 out += said
+        if asks_promises(question) and not latest:
+            summaries = self.index.passages(client_id, source="meeting_summary", start=start, end=end)
+            agreed = [_actions(h) for h in summaries[::-1][:PROMISE_MEETINGS]]
+            named = named_besides(question, PROMISE_WORDS)
+            agreed = [h for h in agreed if h.text]
+            if agreed and (not named or overlap(named, " ".join(h.text for h in agreed)) >= FOUND_LEXICAL):
+                out += agreed
         if asks_figures(question) and (start or end):
             figures = self.index.passages(client_id, source="wms", start=start, end=end)
             days = ((end or start) - (start or end)).days if start and end else 0
@@ -226,7 +249,7 @@ class ClientQA:
             scored.append(Scored(h, best, best_s, lexical, meaning))
         scored.sort(key=lambda s: -s.hit.score)
         found = bool(chosen) or any(s.lexical >= FOUND_LEXICAL or s.meaning >= FOUND_MEANING for s in scored)
-        if found and not chosen and _unknown_year(question, start, end, [s.hit for s in scored[: self.k]]):
+        if found and _unknown_year(question, start, end, [s.hit for s in scored[: self.k]]):
             found = False  # «скидка на 2027 год»: a year no passage speaks of is not answered by other years
         return scored[: self.k], (start, end), found
 

@@ -153,6 +153,20 @@ def named_besides(question: str, about: dict) -> list[str]:
     return named
 
 
+_PROMISE = frozenset(
+    """обещать пообещать обещание договориться договоренность условиться обязательство обязаться
+    гарантировать согласовать""".split()
+)
+
+
+PROMISE_WORDS = {w: ("promises",) for w in _PROMISE}
+
+
+def asks_promises(question: str) -> bool:
+    """«Что мы обещали?», «о чём договорились?»: what was agreed (the summaries' agreements and next steps)."""
+    return bool(set(lemmas(question)) & _PROMISE)
+
+
 def asks_figures(question: str) -> bool:
     """A numeric question about the warehouse: «сколько отгрузили в октябре», «какой остаток на конец недели»."""
     words = set(lemmas(question))

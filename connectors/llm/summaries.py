@@ -9,6 +9,9 @@ from connectors.llm import prompts
 from connectors.llm.base import LLMClient, parse_answer
 from connectors.stt import Segment
 
+# the sections of a summary's text that hold what was agreed and who does what by when
+ACTION_SECTIONS = ("Договорённости", "Следующие шаги")
+
 
 class Action(BaseModel):
     what: str
@@ -45,7 +48,7 @@ class MeetingSummary(BaseModel):
             if items:
                 lines.append(f"{title}:")
                 lines += [f"- {x}" for x in items]
-        for title, actions in (("Договорённости", self.agreements), ("Следующие шаги", self.next_steps)):
+        for title, actions in zip(ACTION_SECTIONS, (self.agreements, self.next_steps), strict=True):
             if actions:
                 lines.append(f"{title}:")
                 lines += [f"- {format_action(a)}" for a in actions]
