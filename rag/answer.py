@@ -142,9 +142,7 @@ class ClientQA:
         out: list[Hit] = []
         latest, kinds = latest_kind(question), channel(question)
         if latest or (kinds and (start or end)):
-            items = [
-                h for kind in latest or kinds for h in self.index.passages(client_id, source=kind, start=start, end=end)
-            ]
+            items = self.index.passages(client_id, source=latest or kinds, start=start, end=end)
             newest = sorted({(h.occurred_at or datetime.min, h.source_ref) for h in items}, reverse=True)
             refs = [ref for _, ref in newest[: 1 if latest else 3]]
             out = sorted(
@@ -162,10 +160,8 @@ class ClientQA:
         if kinds:
             facts = [
                 h
-                for kind in kinds
-                for h in self.index.passages(
-                    client_id, source="profile", source_ref_prefix=f"profile:{client_id}:{kind}:", start=start, end=end
-                )
+                for h in self.index.passages(client_id, source="profile", start=start, end=end)
+                if h.source_ref.split(":")[2] in kinds  # profile:<client>:<kind>:… (rag/chunks.py)
             ]
             facts.sort(key=lambda h: h.occurred_at or datetime.min, reverse=True)
             facts = facts[:PROFILE_FACTS]
@@ -193,13 +189,15 @@ class ClientQA:
         """Where each profile fact was said: the window of its meeting, e-mail, call or chat day that holds it (the
         fact itself when its source is not in the index)."""
         out: list[Hit] = []
+        refs = [f.deep_ref for f in facts if f.deep_ref and not f.deep_ref.startswith("telegram_day:")]
+        originals = [h for h in self.index.passages(client_id, source_ref=refs) if h.source != "meeting_summary"]
         for fact in facts:
             ref = fact.deep_ref or ""
             if ref.startswith("telegram_day:"):
                 day = datetime.fromisoformat(ref.rpartition(":")[2])
                 windows = self.index.passages(client_id, source="telegram", start=day, end=day + timedelta(days=1))
             else:
-                windows = [h for h in self.index.passages(client_id, source_ref=ref) if h.source != "meeting_summary"]
+                windows = [h for h in originals if h.source_ref == ref]
             value = fact.text.partition(": ")[2]
             best = max(windows, key=lambda h: overlap(terms(value), h.text), default=fact)
             if best.chunk_id not in {h.chunk_id for h in out}:
@@ -286,9 +284,12 @@ class ClientQA:
         lines, seen_sources, seen_sentences, quotes = [prompts.OFFLINE_ANSWER_NOTE], set(), set(), {}
         if change := _tone_change(scored, passages):
             lines.append(change)
+        q = answer.question
+        # the latest item of a kind, or a kind's items in the period: those items are the answer, not what ranks near
+        named = bool(latest_kind(q) or (channel(q) and any(answer.period))) and scored[0].hit.score >= INTENT_BONUS
         for p, s in zip(passages, scored, strict=True):
             intent = s.hit.score >= INTENT_BONUS
-            if not intent and s.evidence < best - QUOTE_MARGIN:
+            if (named and not intent) or (not intent and s.evidence < best - QUOTE_MARGIN):
                 continue
             key = " ".join(terms(s.sentence))
             if s.hit.source_ref in seen_sources or key in seen_sentences:

@@ -54,6 +54,10 @@ def _quote(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def _many(value: str | list[str] | tuple[str, ...]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value) or [""]
+
+
 def _where(client_id: str, start: datetime | None, end: datetime | None) -> str:
     where = f"client_id = {_quote(client_id)}"
     if start is not None:
@@ -189,9 +193,9 @@ class RagIndex:
         self,
         client_id: str,
         *,
-        source_ref: str | None = None,
+        source_ref: str | list[str] | None = None,
         source_ref_prefix: str | None = None,
-        source: str | None = None,
+        source: str | tuple[str, ...] | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
         limit: int = 2000,
@@ -202,11 +206,11 @@ class RagIndex:
             return []
         where = _where(client_id, start, end)
         if source_ref is not None:
-            where += f" AND source_ref = {_quote(source_ref)}"
+            where += f" AND source_ref IN ({', '.join(map(_quote, _many(source_ref)))})"
         if source_ref_prefix is not None:
             where += f" AND starts_with(source_ref, {_quote(source_ref_prefix)})"
         if source is not None:
-            where += f" AND source = {_quote(source)}"
+            where += f" AND source IN ({', '.join(map(_quote, _many(source)))})"
         rows = tbl.search().where(where).select(HIT_COLUMNS).limit(limit).to_list()
         hits = [Hit(**{c: r.get(c) for c in HIT_COLUMNS}, score=1.0) for r in rows]
         # chunk ids are <source_ref>#<n> (rag/chunks.py): n orders the windows of one original

@@ -47,7 +47,7 @@ _CONTACT_WORDS = {
     ("сообщение", "переписка", "чат", "телеграм", "телеграмм", "телега", "telegram", "мессенджер"): ("telegram",),
 }
 # keyed by the same normal form rag/text.py gives a question's words (a lemma, or a stem for an unknown word)
-CONTACT_KINDS = {lemma(w): kinds for words, kinds in _CONTACT_WORDS.items() for w in words}
+CONTACT_KINDS = {form: kinds for words, kinds in _CONTACT_WORDS.items() for w in words for form in (w, lemma(w))}
 # «поменялся ли тон», «стали ли они злее», «как изменился настрой»: the tone over time
 _MOOD = frozenset(
     {

@@ -84,9 +84,9 @@ def test_demo_runs_offline_and_prints_a_russian_report(tmp_path):
     assert "✓ Битрикс24" in result.stdout and "✓ Склад (WMS)" in result.stdout and "✓ Хранилище" in result.stdout
 
     # the curators' question set over the demo data, graded on the answer text. The issue's acceptance (Recall@5 ≥ 0.9
-    # and ≥ 0.8 per category, «нет» ≥ 0.9, answers ≥ 0.85) is not reached yet (issue 18 stays open): these are the
-    # floors of what the engine does now (02.12.2026: 0.83, 0.80, 0.41; the latest contact 0.98, tone 1.00; on the
-    # calendar dates, whose demo holds one month of tone, the single-month tone questions bring tone to 0.50)
+    # and ≥ 0.8 per category, «нет» ≥ 0.9, answers ≥ 0.85) is not reached yet (issue 18 stays open): these are floors
+    # a little under what the engine does now (02.12.2026 and the calendar dates: Recall@5 0.90, «нет» 0.92–0.96,
+    # answers 0.67–0.68, the latest contact and the tone change 1.00, the weakest category 0.73)
     rag = cli("eval-rag", "--no-fail", cwd=tmp_path, env_extra={"C360_DATA_DIR": str(tmp_path / "data")})
     assert rag.returncode == 0, rag.stdout[-2000:] + rag.stderr[-2000:]
     whole = rag.stdout.split("Весь набор")[-1]
@@ -101,11 +101,11 @@ def test_demo_runs_offline_and_prints_a_russian_report(tmp_path):
     for category in ("претензии", "обещания", "цены и тарифы", "маркетплейсы и схемы", "угрозы уйти",
                      "последний контакт", "смена тона", "цифры склада", "периоды"):  # fmt: skip
         recall[category] = float(whole.split(f"| {category} | ")[1].split(" |")[1])
-    assert recall["последний контакт"] >= 0.9 and recall["смена тона"] >= 0.45, rag.stdout
-    assert min(recall.values()) >= 0.5, rag.stdout
+    assert recall["последний контакт"] >= 0.9 and recall["смена тона"] >= 0.9, rag.stdout
+    assert min(recall.values()) >= 0.65, rag.stdout
     assert "| нет в данных | " in whole and "половина «калибровка»" in rag.stdout.lower()
-    assert figure["Recall@5"] >= 0.8 and figure["«нет в данных», где его нет"] >= 0.75, rag.stdout
-    assert figure["точность ответов"] >= 0.35, rag.stdout
+    assert figure["Recall@5"] >= 0.85 and figure["«нет в данных», где его нет"] >= 0.88, rag.stdout
+    assert figure["точность ответов"] >= 0.6, rag.stdout
     ask = cli(
         "ask",
         "10234",

@@ -17,7 +17,7 @@ from connectors.llm import LLMError, prompts
 from orchestration.resources import all_resources
 from rag.answer import Answer, build_engine
 from rag.embeddings import GlmEmbedder, VectorCache, build_embedder
-from rag.retrieval import parse_period
+from rag.retrieval import key_terms, latest_kind, parse_period
 from tests.conftest import build_views, glm_env, metadata_of
 from tests.fakes.glm import FakeGLM
 from warehouse.duck import connect
@@ -219,12 +219,77 @@ def test_glm_embeddings_retry_a_gateway_error(glm, tmp_path):
         ("какие проблемы были на прошлой неделе?", ("2026-11-16", "2026-11-23")),
         ("жалобы за последние 2 недели", ("2026-11-12", "2026-11-26")),
         ("что обещали на встрече?", (None, None)),
+        ("сколько вывезли за прошлый месяц?", ("2026-10-01", "2026-11-01")),
+        ("какой был остаток в прошлое воскресенье?", ("2026-11-22", "2026-11-23")),
+        ("сколько паллет привезут в четверг?", (None, None)),  # a bare weekday may be the next one: a fact to match
     ],
 )
 def test_periods_in_questions(question, period):
     start, end = parse_period(question, date(2026, 11, 25))
     got = (start.date().isoformat() if start else None, end.date().isoformat() if end else None)
     assert got == period
+
+
+def later_meeting(env):
+    """A second meeting of client A, after m1: what was agreed there is about a discount."""
+    with connect(env.warehouse_path) as con:
+        con.execute(
+            "insert into raw.meeting_summaries (recording_id, client_id, started_at, meeting_date, summary, "
+            "summary_text) values ('m2', ?, '2026-11-24 15:00', '2026-11-24', '{\"topic\": \"Тарифы\"}', "
+            "'Договорились: подготовим расчёт скидки на хранение к среде.')",
+            [A],
+        )
+        segments = [{"start": 0.0, "end": 6.0, "speaker": "Анна", "text": "Подготовим расчёт скидки на хранение."}]
+        con.execute(
+            "insert into raw.meeting_transcripts (recording_id, client_id, provider, text, segments) "
+            "values ('m2', ?, 'sidecar', 'текст', ?)",
+            [A, json.dumps(segments, ensure_ascii=False)],
+        )
+
+
+def test_the_latest_meeting_is_the_newest_one_whatever_the_words(two_clients, instance):
+    later_meeting(two_clients)
+    index(instance)
+    for question in ("Что было на последней встрече?", "О чём говорили в крайний раз по видеосвязи?"):
+        _, answer = ask(A, question)
+        assert answer.found and answer.citations, (question, answer.text)
+        assert {c.source_id.split("@")[0] for c in answer.citations} == {"meeting:m2"}, (question, answer.citations)
+        assert "24.11.2026" in answer.text and "meeting:" not in answer.text
+
+
+def test_a_channel_and_a_period_are_the_messages_of_that_channel_then(two_clients, instance):
+    later_meeting(two_clients)
+    index(instance)
+    _, answer = ask(A, "Что нам писали в телеграме вчера?", today=date(2026, 11, 22))
+    assert answer.found and answer.citations, answer.text
+    assert all(c.source == "telegram" and c.time.startswith("2026-11-21") for c in answer.citations)
+    assert "Приёмка завтра до обеда" in answer.text or "Когда примете поставку" in answer.text
+
+
+def test_a_year_the_data_does_not_speak_of_is_not_answered_by_another(two_clients, instance):
+    index(instance)
+    _, now = ask(B, "Какой у них бюджет на рекламу?")
+    assert now.found, now.text
+    _, then = ask(B, "Какой у них бюджет на рекламу на 2027 год?")
+    assert not then.found and then.text == prompts.NOT_IN_DATA
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Что было на последней встрече?", ("meeting_summary", "meeting")),
+        ("Что нам пришло от них по e-mail напоследок?", ("email",)),
+        ("О чём был крайний звонок?", ("call",)),
+        ("Что обсуждали на встрече с ними?", None),  # no «latest»: a search like any other
+    ],
+)
+def test_latest_of_a_kind_is_read_from_lemmas(question, kind):
+    assert latest_kind(question) == kind
+
+
+def test_month_names_and_years_are_the_period_not_words_to_match():
+    assert key_terms("Какие жалобы были в ноябре 2026?") == ["жалоба"]
+    assert "wildberries" in key_terms("Что они продают на ВБ?")  # a marketplace as the data names it
 
 
 def test_cli_ask_prints_json_with_citations(two_clients, instance):
