@@ -18,7 +18,7 @@ from connectors.llm.summaries import ACTION_SECTIONS
 from rag.chunks import tone_figures
 from rag.citations import Answer, Citation, Passage, citation_label
 from rag.embeddings import Embedder, LocalEmbedder, build_embedder
-from rag.index import Hit, RagIndex
+from rag.index import Hit, RagIndex, profile_kind, window_of
 from rag.retrieval import (
     NUMERIC_RE,
     PROFILE_ABOUT,
@@ -113,12 +113,7 @@ def _actions(summary: Hit) -> Hit:
 
 def _statement(fact: Hit) -> bool:
     """A profile fact that is a sentence someone said (a pain, a conflict, a volume), not a tally of the data."""
-    return fact.source_ref.split(":")[2] in STATEMENT_KINDS
-
-
-def _window(hit: Hit) -> int:
-    # chunk ids are <source_ref>#<n> (rag/chunks.py): n orders the windows of one original
-    return int(hit.chunk_id.rpartition("#")[2])
+    return profile_kind(fact) in STATEMENT_KINDS
 
 
 @dataclass
@@ -147,7 +142,7 @@ class ClientQA:
             refs = [ref for _, ref in newest[: 1 if latest else 3]]
             out = sorted(
                 (h for h in items if h.source_ref in refs),
-                key=lambda h: (refs.index(h.source_ref), h.source != "meeting_summary", _window(h)),
+                key=lambda h: (refs.index(h.source_ref), h.source != "meeting_summary", window_of(h)),
             )
         if asks_tone(question):
             months = sorted(self.index.passages(client_id, source="tone"), key=lambda h: h.occurred_at or datetime.min)
@@ -161,7 +156,7 @@ class ClientQA:
             facts = [
                 h
                 for h in self.index.passages(client_id, source="profile", start=start, end=end)
-                if h.source_ref.split(":")[2] in kinds  # profile:<client>:<kind>:… (rag/chunks.py)
+                if profile_kind(h) in kinds
             ]
             facts.sort(key=lambda h: h.occurred_at or datetime.min, reverse=True)
             facts = facts[:PROFILE_FACTS]
@@ -199,7 +194,8 @@ class ClientQA:
             else:
                 windows = [h for h in originals if h.source_ref == ref]
             value = fact.text.partition(": ")[2]
-            best = max(windows, key=lambda h: overlap(terms(value), h.text), default=fact)
+            said = terms(value)
+            best = max(windows, key=lambda h: overlap(said, h.text), default=fact)
             if best.chunk_id not in {h.chunk_id for h in out}:
                 best.quote = value
                 out.append(best)

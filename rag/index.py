@@ -85,6 +85,16 @@ class Hit:
     quote: str | None = None  # the sentence an intent looked this passage up for (a profile fact said here)
 
 
+def window_of(hit: Hit) -> int:
+    """chunk ids are <source_ref>#<n> (rag/chunks.py): n orders the windows of one original."""
+    return int(hit.chunk_id.rpartition("#")[2])
+
+
+def profile_kind(hit: Hit) -> str:
+    """The kind of a profile passage: its source_ref is profile:<client>:<kind>:… (rag/chunks.py)."""
+    return hit.source_ref.split(":")[2]
+
+
 class RagIndex:
     def __init__(self, path: Path, dim: int):
         os.environ.setdefault("LANCEDB_LOG", "error")  # the Rust side's deprecation notices are not for the user
@@ -213,10 +223,7 @@ class RagIndex:
             where += f" AND source IN ({', '.join(map(_quote, _many(source)))})"
         rows = tbl.search().where(where).select(HIT_COLUMNS).limit(limit).to_list()
         hits = [Hit(**{c: r.get(c) for c in HIT_COLUMNS}, score=1.0) for r in rows]
-        # chunk ids are <source_ref>#<n> (rag/chunks.py): n orders the windows of one original
-        return sorted(
-            hits, key=lambda h: (h.occurred_at or datetime.min, h.source_ref, int(h.chunk_id.rpartition("#")[2]))
-        )
+        return sorted(hits, key=lambda h: (h.occurred_at or datetime.min, h.source_ref, window_of(h)))
 
     def fts(self, client_id: str, text: str, limit: int = 20) -> list[str]:
         """chunk_ids that share words (stems) with the text — to tell «nothing in the data» from weak matches."""
