@@ -56,6 +56,9 @@ class WarehouseResource(SettingsResource):
 
     data_dir: str = _data_dir()
     aliases_file: str = Field(description="Файл привязок id других систем к ID лида (C360_ALIASES_FILE)")
+    identity_auto_inn: bool = Field(
+        description="Клиент WMS с ИНН ровно одного лида привязывается к нему сам (C360_IDENTITY_AUTO_INN)"
+    )
 
     @property
     def path(self) -> Path:

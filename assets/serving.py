@@ -32,7 +32,14 @@ TABLES = {
     "unmapped_chats": "select chat_id, title, chat_type from w.staging.stg_telegram__chats where client_id is null",
     "renamed_chats": "select chat_id, mapped_title, title, client_id, title_lead from w.staging.stg_telegram__chats "
     f"where {RENAMED}",
-    "unmapped_wms": "select wms_client_id, name, inn from w.staging.stg_wms__clients where client_id is null",
+    # a WMS client linked to no lead, with what the identity asset found for it (to accept: `client360 map`)
+    "unmapped_wms": """select w.wms_client_id, w.name, w.inn,
+                              string_agg(case c.status when 'conflict' then 'конфликт: ' else 'предложение: ' end
+                                         || c.evidence, '; ' order by c.confidence desc) as candidates
+                       from w.intermediate.int_wms_clients as w
+                       left join w.staging.stg_identity__candidates as c
+                         on c.wms_client_id = w.wms_client_id and c.status in ('suggested', 'conflict')
+                       where w.lead_id is null group by all""",
     "unmatched_recordings": "select path, room, reason, last_seen_at from w.staging.stg_meetings__unmatched",
 }
 
@@ -81,7 +88,8 @@ def publish(warehouse: Path, target: Path) -> dict[str, int]:
         "fct_client_daily_activity",
         "stg_meetings__transcripts",
         "stg_telegram__chats",
-        "stg_wms__clients",
+        "int_wms_clients",
+        "stg_identity__candidates",
         "stg_meetings__unmatched",
         client_profile,
         staff_notes,

@@ -12,7 +12,7 @@ import pandas as pd
 
 from config.clock import to_local
 from rag.citations import sources_once
-from warehouse.aliases import LEAD_ID_RULE, is_lead_id, title_lead
+from warehouse.aliases import EXTERNAL_ID_MAX_CHARS, LEAD_ID_RULE, is_lead_id, provisional_wms_id, title_lead
 
 # what Markdown would turn into images, links, HTML, code, tables or headings (CommonMark lets any ASCII punctuation
 # be escaped with a backslash); bare URLs and e-mail addresses are autolinked too: their `://`, `www.` and `@`
@@ -55,10 +55,14 @@ def as_code(text) -> str:
 
 
 def lead_problem(client_id: str | None) -> str | None:
-    """What is wrong with a lead ID typed by the user (stripped), in Russian; None when it is one."""
+    """What is wrong with a lead ID typed by the user (stripped), in Russian; None when it is one (or the provisional
+    id of a WMS client linked to no lead yet, as the list gives it)."""
     client_id = (client_id or "").strip()
     if not client_id:
         return "Введите ID лида"
+    wms_id = provisional_wms_id(client_id)
+    if wms_id and wms_id.isprintable() and 0 < len(wms_id) <= EXTERNAL_ID_MAX_CHARS:
+        return None
     if not is_lead_id(client_id):
         return f"Не похоже на ID лида: {LEAD_ID_RULE}."
     return None
@@ -87,7 +91,7 @@ def clients_table(rows: list[dict]):
         [
             {
                 "ID лида": r["client_id"],
-                "Клиент": r["title"],
+                "Клиент": r["title"] + (" · не привязан к лиду" if provisional_wms_id(r["client_id"]) else ""),
                 "Здоровье": f"{r['band'] or '—'} {r['score'] if r['score'] is not None else ''} "
                 f"{trend(r['trend_vs_last_week'])}".strip(),
                 "Тревоги": r["open_alerts"] or 0,
@@ -106,11 +110,15 @@ def clients_table(rows: list[dict]):
 # the card's own formatting around values from outside (Bitrix24, chats, model extractions) shown as text
 
 
+def client_title(card: dict, client_id: str) -> str:
+    """«ИП Смирнова (лид 10234)», or «Селлер 3 (WMS W00003, не привязан к лиду Битрикс24)»."""
+    if wms_id := provisional_wms_id(client_id):
+        return f"{card.get('title') or wms_id} (WMS {wms_id}, не привязан к лиду Битрикс24)"
+    return f"{card.get('title') or 'лид ' + client_id} (лид {client_id})"
+
+
 def card_head(card: dict, client_id: str) -> str:
-    return (
-        f"## {as_text(card['title'] or 'лид ' + client_id)} (лид {client_id})\n"
-        f"Куратор: {as_text(card['curator_name'] or '—')}"
-    )
+    return f"## {as_text(client_title(card, client_id))}\nКуратор: {as_text(card['curator_name'] or '—')}"
 
 
 def card_profile(profile: dict | None) -> str:
@@ -205,6 +213,8 @@ def chat_head(card: dict | None, client_id: str) -> str:
     """The chat's header: whose conversation this is, or what to do first."""
     if card is None:
         return "**Сначала выберите клиента**: в списке клиентов или по ID лида."
+    if provisional_wms_id(client_id):
+        return f"### {as_text(client_title(card, client_id))}"
     return f"### {as_text(card['title'])} · лид {client_id}" if card["title"] else f"### лид {client_id}"
 
 
@@ -239,8 +249,16 @@ def admin_page(
         + (f"лид {c['title_lead']}" if c["title_lead"] else "нет ID лида")
         for c in u["renamed"]
     ] or ["- нет"]
-    lines += ["**Клиенты WMS:**"] + (
-        [f"- {as_code(w['wms_client_id'])} {as_text(w['name'])}" for w in u["wms"]] or ["- нет"]
+    lines += [
+        "**Клиенты WMS без лида** (оцениваются и попадают в тревоги под своим названием; принять предложение: "
+        "`client360 map`, или привяжите ниже):"
+    ] + (
+        [
+            f"- {as_code(w['wms_client_id'])} {as_text(w['name'])}"
+            + (f" — {as_text(w['candidates'])}" if w.get("candidates") else "")
+            for w in u["wms"]
+        ]
+        or ["- нет"]
     )
     lines += [
         "**Записи встреч без ID лида** (привяжите ниже запись — путь из списка — или всю комнату — её имя; "

@@ -34,7 +34,7 @@ def cmd_wms_sim(args: argparse.Namespace) -> int:
 def cmd_eval_churn(args: argparse.Namespace) -> int:
     from evals.churn import evaluate, render
 
-    result = evaluate(clients=args.clients, days=args.days, seed=args.seed)
+    result = evaluate(clients=args.clients, days=args.days, seed=args.seed, mapping=not args.no_mapping)
     print(render(result))
     return 0
 

@@ -8,7 +8,7 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
-from cli import clients, dev, ops, pipeline, telegram, users
+from cli import clients, dev, identity, ops, pipeline, telegram, users
 from config.settings import get_settings
 
 
@@ -47,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     mp.add_argument("--note")
     mp.add_argument("--replace", action="store_true", help="заменить прежнюю привязку этого чата")
     mp.set_defaults(func=telegram.cmd_map_telegram)
+    idm = sub.add_parser("map", help="клиенты WMS и лиды: предложения и конфликты сопоставления, принять или отклонить")
+    act = idm.add_mutually_exclusive_group()
+    act.add_argument("--accept", type=int, metavar="N", help="принять предложение №N из списка")
+    act.add_argument("--reject", type=int, metavar="N", help="отклонить предложение №N (больше не предлагать)")
+    idm.add_argument("--by", default="владелец", help="кто решил (для журнала)")
+    idm.set_defaults(func=identity.cmd_map)
     tl = sub.add_parser("timeline", help="все события клиента по времени")
     tl.add_argument("client_id")
     tl.add_argument("--source", choices=["meetings", "telegram", "bitrix", "wms", "notes"])
@@ -65,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--clients", type=int, default=100)
     ev.add_argument("--days", type=int, default=365)
     ev.add_argument("--seed", type=int, default=7)
+    ev.add_argument(
+        "--no-mapping", action="store_true", help="без файла привязок: клиенты WMS под своими названиями из WMS"
+    )
     ev.set_defaults(func=dev.cmd_eval_churn)
     ask = sub.add_parser("ask", help="вопрос по клиенту: ответ с цитатами из встреч, переписки, писем и склада")
     ask.add_argument("client", help="ID лида")

@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     telegram_edit_lookback_days: int = _env("C360_TELEGRAM_EDIT_LOOKBACK_DAYS", 3)
     # editable mapping of other systems' ids to client_id (CSV: system,external_id,client_id,note)
     aliases_file: Path | None = _env("C360_ALIASES_FILE")
+    # a WMS client whose INN is that of exactly one lead's company or contact is linked to it without asking
+    identity_auto_inn: bool = _env("C360_IDENTITY_AUTO_INN", True)
 
     # Bitrix24, WMS
     bitrix_webhook_url: str | None = _env("BITRIX_WEBHOOK_URL")

@@ -202,7 +202,8 @@ class BitrixClient(HttpClient):
             body = response.json()
         except ValueError:
             body = None
-        if not isinstance(body, dict) or not body.get("error"):
+        # the code may be a number: crm.requisite.list refuses with {"error": 0, "error_description": "Access denied."}
+        if not isinstance(body, dict) or body.get("error") in (None, ""):
             return super().error_for(response, retryable=retryable, outcome_unknown=outcome_unknown)
         error = self.sub_error(_method_of(response), body, response.status_code)
         error.retryable = retryable and error.code not in NOT_RETRIED

@@ -21,6 +21,7 @@ LISTS = {
     "crm.company.list": "companies",
     "crm.deal.list": "deals",
     "crm.activity.list": "activities",
+    "crm.requisite.list": "requisites",
 }
 
 
@@ -116,6 +117,10 @@ class BitrixSimulator(LoggingHttpServer):
         self.companies: dict[int, dict] = {}
         self.deals: dict[int, dict] = {}
         self.activities: dict[int, dict] = {}
+        # crm-requisite-list.md: ENTITY_TYPE_ID "3"/"4", ENTITY_ID, RQ_INN …; `requisites_denied`: the documented
+        # refusal of a user without the right, 400 {"error": 0, "error_description": "Access denied."}
+        self.requisites: dict[int, dict] = {}
+        self.requisites_denied = False
         self.users: dict[int, dict] = {}
         self.http_requests = 0
         self.calls: Counter = Counter()  # method → calls, sub-calls of batch included
@@ -240,6 +245,8 @@ class BitrixSimulator(LoggingHttpServer):
 
     def run(self, method: str, params: dict) -> tuple[int, dict]:
         self.calls[method] += 1
+        if method == "crm.requisite.list" and self.requisites_denied:
+            return 400, {"error": 0, "error_description": "Access denied."}
         if method in LISTS:
             rows = [r for r in getattr(self, LISTS[method]).values() if matches(r, params.get("filter") or {})]
             rows.sort(key=lambda r: int(r["ID"]))
@@ -422,6 +429,22 @@ def add_lead(
             "CONTACT_ID": str(contact) if contact else None,
             "OPPORTUNITY": "150000.00",
         }
+
+
+def add_requisite(fake, requisite_id: int, *, company=None, contact=None, inn: str, name: str | None = None):
+    """A requisite of a company (ENTITY_TYPE_ID 4) or contact (3), as crm.requisite.list returns it: every value a
+    string (crm-requisite-list.md, «Response on Success»)."""
+    owner, type_id = (company, "4") if company else (contact, "3")
+    fake.requisites[requisite_id] = {
+        "ID": str(requisite_id),
+        "ENTITY_TYPE_ID": type_id,
+        "ENTITY_ID": str(owner),
+        "PRESET_ID": "1",
+        "NAME": "Организация",
+        "RQ_INN": inn,
+        "RQ_COMPANY_NAME": name,
+        "RQ_COMPANY_FULL_NAME": name,
+    }
 
 
 def call(

@@ -37,45 +37,55 @@ class ChurnEval:
         return statistics.median(self.lead_days) if self.lead_days else None
 
 
-def evaluate(clients: int = 60, days: int = 365, seed: int = 7, workdir: Path | None = None) -> ChurnEval:
+def evaluate(
+    clients: int = 60, days: int = 365, seed: int = 7, workdir: Path | None = None, mapping: bool = True
+) -> ChurnEval:
+    """The simulator's world through the WMS assets, identity and dbt; `mapping=False`: no alias file at all, so
+    every WMS client is scored under its provisional identity (`wms-<id>`) and named by its WMS name."""
+    from assets.alerts.assets import client_label
+    from assets.identity.assets import client_identity
     from assets.wms.assets import wms_assets
     from devkit.wms_sim import WmsSimulator, WmsWorld
     from orchestration.dbt import warehouse_models
     from orchestration.resources import all_resources
     from orchestration.run_once import QUIET_CONSOLE, quiet_stdout
-    from warehouse.aliases import save_alias
+    from warehouse.aliases import PROVISIONAL_WMS, save_alias
     from warehouse.duck import connect, fetch_dicts
 
     workdir = workdir or Path(tempfile.mkdtemp(prefix="c360-eval-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     base = get_settings()
     world = WmsWorld(clients=clients, days=days, end=base.today(), seed=seed)
     truth = world.truth()
     # its own data dir (and the mapping file in it); the WMS is the simulator
     settings = base.model_copy(update={"data_dir": workdir / "data", "aliases_file": None})
-    for c in world.clients:
+    for c in world.clients if mapping else ():
         save_alias(settings.resolved_aliases_file, "wms_client", c.wms_id, c.lead_id)
     with WmsSimulator(world) as sim, dg.instance_for_test(temp_dir=str(workdir)) as instance:
         resources = all_resources(settings.model_copy(update={"wms_base_url": sim.url, "wms_token": sim.token}))
         config = {**QUIET_CONSOLE, "ops": {"wms_stock": {"config": {"history_weeks": 0}}}}
         dg.materialize(wms_assets, resources=resources, instance=instance, run_config=config)
         with quiet_stdout():
-            dg.materialize([warehouse_models], resources=resources, instance=instance, run_config=QUIET_CONSOLE)
+            dg.materialize(
+                [warehouse_models, client_identity], resources=resources, instance=instance, run_config=QUIET_CONSOLE
+            )
     with connect(settings.warehouse_path, read_only=True) as con:
         first = {
             r["client_id"]: r
             for r in fetch_dicts(
                 con,
-                "select client_id, cast(min(week_end) as date) as first_alert, "
-                "string_agg(distinct alert_type, ', ') as types from marts.fct_client_alerts group by 1",
+                "select a.client_id, any_value(d.title) as title, cast(min(a.week_end) as date) as first_alert, "
+                "string_agg(distinct a.alert_type, ', ') as types from marts.fct_client_alerts as a "
+                "left join marts.dim_clients as d using (client_id) group by 1",
             )
         }
     table, lead_days = [], []
     tp = fp = 0
     traps = {"seasonal_trap": 0, "fbo_supply_trap": 0}
-    for _wms_id, t in truth.items():
-        alert = first.get(t["lead_id"])
+    for wms_id, t in truth.items():
+        alert = first.get(t["lead_id"]) or first.get(f"{PROVISIONAL_WMS}{wms_id}")
         row = {
-            "client": t["lead_id"],
+            "client": client_label(alert) if alert else t["lead_id"] if mapping else wms_id,
             "behaviour": t["behaviour"],
             "churn": t["churn"],
             "exit": t["exit"],

@@ -35,6 +35,14 @@ side_tables = [
         group_name="bitrix24",
         description="Кураторы (пользователи Битрикс24) из bitrix_clients.",
     ),
+    *(
+        dg.AssetSpec(["raw", f"bitrix_{table}"], group_name="bitrix24", description=f"{what} из bitrix_clients.")
+        for table, what in (
+            ("companies", "Компании лидов"),
+            ("contacts", "Контакты лидов"),
+            ("requisites", "Реквизиты (ИНН) компаний и контактов лидов"),
+        )
+    ),
 ]
 
 dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
@@ -152,6 +160,8 @@ MAPPING_SQL = [
     "select string_agg(chat_id || '=' || coalesce(client_id, ''), ',' order by chat_id) from raw.telegram_chats",
     "select string_agg(wms_client_id || '=' || coalesce(client_id, ''), ',' order by wms_client_id)"
     " from raw.wms_clients",
+    "select string_agg(wms_client_id || '=' || lead_id, ',' order by wms_client_id)"
+    " from raw.identity_candidates where status = 'applied'",
 ]
 
 

@@ -10,6 +10,7 @@ from assets.bitrix24.assets import bitrix_assets
 from assets.checks import source_freshness
 from assets.enrichment.assets import interaction_signals
 from assets.enrichment.profile import client_profile
+from assets.identity.assets import client_identity
 from assets.meetings.assets import meeting_assets
 from assets.notes.assets import staff_notes
 from assets.rag.assets import rag_index
@@ -69,6 +70,7 @@ def build_defs(resources: dict[str, dg.ConfigurableResource] | None = None) -> d
             *wms_assets,
             warehouse_models,
             *side_tables,
+            client_identity,
             interaction_signals,
             client_profile,
             rag_index,

@@ -84,11 +84,12 @@ wms_pull_job = dg.define_asset_job(
 warehouse_job = dg.define_asset_job(
     "warehouse_job",
     selection=dg.AssetSelection.groups(
-        "enrichment", "dbt_staging", "dbt_intermediate", "dbt_marts", "alerts", "rag", "app"
+        "enrichment", "identity", "dbt_staging", "dbt_intermediate", "dbt_marts", "alerts", "rag", "app"
     )
     | dg.AssetSelection.checks(source_freshness),
     description=(
-        "Сигналы общения и профиль клиента, модели хранилища (история клиента, здоровье, тревоги), рассылка новых "
+        "Сигналы общения и профиль клиента, сопоставление клиентов WMS с лидами, "
+        "модели хранилища (история клиента, здоровье, тревоги), рассылка новых "
         "тревог, поисковый индекс для чата и проверка свежести источников."
     ),
 )

@@ -42,8 +42,6 @@ NOT_STAGED = {
     "build_state",
     "bitrix_owner_sync",
     "telegram_unparsed",
-    "bitrix_contacts",
-    "bitrix_companies",
     "bitrix_deals",
 }
 # raw column → its staging name, where staging renames (besides the table's loaded_at_field, which is `loaded_at`)

@@ -13,6 +13,7 @@ OWNERS = {
     "assets/wms": ("wms_",),
     "assets/notes": ("staff_notes",),
     "assets/enrichment": ("interaction_signals", "client_profile_"),
+    "assets/identity": ("identity_",),
     "warehouse/duck.py": ("",),  # the raw schema itself: creates and migrates every table
     "orchestration/dbt.py": ("",),  # dbt's runner: what a build starts from (mappings, its fingerprint)
 }

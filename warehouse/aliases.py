@@ -25,6 +25,16 @@ EXTERNAL_ID_MAX_CHARS = 500
 _CHAT_ID = re.compile(r"[-+]?\d{1,20}")
 
 
+# the client id of a WMS account linked to no lead yet (dbt macros/identity.sql provisional_client_id)
+PROVISIONAL_WMS = "wms-"
+
+
+def provisional_wms_id(client_id: str | None) -> str | None:
+    """The WMS account behind a provisional client id (`wms-W00003` → `W00003`); None for a lead."""
+    text = str(client_id or "")
+    return text.removeprefix(PROVISIONAL_WMS) if text.startswith(PROVISIONAL_WMS) else None
+
+
 class AliasError(ValueError):
     pass
 

@@ -125,6 +125,18 @@ chat_messages = sa.Table(
 )
 
 
+# the owner's «нет» to a suggested link (`client360 map --reject`): never suggested or applied again
+identity_rejections = sa.Table(
+    "identity_rejections",
+    metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("external_id", sa.String(500), primary_key=True),
+    sa.Column("lead_id", sa.String(16), primary_key=True),
+    sa.Column("by", sa.String(100), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -142,6 +154,24 @@ class AppDB:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def identity_rejections(self) -> set[tuple[str, str, str]]:
+        """(system, external id, lead) pairs the owner said are not one client."""
+        with self.engine.connect() as con:
+            rows = con.execute(sa.select(identity_rejections.c["system", "external_id", "lead_id"])).all()
+        return {tuple(r) for r in rows}
+
+    def reject_identity(self, system: str, external_id: str, lead_id: str, by: str) -> bool:
+        """Remember that the pair is not one client; False when it was already rejected."""
+        if (system, external_id, lead_id) in self.identity_rejections():
+            return False
+        with self.engine.begin() as con:
+            con.execute(
+                identity_rejections.insert().values(
+                    system=system, external_id=external_id, lead_id=lead_id, by=by, at=_now()
+                )
+            )
+        return True
 
     def chat_migrations(self) -> dict[str, str]:
         with self.engine.connect() as con:

@@ -154,6 +154,17 @@ create table if not exists raw.bitrix_companies (
     pulled_at        timestamp default current_timestamp
 );
 
+create table if not exists raw.bitrix_requisites (  -- crm.requisite.list of the leads' companies and contacts
+    requisite_id     bigint primary key,
+    entity_type_id   integer,                   -- 3 contact, 4 company (crm.enum.ownertype)
+    entity_id        bigint,
+    name             varchar,
+    company_name     varchar,                   -- RQ_COMPANY_NAME, else RQ_COMPANY_FULL_NAME or RQ_NAME
+    inn              varchar,                   -- RQ_INN, digits only
+    raw              json,
+    pulled_at        timestamp default current_timestamp
+);
+
 create table if not exists raw.bitrix_deals (
     deal_id          bigint primary key,
     title            varchar,
@@ -244,8 +255,19 @@ create table if not exists raw.wms_clients (
     wms_client_id    varchar primary key,
     name             varchar,
     inn              varchar,
-    client_id        varchar,                   -- via the alias file (system wms_client); null = unmapped
+    client_id        varchar,                   -- via the alias file (system wms_client); null = not linked by it
     updated_at       timestamp default current_timestamp
+);
+
+create table if not exists raw.identity_candidates (  -- what the WMS client could be: suggestions and conflicts
+    wms_client_id    varchar not null,
+    lead_id          varchar not null,
+    kind             varchar not null,          -- 'inn' | 'name'
+    confidence       double,
+    evidence         varchar,                   -- in Russian, for the owner
+    status           varchar not null,          -- 'applied' | 'suggested' | 'conflict' | 'rejected'
+    updated_at       timestamp default current_timestamp,
+    primary key (wms_client_id, lead_id)
 );
 
 create table if not exists raw.wms_stock (

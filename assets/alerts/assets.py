@@ -9,6 +9,7 @@ from assets.resources import AppDBResource, TelegramBotResource, WarehouseResour
 from config.delivery import deliver_report
 from config.settings import get_settings
 from connectors.telegram_bot import escape
+from warehouse.aliases import provisional_wms_id
 from warehouse.duck import fetch_dicts
 
 SEVERITY = {"critical": "🔴 критично", "high": "🟠 важно"}
@@ -19,10 +20,19 @@ TYPES = {
 }
 
 
+def client_label(alert: dict) -> str:
+    """«лид 10234 ИП Смирнова», or for a WMS account linked to no lead «Селлер 3 (WMS W00003, не привязан к лиду
+    Битрикс24)»."""
+    wms_id = provisional_wms_id(alert["client_id"])
+    if wms_id:
+        return f"{alert.get('title') or wms_id} (WMS {wms_id}, не привязан к лиду Битрикс24)"
+    return f"лид {alert['client_id']} {alert.get('title') or ''}".rstrip()
+
+
 def render_alert(alert: dict) -> str:
     figures = json.loads(alert["figures"]) if isinstance(alert["figures"], str) else alert["figures"]
     lines = [
-        f"⚠️ <b>Риск ухода: лид {escape(alert['client_id'])}</b> {escape(alert.get('title') or '')}".rstrip(),
+        f"⚠️ <b>Риск ухода: {escape(client_label(alert))}</b>",
         f"{SEVERITY.get(alert['severity'], alert['severity'])} · "
         f"{escape(TYPES.get(alert['alert_type'], alert['alert_type']))} · неделя до {alert['week_end']:%d.%m.%Y}",
         escape(alert["message"]),
@@ -70,11 +80,14 @@ def client_alert_delivery(
         )
     bot, db = telegram.bot(), app_db.db()
     sent, already, unconfirmed = 0, 0, []
+    chat = telegram.alert_chat()
     try:
         for alert in alerts:
-            delivery = deliver_report(
-                bot, db, telegram.alert_chat(), f"alert:{alert['dedupe_key']}", render_alert(alert)
-            )
+            # sent while the client was a WMS account linked to no lead: the same episode, not news
+            if any(db.report_status(f"alert:{key}", chat.chat_id) for key in alert.get("earlier_keys") or []):
+                already += 1
+                continue
+            delivery = deliver_report(bot, db, chat, f"alert:{alert['dedupe_key']}", render_alert(alert))
             sent += delivery.parts_sent_now > 0
             already += delivery.already_sent
             if delivery.unconfirmed_parts:

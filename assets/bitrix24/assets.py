@@ -16,10 +16,12 @@ from assets.bitrix24.crm import (
     deal_row,
     fetch_all,
     fetch_by_ids,
+    fetch_requisites,
     fetch_users,
     ids_of,
     lead_row,
     owner_clients,
+    requisite_row,
 )
 from assets.metadata import alias_problems
 from assets.partitions import daily_partitions
@@ -84,6 +86,22 @@ def bitrix_clients(
             },
         )
         users = fetch_users(client, ids_of(leads, "ASSIGNED_BY_ID"))
+        # the INNs that link a WMS client to its lead (assets/identity); a webhook without the right to read
+        # requisites (400 {"error": 0, "Access denied."}) loses only that
+        # of every lead's company and contact, not only the changed leads': a requisite added later does not
+        # change its lead's DATE_MODIFY (a few batch calls for hundreds of clients)
+        with warehouse.connect(read_only=True) as con:
+            known = con.execute("select list(contact_id), list(company_id) from raw.bitrix_leads").fetchone()
+        requisites_error = None
+        try:
+            requisites = fetch_requisites(
+                client,
+                {*ids_of(leads, "CONTACT_ID"), *(i for i in known[0] or [] if i)},
+                {*ids_of(leads, "COMPANY_ID"), *(i for i in known[1] or [] if i)},
+            )
+        except (BitrixError, ExternalServiceError) as exc:
+            requisites, requisites_error = [], str(exc)
+            context.log.warning(f"Реквизиты компаний не получены (сопоставление по ИНН без них): {exc}")
     except (BitrixError, ExternalServiceError) as exc:
         raise _failure(exc) from exc
     finally:
@@ -94,6 +112,7 @@ def bitrix_clients(
         upsert(con, "raw.bitrix_contacts", [contact_row(c) for c in contacts])
         upsert(con, "raw.bitrix_companies", [company_row(c) for c in companies])
         upsert(con, "raw.bitrix_deals", [deal_row(d) for d in deals])
+        upsert(con, "raw.bitrix_requisites", [requisite_row(r) for r in requisites])
         upsert(
             con,
             "raw.bitrix_users",
@@ -110,6 +129,7 @@ def bitrix_clients(
             "контактов": len(contacts),
             "компаний": len(companies),
             "сделок": len(deals),
+            "реквизитов (ИНН)": requisites_error or len(requisites),
             "кураторов": len(users),
             "запросов к Битрикс24": client.requests_made,
             "загрузка": "изменения с " + since.isoformat(sep=" ") if since else "полная",

@@ -141,6 +141,43 @@ def company_row(c: dict) -> dict:
     }
 
 
+REQUISITE_OWNERS = {"3": "контакт", "4": "компания"}  # ENTITY_TYPE_ID (crm.enum.ownertype) → in Russian
+
+
+def fetch_requisites(client: BitrixClient, contacts: Iterable[int], companies: Iterable[int]) -> list[dict]:
+    """The requisites (crm-requisite-list.md: ENTITY_TYPE_ID 3 contact / 4 company, ENTITY_ID, RQ_INN …) of these
+    contacts and companies."""
+    select = [
+        "ID",
+        "ENTITY_TYPE_ID",
+        "ENTITY_ID",
+        "NAME",
+        "RQ_INN",
+        "RQ_COMPANY_NAME",
+        "RQ_COMPANY_FULL_NAME",
+        "RQ_NAME",
+    ]
+    calls = {}
+    for type_id, ids in (("3", contacts), ("4", companies)):
+        for i, chunk in enumerate(chunks(ids)):
+            flt = {"ENTITY_TYPE_ID": type_id, "@ENTITY_ID": chunk}
+            calls[f"r{type_id}_{i}"] = ("crm.requisite.list", {"filter": flt, "select": select})
+    return fetch_all(client, calls)
+
+
+def requisite_row(r: dict) -> dict:
+    inn = "".join(ch for ch in str(r.get("RQ_INN") or "") if ch.isdigit())
+    return {
+        "requisite_id": int(r["ID"]),
+        "entity_type_id": _int(r.get("ENTITY_TYPE_ID")),
+        "entity_id": _int(r.get("ENTITY_ID")),
+        "name": r.get("NAME"),
+        "company_name": r.get("RQ_COMPANY_NAME") or r.get("RQ_COMPANY_FULL_NAME") or r.get("RQ_NAME") or None,
+        "inn": inn or None,
+        "raw": json.dumps(r, ensure_ascii=False),
+    }
+
+
 def deal_row(d: dict) -> dict:
     amount = d.get("OPPORTUNITY")
     return {

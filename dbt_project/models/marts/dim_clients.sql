@@ -30,15 +30,18 @@ chats as (
 ),
 
 wms as (
-    select client_id, string_agg(wms_client_id, ', ') as wms_client_ids
-    from {{ ref('stg_wms__clients') }}
-    where client_id is not null
+    select client_id, string_agg(wms_client_id, ', ' order by wms_client_id) as wms_client_ids,
+           string_agg(name, ', ' order by wms_client_id) as wms_names,
+           bool_or(lead_id is not null) as linked
+    from {{ ref('int_wms_clients') }}
     group by client_id
 )
 
 select
     k.client_id,
-    l.title,
+    -- a WMS account linked to no lead is a client under its own name (its provisional id wms-<id>)
+    coalesce(l.title, w.wms_names) as title,
+    l.client_id is not null as is_lead,
     l.contact_name,
     l.status_id,
     l.curator_id,

@@ -53,10 +53,24 @@ evidence as (  -- the WMS records behind each alert (at most 3, biggest first)
        or (e.alert_type = 'reservation_spike' and o.kind = 'reservation' and o.week = e.week)
        or (e.alert_type = 'inbound_stopped' and o.kind = 'receipt'))  -- the last supplies before they stopped
     group by 1, 2, 3
+),
+
+accounts as (  -- the provisional ids a lead's WMS accounts had before they were linked to it
+    select client_id, list({{ provisional_client_id('wms_client_id') }} order by wms_client_id) as provisional
+    from {{ ref('int_wms_clients') }}
+    where lead_id is not null
+    group by 1
+),
+
+keyed as (
+    select e.*, '|' || e.alert_type || '|' || strftime(e.episode, '%Y-%m-%d') || '|' || e.severity as episode_key
+    from episodes as e
 )
 
 select
-    e.client_id || '|' || e.alert_type || '|' || strftime(e.episode, '%Y-%m-%d') || '|' || e.severity as dedupe_key,
+    e.client_id || e.episode_key as dedupe_key,
+    -- the same episode's key while the client was provisional: already sent under it, it is not sent again
+    coalesce([p || e.episode_key for p in a.provisional], []) as earlier_keys,
     e.client_id,
     e.week,
     e.week_end,
@@ -65,5 +79,6 @@ select
     e.message,
     e.figures,
     coalesce(ev.evidence_refs, []) as evidence_refs
-from episodes as e
+from keyed as e
 left join evidence as ev using (client_id, week, alert_type)
+left join accounts as a using (client_id)

@@ -5,7 +5,7 @@ source as (
 ),
 
 clients as (
-    select wms_client_id, client_id from {{ source('wms', 'wms_clients') }}
+    {{- wms_client_identity() }}
 ),
 
 renamed as (

@@ -1,0 +1,79 @@
+"""Identity: which Bitrix24 lead each WMS client is. A sure INN match is applied (unless C360_IDENTITY_AUTO_INN is
+off), names close enough are suggested, conflicts listed; a client linked to no lead keeps a provisional identity
+(`wms-<id>`, dbt macros/identity.sql) and is scored and alerted on all the same."""
+
+import dagster as dg
+
+from assets.identity.matching import candidates
+from assets.metadata import md_table
+from assets.resources import AppDBResource, WarehouseResource
+from warehouse.duck import fetch_dicts
+
+GROUP = "identity"
+STATUS = {"applied": "привязан", "suggested": "предложение", "conflict": "конфликт", "rejected": "отклонён"}
+KIND = {"inn": "ИНН", "name": "название"}
+
+
+def _rows(con, sql: str) -> list[dict]:
+    """The rows of a dbt view; none before the first build has made it."""
+    try:
+        return fetch_dicts(con, sql)
+    except Exception as exc:  # duckdb.CatalogException: the view does not exist yet
+        if "does not exist" in str(exc):
+            return []
+        raise
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=[dg.AssetKey("stg_wms__clients"), dg.AssetKey("int_lead_organisations")],
+    pool="duckdb_write",
+    kinds={"duckdb"},
+    description=(
+        "Сопоставление клиентов WMS с лидами Битрикс24: совпадение ИНН (реквизиты компании или контакта лида) "
+        "привязывает клиента само, похожее название — предложение владельцу, два лида с одним ИНН или два похожих "
+        "названия — конфликт. Принять или отклонить: client360 map. Непривязанный клиент всё равно оценивается "
+        "и попадает в тревоги под своим названием из WMS."
+    ),
+)
+def client_identity(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, app_db: AppDBResource
+) -> dg.MaterializeResult:
+    db = app_db.db()
+    try:
+        rejected = {(ext, lead) for system, ext, lead in db.identity_rejections() if system == "wms_client"}
+    finally:
+        db.dispose()
+    with warehouse.connect() as con:
+        wms = _rows(con, "select wms_client_id, name, inn, client_id from staging.stg_wms__clients")
+        organisations = _rows(con, "select * from intermediate.int_lead_organisations")
+        found = candidates(wms, organisations, rejected, auto_inn=warehouse.identity_auto_inn)
+        con.execute("delete from raw.identity_candidates")
+        if found:
+            con.executemany(
+                "insert into raw.identity_candidates (wms_client_id, lead_id, kind, confidence, evidence, status) "
+                "values (?, ?, ?, ?, ?, ?)",
+                [(c.wms_client_id, c.lead_id, c.kind, c.confidence, c.evidence, c.status) for c in found],
+            )
+    by_status = {s: [c for c in found if c.status == s] for s in STATUS}
+    linked = {c.wms_client_id for c in by_status["applied"]}
+    unlinked = [w for w in wms if not w.get("client_id") and w["wms_client_id"] not in linked]
+    table = lambda rows: md_table(  # noqa: E731
+        ("WMS", "лид", "по", "уверенность", "основание"),
+        [(c.wms_client_id, c.lead_id, KIND[c.kind], f"{c.confidence:.2f}", c.evidence) for c in rows],
+        limit=300,
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "клиентов WMS": len(wms),
+            "привязаны файлом": sum(bool(w.get("client_id")) for w in wms),
+            "привязаны по ИНН": len(linked),
+            "без лида (временный ID wms-…)": len(unlinked),
+            "предложения": table(by_status["suggested"]),
+            "конфликты": table(by_status["conflict"]),
+            "отклонены владельцем": len(by_status["rejected"]),
+            "не привязаны": md_table(
+                ("WMS", "название"), [(w["wms_client_id"], w.get("name") or "") for w in unlinked], limit=300
+            ),
+        }
+    )

@@ -1,0 +1,68 @@
+"""`client360 map`: the suggested and conflicting links of WMS clients to leads, accepted or rejected by number."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from config.settings import get_settings
+
+OPEN = ("suggested", "conflict")
+STATUS = {"suggested": "предложение", "conflict": "конфликт"}
+
+
+def open_candidates(settings) -> list[dict]:
+    """The suggestions and conflicts waiting for a person, numbered from 1 in a stable order."""
+    from warehouse.duck import connect, fetch_dicts
+
+    with connect(settings.warehouse_path, read_only=True) as con:
+        try:
+            return fetch_dicts(
+                con,
+                "select * from staging.stg_identity__candidates where status in ('suggested', 'conflict') "
+                "order by wms_client_id, confidence desc, lead_id",
+            )
+        except Exception as exc:  # no warehouse build yet
+            if "does not exist" in str(exc):
+                return []
+            raise
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from warehouse.aliases import AliasError, save_alias
+    from warehouse.appdb import AppDB
+
+    settings = get_settings()
+    rows = open_candidates(settings)
+    if args.accept is None and args.reject is None:
+        if not rows:
+            print("Предложений и конфликтов нет: все клиенты WMS привязаны или совпадений не найдено.")
+            return 0
+        for n, r in enumerate(rows, 1):
+            print(f"{n}. {STATUS[r['status']]}: WMS {r['wms_client_id']} → лид {r['lead_id']} ({r['evidence']})")
+        print("Принять: client360 map --accept N   Отклонить: client360 map --reject N")
+        return 0
+    n = args.accept if args.accept is not None else args.reject
+    if not 1 <= n <= len(rows):
+        print(f"Нет предложения №{n}: их {len(rows)} (список: client360 map).", file=sys.stderr)
+        return 2
+    row = rows[n - 1]
+    if args.accept is not None:
+        note = f"принято предложение: {row['evidence']}"
+        try:
+            save_alias(settings.resolved_aliases_file, "wms_client", row["wms_client_id"], row["lead_id"], note)
+        except AliasError as exc:
+            print(f"Не привязано: {exc}. Файл привязок не изменён.", file=sys.stderr)
+            return 2
+        print(
+            f"Клиент WMS {row['wms_client_id']} привязан к лиду {row['lead_id']}; история и тревоги перейдут к лиду "
+            "при следующем запуске (повторно тревоги не отправляются)."
+        )
+        return 0
+    db = AppDB(settings.resolved_app_db_url)
+    try:
+        db.reject_identity("wms_client", row["wms_client_id"], row["lead_id"], args.by)
+    finally:
+        db.dispose()
+    print(f"Отклонено: WMS {row['wms_client_id']} — не лид {row['lead_id']}; больше не предлагается.")
+    return 0

@@ -1,0 +1,9 @@
+select
+    wms_client_id,
+    lead_id,
+    kind,
+    confidence,
+    evidence,
+    status,
+    updated_at as loaded_at
+from {{ source('identity', 'identity_candidates') }}
