@@ -118,7 +118,12 @@ def client_title(card: dict, client_id: str) -> str:
 
 
 def card_head(card: dict, client_id: str) -> str:
-    return f"## {as_text(client_title(card, client_id))}\nКуратор: {as_text(card['curator_name'] or '—')}"
+    curator = card["curator_name"] or (
+        "не назначен: клиент не привязан к лиду (client360 map или «Привязать» у администратора)"
+        if provisional_wms_id(client_id)
+        else "—"
+    )
+    return f"## {as_text(client_title(card, client_id))}\nКуратор: {as_text(curator)}"
 
 
 def card_profile(profile: dict | None) -> str:
@@ -282,4 +287,5 @@ def admin_page(
         lines += [f"- {r.status} · {r.job_name} · [{r.run_id[:8]}]({url}/runs/{r.run_id})" for r in runs or []] or [
             "- нет"
         ]
-    return "\n".join(lines)
+    # a section's heading after a list is a paragraph of its own, not the list's last item continued
+    return "\n".join(f"\n{line}" if line.startswith(("**", "_")) else line for line in lines)
