@@ -29,7 +29,14 @@ TABLES = {
     "last_contact": """select client_id, max(day) as last_contact from w.marts.fct_client_daily_activity
                        where messages_in + messages_out + meetings + calls + emails > 0 group by 1""",
     # for the admin page: what is not yet tied to a client
-    "unmapped_chats": "select chat_id, title, chat_type from w.staging.stg_telegram__chats where client_id is null",
+    "unmapped_chats": """select t.chat_id, t.title, t.chat_type,
+                                string_agg(case c.status when 'conflict' then 'конфликт: ' else 'предложение: ' end
+                                           || c.evidence, '; ' order by c.confidence desc) as candidates
+                         from w.staging.stg_telegram__chats as t
+                         left join w.staging.stg_identity__candidates as c
+                           on c.system = 'telegram_chat' and c.external_id = cast(t.chat_id as varchar)
+                          and c.status in ('suggested', 'conflict')
+                         where t.client_id is null group by all""",
     "renamed_chats": "select chat_id, mapped_title, title, client_id, title_lead from w.staging.stg_telegram__chats "
     f"where {RENAMED}",
     # a WMS client linked to no lead, with what the identity asset found for it (to accept: `client360 map`)
@@ -38,7 +45,8 @@ TABLES = {
                                          || c.evidence, '; ' order by c.confidence desc) as candidates
                        from w.intermediate.int_wms_clients as w
                        left join w.staging.stg_identity__candidates as c
-                         on c.wms_client_id = w.wms_client_id and c.status in ('suggested', 'conflict')
+                         on c.system = 'wms_client' and c.external_id = w.wms_client_id
+                        and c.status in ('suggested', 'conflict')
                        where w.lead_id is null group by all""",
     "unmatched_recordings": "select path, room, reason, last_seen_at from w.staging.stg_meetings__unmatched",
 }

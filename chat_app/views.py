@@ -241,7 +241,9 @@ def admin_page(
     u = unmapped
     lines = ["### Без клиента", "**Чаты Telegram:**"]
     lines += [
-        f"- `{c['chat_id']}` {as_text(c['title'])} — {title_lead(c['title'], room_prefix)[1]}" for c in u["chats"]
+        f"- `{c['chat_id']}` {as_text(c['title'])} — {title_lead(c['title'], room_prefix)[1]}"
+        + (f"; {as_text(c['candidates'])}" if c.get("candidates") else "")
+        for c in u["chats"]
     ] or ["- нет"]
     lines += [
         "**Переименованные чаты Telegram** (история остаётся у прежнего клиента; перепривязать — ниже, "

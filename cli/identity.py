@@ -1,4 +1,5 @@
-"""`client360 map`: the suggested and conflicting links of WMS clients to leads, accepted or rejected by number."""
+"""`client360 map`: the suggested and conflicting links of WMS clients and Telegram chats to leads, accepted or
+rejected by number."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from config.settings import get_settings
 
 OPEN = ("suggested", "conflict")
 STATUS = {"suggested": "предложение", "conflict": "конфликт"}
+WHAT = {"wms_client": "WMS", "telegram_chat": "чат Telegram"}
 
 
 def open_candidates(settings) -> list[dict]:
@@ -20,7 +22,7 @@ def open_candidates(settings) -> list[dict]:
             return fetch_dicts(
                 con,
                 "select * from staging.stg_identity__candidates where status in ('suggested', 'conflict') "
-                "order by wms_client_id, confidence desc, lead_id",
+                "order by system desc, external_id, confidence desc, lead_id",
             )
         except Exception as exc:  # no warehouse build yet
             if "does not exist" in str(exc):
@@ -36,10 +38,11 @@ def cmd_map(args: argparse.Namespace) -> int:
     rows = open_candidates(settings)
     if args.accept is None and args.reject is None:
         if not rows:
-            print("Предложений и конфликтов нет: все клиенты WMS привязаны или совпадений не найдено.")
+            print("Предложений и конфликтов нет: все клиенты WMS и чаты привязаны или совпадений не найдено.")
             return 0
         for n, r in enumerate(rows, 1):
-            print(f"{n}. {STATUS[r['status']]}: WMS {r['wms_client_id']} → лид {r['lead_id']} ({r['evidence']})")
+            what = f"{WHAT[r['system']]} {r['external_id']}"
+            print(f"{n}. {STATUS[r['status']]}: {what} → лид {r['lead_id']} ({r['evidence']})")
         print("Принять: client360 map --accept N   Отклонить: client360 map --reject N")
         return 0
     n = args.accept if args.accept is not None else args.reject
@@ -47,22 +50,31 @@ def cmd_map(args: argparse.Namespace) -> int:
         print(f"Нет предложения №{n}: их {len(rows)} (список: client360 map).", file=sys.stderr)
         return 2
     row = rows[n - 1]
+    what = f"{WHAT[row['system']]} {row['external_id']}"
     if args.accept is not None:
         note = f"принято предложение: {row['evidence']}"
+        path = settings.resolved_aliases_file
         try:
-            save_alias(settings.resolved_aliases_file, "wms_client", row["wms_client_id"], row["lead_id"], note)
+            save_alias(path, row["system"], row["external_id"], row["lead_id"], note)
         except AliasError as exc:
             print(f"Не привязано: {exc}. Файл привязок не изменён.", file=sys.stderr)
             return 2
+        if row["system"] == "telegram_chat":  # as map-telegram: the chat's history is the lead's at once
+            from assets.telegram.storage import refresh_chat_mapping
+            from warehouse.aliases import load_aliases
+            from warehouse.duck import connect
+
+            with connect(settings.warehouse_path) as con:
+                refresh_chat_mapping(con, load_aliases(path), settings.room_prefix)
         print(
-            f"Клиент WMS {row['wms_client_id']} привязан к лиду {row['lead_id']}; история и тревоги перейдут к лиду "
-            "при следующем запуске (повторно тревоги не отправляются)."
+            f"{what} привязан к лиду {row['lead_id']}; история и тревоги перейдут к лиду при следующей сборке "
+            "хранилища (повторно тревоги не отправляются)."
         )
         return 0
     db = AppDB(settings.resolved_app_db_url)
     try:
-        db.reject_identity("wms_client", row["wms_client_id"], row["lead_id"], args.by)
+        db.reject_identity(row["system"], row["external_id"], row["lead_id"], args.by)
     finally:
         db.dispose()
-    print(f"Отклонено: WMS {row['wms_client_id']} — не лид {row['lead_id']}; больше не предлагается.")
+    print(f"Отклонено: {what} — не лид {row['lead_id']}; больше не предлагается.")
     return 0

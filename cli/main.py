@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     mp.add_argument("--note")
     mp.add_argument("--replace", action="store_true", help="заменить прежнюю привязку этого чата")
     mp.set_defaults(func=telegram.cmd_map_telegram)
-    idm = sub.add_parser("map", help="клиенты WMS и лиды: предложения и конфликты сопоставления, принять или отклонить")
+    idm = sub.add_parser(
+        "map", help="клиенты WMS и чаты без лида: предложения и конфликты сопоставления, принять или отклонить"
+    )
     act = idm.add_mutually_exclusive_group()
     act.add_argument("--accept", type=int, metavar="N", help="принять предложение №N из списка")
     act.add_argument("--reject", type=int, metavar="N", help="отклонить предложение №N (больше не предлагать)")

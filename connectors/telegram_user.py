@@ -158,6 +158,28 @@ class TelegramUserClient:
             out.append({"chat_id": dialog.id, "title": dialog.name, "chat_type": chat_type(dialog.entity)})
         return out
 
+    async def members(self, chat_id: int, limit: int = 200) -> list[dict]:
+        """The people of a chat as our account sees them (types.User: username, phone — digits, shown only when
+        their privacy allows): the peer of a personal chat, the participants of a group. A group that does not let
+        us list them (ChatAdminRequiredError and the like) gives none."""
+        entity = self._entities.get(chat_id, chat_id)
+        if isinstance(entity, types.User):
+            users = [entity]
+        else:
+            try:
+                users = [u async for u in self.client.iter_participants(entity, limit=limit)]
+            except errors.FloodWaitError as exc:
+                await self._flood_wait(exc)
+                return []
+            except errors.RPCError as exc:
+                log.info("участники чата %s недоступны: %s", chat_id, type(exc).__name__)
+                return []
+        return [
+            {"chat_id": chat_id, "user_id": u.id, "name": display_name(u), "username": u.username, "phone": u.phone}
+            for u in users
+            if isinstance(u, types.User) and not u.bot and u.id not in self.staff_ids
+        ]
+
     async def _flood_wait(self, exc: errors.FloodWaitError) -> None:
         self.flood_waits += 1
         log.warning("Telegram FloodWait: ждём %s с", exc.seconds)

@@ -31,6 +31,11 @@ side_tables = [
         description="Чаты Telegram и их привязка к клиенту; пополняют ассеты telegram_messages и telegram_exports.",
     ),
     dg.AssetSpec(
+        ["raw", "telegram_chat_members"],
+        group_name="telegram",
+        description="Участники чатов без клиента (для сопоставления с контактами лидов) из telegram_messages.",
+    ),
+    dg.AssetSpec(
         ["raw", "bitrix_users"],
         group_name="bitrix24",
         description="Кураторы (пользователи Битрикс24) из bitrix_clients.",
@@ -160,7 +165,7 @@ MAPPING_SQL = [
     "select string_agg(chat_id || '=' || coalesce(client_id, ''), ',' order by chat_id) from raw.telegram_chats",
     "select string_agg(wms_client_id || '=' || coalesce(client_id, ''), ',' order by wms_client_id)"
     " from raw.wms_clients",
-    "select string_agg(wms_client_id || '=' || lead_id, ',' order by wms_client_id)"
+    "select string_agg(system || ':' || external_id || '=' || lead_id, ',' order by system, external_id)"
     " from raw.identity_candidates where status = 'applied'",
 ]
 

@@ -2,7 +2,7 @@
 traps (one INN on two leads, similar names of unrelated clients) listed or left alone; an unmapped churner is
 alerted under its WMS name once, and not again after it is linked to its lead."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -10,7 +10,7 @@ import pytest
 from assets.alerts.assets import client_alert_delivery
 from assets.bitrix24.assets import bitrix_clients
 from assets.identity.assets import client_identity
-from assets.identity.matching import candidates, name_score, normal_name
+from assets.identity.matching import chat_candidates, name_score, normal_name, title_score, wms_candidates
 from devkit.bitrix_sim import add_lead, add_requisite
 from devkit.wms_sim import WmsSimulator, WmsWorld
 from evals.churn import evaluate
@@ -51,7 +51,7 @@ def test_candidates_apply_one_inn_suggest_names_and_list_conflicts():
         ("10011", "Селлер 11", None, None, None),
         ("10005", "Другой", None, None, "7701000005"),
     )
-    got = {(c.wms_client_id, c.lead_id): c for c in candidates(wms, orgs, rejected=set())}
+    got = {(c.external_id, c.lead_id): c for c in wms_candidates(wms, orgs, rejected=set())}
     assert got[("W1", "10001")].status == "applied" and got[("W1", "10001")].kind == "inn"
     assert "7701000001" in got[("W1", "10001")].evidence
     assert ("W2", "10002") not in got, "«ИП Петров» and «Петров Иван» are not close enough to suggest"
@@ -59,15 +59,53 @@ def test_candidates_apply_one_inn_suggest_names_and_list_conflicts():
     assert "10013" in got[("W3", "10003")].evidence
     assert not [k for k in got if k[0] in ("W4", "W5")], "no suggestion across numbers; the file's link stands"
 
-    off = {(c.wms_client_id, c.lead_id): c.status for c in candidates(wms, orgs, set(), auto_inn=False)}
+    off = {(c.external_id, c.lead_id): c.status for c in wms_candidates(wms, orgs, set(), auto_inn=False)}
     assert off[("W1", "10001")] == "suggested"
-    rejected = {(c.wms_client_id, c.lead_id): c.status for c in candidates(wms, orgs, {("W1", "10001")})}
+    no = {("wms_client", "W1", "10001")}
+    rejected = {(c.external_id, c.lead_id): c.status for c in wms_candidates(wms, orgs, no)}
     assert rejected[("W1", "10001")] == "rejected"
 
     close = [{"wms_client_id": "W6", "name": "ООО Ромашка", "inn": None, "client_id": None}]
-    [suggestion] = candidates(close, orgs, set())
+    [suggestion] = wms_candidates(close, orgs, set())
     assert (suggestion.lead_id, suggestion.kind, suggestion.status) == ("10001", "name", "suggested")
     assert suggestion.confidence >= 0.9
+
+
+def test_chat_writers_and_titles_suggest_leads_and_two_clients_in_one_chat_are_a_conflict():
+    people = [
+        {"client_id": "10001", "phones": '[{"type": "WORK", "value": "+7 (900) 000-10-01"}]', "messengers": "[]"},
+        {"client_id": "10002", "phones": "[]", "messengers": '[{"type": "TELEGRAM", "value": "@Petrov_Shop"}]'},
+        {"client_id": "10003", "phones": '[{"type": "MOBILE", "value": "89000001003"}]', "messengers": None},
+    ]
+    orgs = _orgs(
+        ("10001", "Лид 1", None, None, None),
+        ("10002", "Лид 2", None, None, None),
+        ("10003", "Лид 3", None, None, None),
+        ("10004", "ООО «Ромашка»", None, None, None),
+    )
+    chats = [
+        {"chat_id": -100, "title": "Поставки", "client_id": None},  # a member's phone: lead 1's
+        {"chat_id": -200, "title": "Чат с Петровым", "client_id": None},  # a member's username: lead 2's contact
+        {"chat_id": -300, "title": "Общий", "client_id": None},  # people of two clients
+        {"chat_id": -400, "title": "ФФ Ромашка — отгрузки", "client_id": None},  # the title names lead 4
+        {"chat_id": -500, "title": "Привязанный", "client_id": "10001"},
+    ]
+    members = [
+        {"chat_id": -100, "name": "Ольга", "username": None, "phone": "79000001001"},
+        {"chat_id": -200, "name": "Пётр", "username": "petrov_shop", "phone": None},
+        {"chat_id": -300, "name": "Ольга", "username": None, "phone": "79000001001"},
+        {"chat_id": -300, "name": "Иван", "username": None, "phone": "+79000001003"},
+        {"chat_id": -500, "name": "Ольга", "username": None, "phone": "79000001001"},
+    ]
+    got = {(c.external_id, c.lead_id): c for c in chat_candidates(chats, members, people, orgs, set())}
+    assert (got[("-100", "10001")].kind, got[("-100", "10001")].status) == ("phone", "suggested")
+    assert "Ольга (+79000001001)" in got[("-100", "10001")].evidence
+    assert (got[("-200", "10002")].kind, got[("-200", "10002")].status) == ("username", "suggested")
+    assert got[("-300", "10001")].status == got[("-300", "10003")].status == "conflict"
+    assert (got[("-400", "10004")].kind, got[("-400", "10004")].status) == ("title", "suggested")
+    assert not [k for k in got if k[0] == "-500"], "a chat with a client is not offered another"
+    assert all(c.status != "applied" for c in got.values()), "a chat is never linked without a person"
+    assert title_score(normal_name("ФФ Селлер 44"), normal_name("Селлер 4")) == 0.0
 
 
 @pytest.fixture
@@ -114,7 +152,8 @@ def test_no_mapping_file_still_scores_matches_and_alerts_once(portal, env, insta
     assert links["W00002"]["lead_id"] == "10002", "the INN of the lead's contact counts too"
     assert links["W00003"]["client_id"] == "wms-W00003", "one INN on two leads is never guessed"
     assert links["W00004"]["client_id"] == "wms-W00004", "a name alone is only a suggestion"
-    found = {(r["wms_client_id"], r["lead_id"]): r for r in query(env, "select * from raw.identity_candidates")}
+    rows = query(env, "select * from raw.identity_candidates where system = 'wms_client'")
+    found = {(r["external_id"], r["lead_id"]): r for r in rows}
     assert found[("W00003", "10003")]["status"] == found[("W00003", "10033")]["status"] == "conflict"
     assert found[("W00004", "10004")]["status"] == "suggested"
     assert not [k for k in found if k[1] == "10044"], "«Селлер 44» is not «Селлер 4»"
@@ -214,3 +253,44 @@ def test_the_owner_accepts_and_rejects_suggestions_at_the_cli(portal, env, insta
     # the rejected lead is out: one lead is left with W00003's INN, so the INN links it
     assert (links["W00003"]["lead_id"], links["W00003"]["linked_by"]) == ("10003", "inn")
     assert cli("map", cwd=tmp_path).stdout.startswith("Предложений и конфликтов нет")
+
+
+def test_a_chat_whose_writer_is_a_leads_contact_is_suggested_and_accepted(portal, env, instance, monkeypatch, tmp_path):
+    from telethon.tl import types
+
+    from assets.telegram.assets import telegram_messages
+    from tests.fakes.telethon_client import ME, Chat, StandInTelegramClient, StandInTelegramResource, supergroup
+    from tests.fakes.telethon_client import text_message as message
+    from tests.test_cli import cli
+
+    at = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+    # add_lead gives lead 10002 the Telegram @seller10002 (its IM field): a member of the chat is that account
+    writer = types.User(id=444, first_name="Пётр", username="seller10002", access_hash=4)
+    chat = Chat(supergroup(1555000111, "Поставки на склад"), "Поставки на склад", members=[writer, ME])
+    chat.messages = [message(chat, 1, writer, "Когда примете поставку?", at), message(chat, 2, ME, "Завтра", at)]
+    hidden = Chat(supergroup(1555000222, "Большой канал"), "Большой канал", members_hidden=True)
+    stand_in = StandInTelegramClient([chat, hidden])
+    stand_in.entities[writer.id] = writer
+    resources = {**all_resources(), "telegram_user": StandInTelegramResource(stand_in)}
+    assert dg.materialize([telegram_messages], resources=resources, instance=instance).success
+    _pull(env, instance, monkeypatch, WmsWorld(clients=2, days=60, seed=3))
+
+    [row] = query(env, "select * from raw.identity_candidates where system = 'telegram_chat'")
+    assert (row["external_id"], row["lead_id"], row["kind"], row["status"]) == (
+        "-1001555000111",
+        "10002",
+        "username",
+        "suggested",
+    )
+    assert "@seller10002" in row["evidence"] and "Пётр" in row["evidence"]
+    assert not query(env, "select * from raw.telegram_messages"), "a chat without a client is not read"
+    assert query(env, "select user_id from raw.telegram_chat_members") == [{"user_id": 444}], "staff left out"
+    listed = cli("map", cwd=tmp_path)
+    [line] = [x for x in listed.stdout.splitlines() if "чат Telegram -1001555000111" in x]
+    accepted = cli("map", "--accept", line.split(".")[0], cwd=tmp_path)
+    assert accepted.returncode == 0, accepted.stderr
+    [mapped] = query(env, "select client_id, mapped_by from raw.telegram_chats where chat_id = -1001555000111")
+    assert mapped == {"client_id": "10002", "mapped_by": "alias"}
+    assert dg.materialize([telegram_messages], resources=resources, instance=instance).success
+    assert len(query(env, "select * from raw.telegram_messages")) == 2, "once mapped, its whole history is pulled"
+    assert not query(env, "select * from raw.telegram_chat_members where chat_id = -1001555000111")

@@ -104,6 +104,19 @@ create table if not exists raw.telegram_messages (
     primary key (chat_id, message_id)
 );
 
+-- the people in a chat with no client yet (its messages are not read until it is mapped), as Telegram shows them to
+-- our account — a phone only when their privacy lets us see it: what the chat is matched to a Bitrix24 contact on
+-- (assets/identity). Rewritten for a chat at each pull; a mapped chat's members are not kept.
+create table if not exists raw.telegram_chat_members (
+    chat_id          bigint not null,
+    user_id          bigint not null,
+    name             varchar,
+    username         varchar,
+    phone            varchar,
+    pulled_at        timestamp default current_timestamp,
+    primary key (chat_id, user_id)
+);
+
 create table if not exists raw.telegram_unparsed (
     source_file      varchar not null,
     chat_id          bigint not null,
@@ -259,15 +272,16 @@ create table if not exists raw.wms_clients (
     updated_at       timestamp default current_timestamp
 );
 
-create table if not exists raw.identity_candidates (  -- what the WMS client could be: suggestions and conflicts
-    wms_client_id    varchar not null,
+create table if not exists raw.identity_candidates (  -- which lead a WMS client or chat could be
+    system           varchar not null,          -- wms_client | telegram_chat (as in the alias file)
+    external_id      varchar not null,
     lead_id          varchar not null,
-    kind             varchar not null,          -- 'inn' | 'name'
+    kind             varchar not null,          -- inn | name | phone | username | title
     confidence       double,
     evidence         varchar,                   -- in Russian, for the owner
-    status           varchar not null,          -- 'applied' | 'suggested' | 'conflict' | 'rejected'
+    status           varchar not null,          -- applied | suggested | conflict | rejected
     updated_at       timestamp default current_timestamp,
-    primary key (wms_client_id, lead_id)
+    primary key (system, external_id, lead_id)
 );
 
 create table if not exists raw.wms_stock (

@@ -120,6 +120,12 @@ async def _pull(tg: "TelegramUserClient", warehouse: WarehouseResource, settings
                 ).fetchall()
                 if chat_id in seen
             ]
+            unmapped = [d["chat_id"] for d in dialogs if d["chat_id"] not in {c for c, _ in mapped}]
+        # who is in each chat without a client: what assets/identity matches it to a lead's contacts on
+        members = [m for chat_id in unmapped for m in await tg.members(chat_id)]
+        with warehouse.connect() as con:
+            con.execute("delete from raw.telegram_chat_members")
+            upsert(con, "raw.telegram_chat_members", members)
         since = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=settings.telegram_edit_lookback_days)
         for chat_id, client_id in mapped:
             with warehouse.connect() as con:
@@ -136,7 +142,14 @@ async def _pull(tg: "TelegramUserClient", warehouse: WarehouseResource, settings
             log.info(f"чат {chat_id} (лид {client_id}): новых сообщений {new}, после #{cursor}")
     finally:
         await tg.close()
-    return {"totals": totals, "chats": chats_pulled, "mapping": mapping, "aliases": aliases, "dialogs": len(dialogs)}
+    return {
+        "totals": totals,
+        "chats": chats_pulled,
+        "mapping": mapping,
+        "aliases": aliases,
+        "dialogs": len(dialogs),
+        "members": len(members),
+    }
 
 
 @dg.asset(
@@ -165,6 +178,7 @@ def telegram_messages(
         metadata={
             "чатов в аккаунте": out["dialogs"],
             "чатов загружено": out["chats"],
+            "участников чатов без клиента (для сопоставления с лидами)": out["members"],
             "новых сообщений": totals.added,
             "правок применено": totals.updated,
             "пауз FloodWait": tg.flood_waits,

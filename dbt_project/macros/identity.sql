@@ -8,7 +8,7 @@
         case when w.client_id is not null then 'file' when i.lead_id is not null then 'inn' end as linked_by
     from {{ source('wms', 'wms_clients') }} as w
     left join {{ source('identity', 'identity_candidates') }} as i
-        on i.wms_client_id = w.wms_client_id and i.status = 'applied'
+        on i.system = 'wms_client' and i.external_id = w.wms_client_id and i.status = 'applied'
 {% endmacro %}
 
 {#- the provisional client id of a WMS account linked to no lead (warehouse/refs.py PROVISIONAL_PREFIX) -#}

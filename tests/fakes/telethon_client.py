@@ -23,6 +23,8 @@ class Chat:
     entity: object
     title: str
     messages: list = field(default_factory=list)
+    members: list = field(default_factory=list)  # types.User of a group, as iter_participants yields them
+    members_hidden: bool = False  # a group that does not let us list them: ChatAdminRequiredError
 
     @property
     def chat_id(self) -> int:
@@ -108,6 +110,15 @@ class StandInTelegramClient:
                 raise ConnectionError("Connection to Telegram lost")
             self.handed_out += 1
             yield self._finish(msg)
+
+    async def iter_participants(self, entity, limit=None):
+        """telethon's iter_participants: the group's users; ChatAdminRequiredError where only admins may list them
+        (telethon.errors.rpcerrorlist: CHAT_ADMIN_REQUIRED, raised by channels.getParticipants)."""
+        chat = self.chats[utils.get_peer_id(entity)]
+        if chat.members_hidden:
+            raise errors.ChatAdminRequiredError(request=None)
+        for user in chat.members[:limit]:
+            yield user
 
     async def get_messages(self, entity, ids):
         chat = self.chats[utils.get_peer_id(entity)]

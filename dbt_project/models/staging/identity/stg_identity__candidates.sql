@@ -1,5 +1,6 @@
 select
-    wms_client_id,
+    system,
+    external_id,
     lead_id,
     kind,
     confidence,
