@@ -120,7 +120,12 @@ async def _pull(tg: "TelegramUserClient", warehouse: WarehouseResource, settings
                 ).fetchall()
                 if chat_id in seen
             ]
-            unmapped = [d["chat_id"] for d in dialogs if d["chat_id"] not in {c for c, _ in mapped}]
+            # people chat with us in personal chats and groups; a channel's or bot's subscribers are no one's contact
+            unmapped = [
+                d["chat_id"]
+                for d in dialogs
+                if d["chat_id"] not in {c for c, _ in mapped} and d["chat_type"] not in ("channel", "bot_chat")
+            ]
         # who is in each chat without a client: what assets/identity matches it to a lead's contacts on
         members = [m for chat_id in unmapped for m in await tg.members(chat_id)]
         with warehouse.connect() as con:
