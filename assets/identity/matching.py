@@ -99,6 +99,18 @@ def _lead_names(organisations: list[dict]) -> dict[str, dict[str, str]]:
     return names
 
 
+def _named(name: str, names: dict[str, dict[str, str]], skip, score) -> list[tuple[str, str, float]]:
+    """(lead, its name as written, score) for every lead, not in `skip`, one of whose names scores ≥ NAME_MIN."""
+    out = []
+    for lead, written in names.items():
+        if lead in skip:
+            continue
+        best = max(written, key=lambda n: score(name, n))
+        if (value := score(name, best)) >= NAME_MIN:
+            out.append((lead, written[best], value))
+    return out
+
+
 def wms_candidates(
     wms_clients: list[dict], organisations: list[dict], rejected: set[tuple[str, str, str]], auto_inn: bool = True
 ) -> list[Candidate]:
@@ -124,14 +136,9 @@ def wms_candidates(
             others = f"; этот ИНН и у {', '.join(f'лида {x}' for x in leads if x != lead)}" if len(leads) > 1 else ""
             why = f"ИНН {inn} у {label} в WMS и у лида {lead}{others}"
             mine.append(Candidate("wms_client", wid, lead, "inn", 1.0, why))
-        wname = normal_name(w.get("name"))
-        for lead, written in names.items():
-            if lead in leads:
-                continue
-            best = max(written, key=lambda n: name_score(wname, n))
-            if (score := name_score(wname, best)) >= NAME_MIN:
-                why = f"название {label} в WMS и «{written[best]}» у лида {lead}"
-                mine.append(Candidate("wms_client", wid, lead, "name", round(score, 2), why))
+        for lead, written, score in _named(normal_name(w.get("name")), names, leads, name_score):
+            why = f"название {label} в WMS и «{written}» у лида {lead}"
+            mine.append(Candidate("wms_client", wid, lead, "name", round(score, 2), why))
         out += _settle(mine, rejected, {"inn"}, auto_inn)
     return out
 
@@ -186,13 +193,8 @@ def chat_candidates(
                     shown = f"@{key}" if kind == "username" else f"+7{key}"
                     why = f"в чате «{title}» есть {who} ({shown}) — это контакт лида {lead} в Битрикс24"
                     found.setdefault(lead, Candidate("telegram_chat", cid, lead, kind, PERSON_CONFIDENCE, why))
-        ctitle = normal_name(title)
-        for lead, written in names.items():
-            if lead in found:
-                continue
-            best = max(written, key=lambda n: title_score(ctitle, n))
-            if (score := title_score(ctitle, best)) >= NAME_MIN:
-                why = f"в названии чата «{title}» — «{written[best]}» (лид {lead})"
-                found[lead] = Candidate("telegram_chat", cid, lead, "title", round(score * 0.9, 2), why)
+        for lead, written, score in _named(normal_name(title), names, found, title_score):
+            why = f"в названии чата «{title}» — «{written}» (лид {lead})"
+            found[lead] = Candidate("telegram_chat", cid, lead, "title", round(score * 0.9, 2), why)
         out += _settle(list(found.values()), rejected, set(), False)
     return out
