@@ -11,6 +11,7 @@ import duckdb
 from chat_app.views import as_code, as_text
 from config.settings import get_settings
 from rag.index import Hit, RagIndex
+from warehouse.aliases import provisional_wms_id
 from warehouse.refs import make_ref, parse_ref, ref_prefix
 from warehouse.staff import User
 
@@ -33,6 +34,14 @@ def _query(sql: str, params: list | None = None) -> list[dict]:
         con.close()
 
 
+def may_open(user: User, client: dict) -> bool:
+    """The curator's own client (access rules of User.can_open), or a WMS client linked to no lead when the owner
+    shows those to everyone (C360_UNLINKED_VISIBLE_TO_ALL)."""
+    if user.can_open(client["curator_id"]):
+        return True
+    return get_settings().unlinked_visible_to_all and provisional_wms_id(client["client_id"]) is not None
+
+
 def clients(user: User, search: str = "") -> list[dict]:
     """The clients this user may open, the riskiest first."""
     rows = _query(
@@ -47,7 +56,7 @@ def clients(user: User, search: str = "") -> list[dict]:
     out = [
         r
         for r in rows
-        if user.can_open(r["curator_id"]) and (not needle or needle in r["client_id"] or needle in r["title"].lower())
+        if may_open(user, r) and (not needle or needle in r["client_id"] or needle in r["title"].lower())
     ]
     out.sort(
         key=lambda r: (
@@ -62,7 +71,7 @@ def clients(user: User, search: str = "") -> list[dict]:
 
 def client(user: User, client_id: str) -> dict | None:
     rows = _query("select * from clients where client_id = ?", [client_id])
-    if not rows or not user.can_open(rows[0]["curator_id"]):
+    if not rows or not may_open(user, rows[0]):
         return None
     card = rows[0]
     card["health"] = (_query("select * from health where client_id = ?", [client_id]) or [None])[0]
@@ -95,6 +104,11 @@ def wms_weeks(client_id: str) -> list[dict]:
 def transcript(client_id: str, recording_id: str) -> str | None:
     rows = _query("select text from transcripts where client_id = ? and recording_id = ?", [client_id, recording_id])
     return rows[0]["text"] if rows else None
+
+
+def identity_open() -> list[dict]:
+    """The suggested and conflicting links of WMS clients and chats to leads, as `client360 map` lists them."""
+    return _query("select * from identity_open order by system desc, external_id, confidence desc, lead_id")
 
 
 def unmapped() -> dict[str, list[dict]]:

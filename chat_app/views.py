@@ -228,6 +228,16 @@ def chat_messages(log: list[dict]) -> list[dict]:
     return [{"role": m["role"], "content": as_text(m["text"]) if m["role"] == "user" else m["text"]} for m in log]
 
 
+IDENTITY_WHAT = {"wms_client": "клиент WMS", "telegram_chat": "чат Telegram"}
+IDENTITY_STATUS = {"suggested": "предложение", "conflict": "конфликт"}
+
+
+def identity_choice(row: dict) -> str:
+    """«предложение: клиент WMS W00004 → лид 10004 (название «Селлер 4» в WMS и …)» for the admin's list."""
+    what = f"{IDENTITY_WHAT[row['system']]} {row['external_id']}"
+    return f"{IDENTITY_STATUS[row['status']]}: {what} → лид {row['lead_id']} ({row['evidence']})"
+
+
 def admin_page(
     unmapped: dict[str, list[dict]],
     users: Iterable,

@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     aliases_file: Path | None = _env("C360_ALIASES_FILE")
     # a WMS client whose INN is that of exactly one lead's company or contact is linked to it without asking
     identity_auto_inn: bool = _env("C360_IDENTITY_AUTO_INN", True)
+    # a WMS client linked to no lead yet: in the app only for admins (and viewers), or for every curator too
+    unlinked_visible_to_all: bool = _env("C360_UNLINKED_VISIBLE_TO_ALL", False)
 
     # Bitrix24, WMS
     bitrix_webhook_url: str | None = _env("BITRIX_WEBHOOK_URL")

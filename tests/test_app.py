@@ -86,6 +86,8 @@ def test_every_event_has_an_explicit_api_name(env, monkeypatch):
         "ask",
         "admin_overview",
         "map_item",
+        "accept_identity",
+        "reject_identity",
         "set_access",
         "unlock_login",
     }, "the UI-only events (selects, thumbs, page load, repeated triggers) stay out of the API"
@@ -179,6 +181,13 @@ def test_admin_page_shows_unmapped_users_and_runs_and_maps(running_app, env, ins
     with connect(env.warehouse_path) as con:
         con.execute("insert into raw.telegram_chats (chat_id, title) values (-1009, 'Новый селлер (без ID)')")
         con.execute("insert into raw.wms_clients (wms_client_id, name) values ('W-77', 'ООО Неизвестный')")
+        con.execute("insert into raw.wms_clients (wms_client_id, name) values ('W-78', 'ООО Ромашка')")
+        con.execute(
+            "insert into raw.identity_candidates (system, external_id, lead_id, kind, confidence, evidence, status) "
+            "values ('wms_client', 'W-78', '10777', 'name', 0.95, 'название «ООО Ромашка» в WMS и «Ромашка» у лида "
+            "10777', 'suggested'), ('telegram_chat', '-1009', '10666', 'title', 0.9, 'в названии чата …', "
+            "'suggested')"
+        )
     assert dg.materialize([serving_snapshot], resources=all_resources(), instance=instance).success
     boss = Client(url, auth=("boss", "пароль-босса-1"), verbose=False)
     page = boss.predict(api_name="/admin_overview")
@@ -198,7 +207,18 @@ def test_admin_page_shows_unmapped_users_and_runs_and_maps(running_app, env, ins
     assert "planerka → лид 10888" in status and "в течение минуты" in status
     assert "wms_client,W-77,10999" in env.resolved_aliases_file.read_text()
     assert "recording,planerka,10888" in env.resolved_aliases_file.read_text()
+    # the identity asset's suggestions: accepted or rejected in one click, by the value the list offers
+    assert "предложение: название «ООО Ромашка» в WMS" in boss.predict(api_name="/admin_overview")
+    status = boss.predict("wms_client|W-78|10777", api_name="/accept_identity")
+    assert "клиент WMS W-78 → лид 10777" in status and "wms_client,W-78,10777" in env.resolved_aliases_file.read_text()
+    status = boss.predict("telegram_chat|-1009|10666", api_name="/reject_identity")
+    assert "больше не предлагается" in status
+    assert ("telegram_chat", "-1009", "10666") in AppDB(env.resolved_app_db_url).identity_rejections()
+    with pytest.raises(Exception, match="Выберите предложение из списка"):
+        boss.predict("wms_client|W-77|10001", api_name="/accept_identity")  # nothing suggested that
     anna = Client(url, auth=("anna", "пароль-анны-1"), verbose=False)
+    with pytest.raises(Exception, match="Только для администратора"):
+        anna.predict("wms_client|W-78|10777", api_name="/accept_identity")
     with pytest.raises(Exception, match="Только для администратора"):
         anna.predict(api_name="/admin_overview")
     with pytest.raises(Exception, match="Только для администратора"):

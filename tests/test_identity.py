@@ -235,9 +235,8 @@ def test_the_owner_accepts_and_rejects_suggestions_at_the_cli(portal, env, insta
     lines = [line for line in listed.stdout.splitlines() if line[:1].isdigit()]
     assert len(lines) == 3, listed.stdout  # W00003: two leads, one INN; W00004: a name
     number = {line.split(" → лид ")[1].split()[0]: line.split(".")[0] for line in lines}
-    assert (
-        "конфликт: WMS W00003 → лид 10003" in listed.stdout and "предложение: WMS W00004 → лид 10004" in listed.stdout
-    )
+    assert "конфликт: клиент WMS W00003 → лид 10003" in listed.stdout
+    assert "предложение: клиент WMS W00004 → лид 10004" in listed.stdout
 
     accepted = cli("map", "--accept", number["10004"], cwd=tmp_path)
     assert accepted.returncode == 0 and "привязан к лиду 10004" in accepted.stdout
@@ -294,3 +293,15 @@ def test_a_chat_whose_writer_is_a_leads_contact_is_suggested_and_accepted(portal
     assert dg.materialize([telegram_messages], resources=resources, instance=instance).success
     assert len(query(env, "select * from raw.telegram_messages")) == 2, "once mapped, its whole history is pulled"
     assert not query(env, "select * from raw.telegram_chat_members where chat_id = -1001555000111")
+
+
+def test_unlinked_clients_are_for_admins_unless_the_owner_shows_them_to_all(env, monkeypatch):
+    from chat_app.data import may_open
+    from warehouse.staff import User
+
+    curator = User("anna", "Анна", "curator", True, False, 7)
+    admin = User("boss", "Босс", "admin", True, False, None)
+    unlinked, other = {"client_id": "wms-W00003", "curator_id": None}, {"client_id": "10002", "curator_id": 8}
+    assert may_open(admin, unlinked) and not may_open(curator, unlinked) and not may_open(curator, other)
+    monkeypatch.setenv("C360_UNLINKED_VISIBLE_TO_ALL", "true")
+    assert may_open(curator, unlinked) and not may_open(curator, other), "only the unlinked ones open to all"

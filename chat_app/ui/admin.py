@@ -12,6 +12,7 @@ from chat_app.access import current_user, require_admin
 from chat_app.errors import russian_errors
 from config.settings import Settings
 from warehouse.aliases import AliasConflict, AliasError, save_alias
+from warehouse.appdb import AppDB
 from warehouse.dagster_runs import RunHistoryError, recent_runs
 from warehouse.staff import Staff
 
@@ -84,6 +85,48 @@ def build(app: gr.Blocks, staff: Staff, settings: Settings) -> None:
         log.info("%s привязал %s %s к лиду %s", user.login, system, external_id, client_id)
         return f"Привязано: {views.as_text(external_id)} → лид {client_id}. Данные подтянутся {MAP_SYSTEMS[system][1]}."
 
+    def suggestion_choices() -> list[tuple[str, str]]:
+        return [
+            (views.identity_choice(r), "|".join((r["system"], r["external_id"], r["lead_id"])))
+            for r in data.identity_open()
+        ]
+
+    @russian_errors
+    def refresh_choices(request: gr.Request):
+        require_admin(current_user(staff, request))
+        choices = suggestion_choices()
+        return gr.update(choices=choices, value=choices[0][1] if choices else None)
+
+    def decide(choice: str | None, accept: bool, request: gr.Request) -> str:
+        user = require_admin(current_user(staff, request))
+        known = {value for _, value in suggestion_choices()}
+        if not choice or choice not in known:
+            raise gr.Error("Выберите предложение из списка (или нажмите «Обновить»)")
+        system, external_id, lead_id = choice.split("|")
+        what = f"{views.IDENTITY_WHAT[system]} {external_id}"
+        if accept:
+            try:
+                save_alias(settings.resolved_aliases_file, system, external_id, lead_id, f"приложение, {user.login}")
+            except AliasError as exc:
+                raise gr.Error(f"Не привязано: {exc}.") from exc
+            log.info("%s принял предложение: %s %s → лид %s", user.login, system, external_id, lead_id)
+            return f"Привязано: {views.as_text(what)} → лид {lead_id}. Данные подтянутся {MAP_SYSTEMS[system][1]}."
+        db = AppDB(settings.resolved_app_db_url)
+        try:
+            db.reject_identity(system, external_id, lead_id, f"приложение, {user.login}")
+        finally:
+            db.dispose()
+        log.info("%s отклонил предложение: %s %s → лид %s", user.login, system, external_id, lead_id)
+        return f"Отклонено: {views.as_text(what)} — не лид {lead_id}; больше не предлагается."
+
+    @russian_errors
+    def accept_identity(choice: str | None, request: gr.Request) -> str:
+        return decide(choice, True, request)
+
+    @russian_errors
+    def reject_identity(choice: str | None, request: gr.Request) -> str:
+        return decide(choice, False, request)
+
     @russian_errors
     def show_admin(request: gr.Request):
         return gr.update(visible=current_user(staff, request).role == "admin")
@@ -103,13 +146,25 @@ def build(app: gr.Blocks, staff: Staff, settings: Settings) -> None:
             map_btn = gr.Button("Привязать", variant="primary")
         map_status = gr.Markdown()
         with gr.Row():
+            # its choices come with «Обновить»; the handler checks a value against the current suggestions itself
+            suggestion = gr.Dropdown(
+                label="Предложения и конфликты сопоставления с лидами", choices=[], allow_custom_value=True, scale=4
+            )
+            accept_btn = gr.Button("Принять", variant="primary", scale=1)
+            reject_btn = gr.Button("Отклонить", scale=1)
+        decision_status = gr.Markdown()
+        with gr.Row():
             access_login = gr.Textbox(label="Логин сотрудника")
             access_all = gr.Checkbox(label="Видит всех клиентов, а не только своих")
             access_btn = gr.Button("Сохранить доступ")
             unlock_btn = gr.Button("Разблокировать вход")
         access_status = gr.Markdown()
 
-    refresh_btn.click(admin_overview, None, overview, api_name="admin_overview")
+    refresh_btn.click(admin_overview, None, overview, api_name="admin_overview").then(
+        refresh_choices, None, suggestion, api_name="identity_choices", api_visibility="private"
+    )
+    accept_btn.click(accept_identity, suggestion, decision_status, api_name="accept_identity")
+    reject_btn.click(reject_identity, suggestion, decision_status, api_name="reject_identity")
     map_btn.click(map_item, [system, external, lead, replace], map_status, api_name="map_item")
     access_btn.click(set_access, [access_login, access_all], access_status, api_name="set_access")
     unlock_btn.click(unlock_login, access_login, access_status, api_name="unlock_login")
