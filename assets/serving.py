@@ -49,6 +49,9 @@ TABLES = {
                         and c.status in ('suggested', 'conflict')
                        where w.lead_id is null group by all""",
     "unmatched_recordings": "select path, room, reason, last_seen_at from w.staging.stg_meetings__unmatched",
+    # what the admin accepts or rejects in one click
+    "identity_open": "select system, external_id, lead_id, status, confidence, evidence "
+    "from w.staging.stg_identity__candidates where status in ('suggested', 'conflict')",
 }
 
 

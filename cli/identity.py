@@ -8,10 +8,6 @@ import sys
 
 from config.settings import get_settings
 
-OPEN = ("suggested", "conflict")
-STATUS = {"suggested": "предложение", "conflict": "конфликт"}
-WHAT = {"wms_client": "WMS", "telegram_chat": "чат Telegram"}
-
 
 def open_candidates(settings) -> list[dict]:
     """The suggestions and conflicts waiting for a person, numbered from 1 in a stable order."""
@@ -31,6 +27,7 @@ def open_candidates(settings) -> list[dict]:
 
 
 def cmd_map(args: argparse.Namespace) -> int:
+    from chat_app.views import IDENTITY_WHAT, identity_choice
     from warehouse.aliases import AliasError, save_alias
     from warehouse.appdb import AppDB
 
@@ -41,8 +38,7 @@ def cmd_map(args: argparse.Namespace) -> int:
             print("Предложений и конфликтов нет: все клиенты WMS и чаты привязаны или совпадений не найдено.")
             return 0
         for n, r in enumerate(rows, 1):
-            what = f"{WHAT[r['system']]} {r['external_id']}"
-            print(f"{n}. {STATUS[r['status']]}: {what} → лид {r['lead_id']} ({r['evidence']})")
+            print(f"{n}. {identity_choice(r)}")
         print("Принять: client360 map --accept N   Отклонить: client360 map --reject N")
         return 0
     n = args.accept if args.accept is not None else args.reject
@@ -50,7 +46,7 @@ def cmd_map(args: argparse.Namespace) -> int:
         print(f"Нет предложения №{n}: их {len(rows)} (список: client360 map).", file=sys.stderr)
         return 2
     row = rows[n - 1]
-    what = f"{WHAT[row['system']]} {row['external_id']}"
+    what = f"{IDENTITY_WHAT[row['system']]} {row['external_id']}"
     if args.accept is not None:
         note = f"принято предложение: {row['evidence']}"
         path = settings.resolved_aliases_file
