@@ -165,6 +165,7 @@ def test_assets_have_russian_descriptions_and_groups():
             "wms",
             "alerts",
             "enrichment",
+            "identity",
             "rag",
             "notes",
             "app",
