@@ -17,6 +17,16 @@ from assets.resources import WarehouseResource
 from assets.telegram.storage import RENAMED
 from config.settings import get_settings
 
+# an unlinked WMS client's or chat's open suggestions and conflicts (assets/identity), as one line for the admin page
+OPEN_CANDIDATES = """string_agg(case c.status when 'conflict' then 'конфликт: ' else 'предложение: ' end
+                                || c.evidence, '; ' order by c.confidence desc) as candidates"""
+
+
+def open_candidates_of(system: str, external_id: str) -> str:
+    return f"""left join w.staging.stg_identity__candidates as c
+               on c.system = '{system}' and c.external_id = {external_id} and c.status in ('suggested', 'conflict')"""
+
+
 # table in the snapshot → what fills it (from the warehouse, attached as `w`)
 TABLES = {
     "clients": "select * from w.marts.dim_clients",
@@ -29,25 +39,17 @@ TABLES = {
     "last_contact": """select client_id, max(day) as last_contact from w.marts.fct_client_daily_activity
                        where messages_in + messages_out + meetings + calls + emails > 0 group by 1""",
     # for the admin page: what is not yet tied to a client
-    "unmapped_chats": """select t.chat_id, t.title, t.chat_type,
-                                string_agg(case c.status when 'conflict' then 'конфликт: ' else 'предложение: ' end
-                                           || c.evidence, '; ' order by c.confidence desc) as candidates
-                         from w.staging.stg_telegram__chats as t
-                         left join w.staging.stg_identity__candidates as c
-                           on c.system = 'telegram_chat' and c.external_id = cast(t.chat_id as varchar)
-                          and c.status in ('suggested', 'conflict')
-                         where t.client_id is null group by all""",
+    "unmapped_chats": f"""select t.chat_id, t.title, t.chat_type, {OPEN_CANDIDATES}
+                          from w.staging.stg_telegram__chats as t
+                          {open_candidates_of("telegram_chat", "cast(t.chat_id as varchar)")}
+                          where t.client_id is null group by all""",
     "renamed_chats": "select chat_id, mapped_title, title, client_id, title_lead from w.staging.stg_telegram__chats "
     f"where {RENAMED}",
     # a WMS client linked to no lead, with what the identity asset found for it (to accept: `client360 map`)
-    "unmapped_wms": """select w.wms_client_id, w.name, w.inn,
-                              string_agg(case c.status when 'conflict' then 'конфликт: ' else 'предложение: ' end
-                                         || c.evidence, '; ' order by c.confidence desc) as candidates
-                       from w.intermediate.int_wms_clients as w
-                       left join w.staging.stg_identity__candidates as c
-                         on c.system = 'wms_client' and c.external_id = w.wms_client_id
-                        and c.status in ('suggested', 'conflict')
-                       where w.lead_id is null group by all""",
+    "unmapped_wms": f"""select w.wms_client_id, w.name, w.inn, {OPEN_CANDIDATES}
+                        from w.intermediate.int_wms_clients as w
+                        {open_candidates_of("wms_client", "w.wms_client_id")}
+                        where w.lead_id is null group by all""",
     "unmatched_recordings": "select path, room, reason, last_seen_at from w.staging.stg_meetings__unmatched",
     # what the admin accepts or rejects in one click
     "identity_open": "select system, external_id, lead_id, status, confidence, evidence "

@@ -1,7 +1,7 @@
 """Identity: which Bitrix24 lead each WMS client and Telegram chat is. A sure INN match is applied (unless
-C360_IDENTITY_AUTO_INN is off); close names, and chats whose writers have a lead's phone or username, are suggested;
-conflicts listed. A WMS client linked to no lead keeps a provisional identity (`wms-<id>`, dbt macros/identity.sql)
-and is scored and alerted on all the same."""
+C360_IDENTITY_AUTO_INN is off); close names, and chats one of whose people has a lead's phone or username, are
+suggested; conflicts listed. A WMS client linked to no lead keeps a provisional identity (`wms-<id>`, dbt
+macros/identity.sql) and is scored and alerted on all the same."""
 
 import dagster as dg
 
