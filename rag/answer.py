@@ -37,7 +37,7 @@ from rag.retrieval import (
     parse_period,
     profile_kinds,
 )
-from rag.text import terms
+from rag.text import places_named, terms
 from rag.tools import WarehouseTools
 from warehouse.refs import KINDS
 
@@ -77,11 +77,15 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def _unknown_year(question: str, start, end, hits: list[Hit]) -> bool:
-    """The question names a year that is neither its period nor written in any of the passages."""
+def _unknown_specifics(question: str, start, end, hits: list[Hit]) -> bool:
+    """The question names a year that is neither its period nor written in any of the passages, or a place none of
+    them speaks of («склад в Казани», «доставка в Беларусь»): other passages do not answer it."""
     covered = set(range(start.year, (end - timedelta(microseconds=1)).year + 1)) if start and end else set()
     said = " ".join(f"{h.title or ''} {h.text}" for h in hits)
-    return any(int(y) not in covered and y not in said for y in YEAR_RE.findall(question))
+    if any(int(y) not in covered and y not in said for y in YEAR_RE.findall(question)):
+        return True
+    places = places_named(question)
+    return bool(places) and not places <= set(terms(said))
 
 
 def _tone_change(scored: list[Scored], passages: list[Passage]) -> str | None:
@@ -243,7 +247,7 @@ class ClientQA:
             scored.append(Scored(h, best, best_s, lexical, meaning))
         scored.sort(key=lambda s: -s.hit.score)
         found = bool(chosen) or any(s.lexical >= FOUND_LEXICAL or s.meaning >= FOUND_MEANING for s in scored)
-        if found and _unknown_year(question, start, end, [s.hit for s in scored[: self.k]]):
+        if found and _unknown_specifics(question, start, end, [s.hit for s in scored[: self.k]]):
             found = False  # «скидка на 2027 год»: a year no passage speaks of is not answered by other years
         return scored[: self.k], (start, end), found
 

@@ -215,7 +215,7 @@ def bitrix_chunks(con, tz: str) -> list[dict]:
 
 
 def profile_chunks(con) -> list[dict]:
-    from connectors.llm.profile import KINDS
+    from connectors.llm.profile import KINDS, SCHEME_MEANINGS
 
     labels = {**KINDS, "since": "С нами с"}
     rows = fetch_dicts(
@@ -228,9 +228,11 @@ def profile_chunks(con) -> list[dict]:
         sources = json.loads(r["sources"])
         ref = make_ref("profile", r["client_id"], r["kind"], r["origin"], r["fact_key"])
         evidence = ", ".join(s["ref"] for s in sources[-3:])
+        meaning = SCHEME_MEANINGS.get(r["value"]) if r["kind"] == "schemes" else None
         text = (
             f"Профиль клиента — {labels[r['kind']].lower()}: {r['value']}"
-            f"{' (' + r['detail'] + ')' if r['detail'] else ''}. Упоминаний: {r['mentions']}, "
+            f"{' (' + r['detail'] + ')' if r['detail'] else ''}{' — ' + meaning if meaning else ''}. "
+            f"Упоминаний: {r['mentions']}, "
             f"последнее подтверждение {r['last_confirmed']:%d.%m.%Y}. Источники: {evidence}."
         )
         out.append(

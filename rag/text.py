@@ -93,3 +93,14 @@ def naming(word: str) -> bool:
         return True
     parse = morph.parse(word)[0]
     return not parse.is_known or parse.tag.POS == "NOUN" or "LATN" in parse.tag
+
+
+def places_named(text: str) -> set[str]:
+    """Lemmas of the place names in the text: the dictionary's toponyms («Казани», «Беларусь», «Подольске»)."""
+    morph, _ = _morph()
+    out = set()
+    for w in tokens(text):
+        parse = morph.parse(w)[0]
+        if parse.is_known and "Geox" in parse.tag:  # a guess by the ending («в телеграме») is not a place
+            out.add(lemma(w))
+    return out

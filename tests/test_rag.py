@@ -272,6 +272,22 @@ def test_a_year_the_data_does_not_speak_of_is_not_answered_by_another(two_client
     assert now.found, now.text
     _, then = ask(B, "Какой у них бюджет на рекламу на 2027 год?")
     assert not then.found and then.text == prompts.NOT_IN_DATA
+    _, there = ask(B, "Какой у них бюджет на рекламу в Казани?")  # a place the data never names
+    assert not there.found and there.text == prompts.NOT_IN_DATA
+
+
+def test_a_scheme_asked_about_in_other_words_is_found_in_the_profile(two_clients, instance):
+    with connect(two_clients.warehouse_path) as con:
+        con.execute(
+            "insert into raw.client_profile_facts (client_id, kind, fact_key, value, origin, sources, mentions, "
+            "last_confirmed) values (?, 'schemes', 'fbo', 'FBO', 'wms', "
+            '\'[{"ref": "wms_order:W1:o1", "at": "2026-11-20 10:00:00"}]\', 3, \'2026-11-20 10:00\')',
+            [A],
+        )
+    index(instance)
+    _, answer = ask(A, "Торгуют они с нашего склада или товар лежит у площадки?")
+    assert answer.found and "FBO" in answer.text, answer.text
+    assert any(c.source == "profile" for c in answer.citations)
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,16 @@ SCHEMES = [
     ("FBS", re.compile(r"\b(?:real)?fbs\b|\bфбс\b", re.I)),
     ("DBS", re.compile(r"\bdbs\b", re.I)),
 ]
+# What each scheme means for the goods, in the words a curator may ask with («модель продаж», «сами возят на РЦ»,
+# «собираем заказы поштучно»): the marketplaces' own definitions (Ozon and Wildberries seller help: FBO — sale from
+# the marketplace's warehouse, FBS — from the seller's, DBS/realFBS — the seller also delivers).
+SCHEME_MEANINGS = {
+    "FBO": "модель продаж со склада маркетплейса: товар везут партиями на распределительные центры (РЦ) площадки, "
+    "заказы собирает и доставляет покупателям сама площадка",
+    "FBS": "модель продаж со склада продавца или фулфилмента: товар хранится у нас, каждый заказ покупателя мы "
+    "собираем и упаковываем поштучно и сдаём площадке для доставки",
+    "DBS": "модель продаж, где продавец сам хранит товар и сам доставляет заказы покупателям",
+}
 PRODUCTS = [
     ("одежда", r"одежд|футболк|плать|куртк|джинс|худи"),
     ("обувь", r"обув|кроссовк|ботин|туфл"),
