@@ -104,6 +104,12 @@ def _tone_change(scored: list[Scored], passages: list[Passage]) -> str | None:
     )
 
 
+def _within(hit: Hit, start, end) -> bool:
+    """The passage happened in the period (as the index's own period filter reads it)."""
+    at = hit.occurred_at
+    return (start is None or (at is not None and at >= start)) and (end is None or (at is not None and at < end))
+
+
 def _actions(summary: Hit) -> Hit:
     """A meeting summary cut to what was agreed: its «Договорённости» and «Следующие шаги» lines."""
     keep, lines = False, []
@@ -139,49 +145,59 @@ class ClientQA:
         """The passages the question's intent names, best first: the latest item of a kind, the items of a kind in
         the period, the tone by month, the warehouse figures of the period."""
         out: list[Hit] = []
-        latest, kinds = latest_kind(question), channel(question)
-        if latest or (kinds and (start or end)):
-            items = self.index.passages(client_id, source=latest or kinds, start=start, end=end)
+        latest, kinds, kinds_about = latest_kind(question), channel(question), profile_kinds(question)
+        contact = latest or (kinds if kinds and (start or end) else ())
+        tone, promises = asks_tone(question), asks_promises(question) and not latest
+        figures = asks_figures(question) and bool(start or end)
+        wanted = {
+            *contact,
+            *(["tone"] if tone else []),
+            *(["profile"] if kinds_about else []),
+            *(["meeting_summary"] if promises else []),
+            *(["wms"] if figures else []),
+        }
+        if not wanted:
+            return out
+        # one query for every intent of the question: each index query costs more than the rows it brings
+        every = self.index.passages(client_id, source=tuple(sorted(wanted)))
+        within = [h for h in every if _within(h, start, end)]
+        of = lambda *sources, hits=within: [h for h in hits if h.source in sources]  # noqa: E731
+        if contact:
+            items = of(*contact)
             newest = sorted({(h.occurred_at or datetime.min, h.source_ref) for h in items}, reverse=True)
             refs = [ref for _, ref in newest[: 1 if latest else 3]]
             out = sorted(
                 (h for h in items if h.source_ref in refs),
                 key=lambda h: (refs.index(h.source_ref), h.source != "meeting_summary", window_of(h)),
             )
-        if asks_tone(question):
-            months = sorted(self.index.passages(client_id, source="tone"), key=lambda h: h.occurred_at or datetime.min)
+        if tone:
+            months = sorted(of("tone", hits=every), key=lambda h: h.occurred_at or datetime.min)
             if asks_tone_change(question):
                 out += months[-2:][::-1]
             else:
                 inside = [h for h in months if h.occurred_at and (not start or h.occurred_at >= start)]
                 out += (inside if start or end else months)[-1:]
-        kinds = profile_kinds(question)
-        if kinds:
-            facts = [
-                h
-                for h in self.index.passages(client_id, source="profile", start=start, end=end)
-                if profile_kind(h) in kinds
-            ]
+        if kinds_about:
+            facts = [h for h in of("profile") if profile_kind(h) in kinds_about]
             facts.sort(key=lambda h: h.occurred_at or datetime.min, reverse=True)
             facts = facts[:PROFILE_FACTS]
             said = [h for h in facts if not _statement(h)] + self._said(client_id, [h for h in facts if _statement(h)])
             named = named_besides(question, PROFILE_ABOUT)
             if said and (not named or overlap(named, " ".join(f"{h.title} {h.text}" for h in said)) >= FOUND_LEXICAL):
                 out += said
-        if asks_promises(question) and not latest:
-            summaries = self.index.passages(client_id, source="meeting_summary", start=start, end=end)
-            agreed = [_actions(h) for h in summaries[::-1][:PROMISE_MEETINGS]]
+        if promises:
+            agreed = [_actions(h) for h in of("meeting_summary")[::-1][:PROMISE_MEETINGS]]
             named = named_besides(question, PROMISE_WORDS)
             agreed = [h for h in agreed if h.text]
             if agreed and (not named or overlap(named, " ".join(h.text for h in agreed)) >= FOUND_LEXICAL):
                 out += agreed
-        if asks_figures(question) and (start or end):
-            figures = self.index.passages(client_id, source="wms", start=start, end=end)
+        if figures:
             days = ((end or start) - (start or end)).days if start and end else 0
             # the figures that cover the period asked: the month for a month, the week for a week
             prefix = "wms_month:" if days >= 28 else "wms_week:"
-            figures.sort(key=lambda h: (not h.source_ref.startswith(prefix), h.occurred_at or datetime.min))
-            out += figures[:2]
+            out += sorted(
+                of("wms"), key=lambda h: (not h.source_ref.startswith(prefix), h.occurred_at or datetime.min)
+            )[:2]
         return out
 
     def _said(self, client_id: str, facts: list[Hit]) -> list[Hit]:
@@ -190,11 +206,18 @@ class ClientQA:
         out: list[Hit] = []
         refs = [f.deep_ref for f in facts if f.deep_ref and not f.deep_ref.startswith("telegram_day:")]
         originals = [h for h in self.index.passages(client_id, source_ref=refs) if h.source != "meeting_summary"]
+        day_of = lambda f: datetime.fromisoformat(f.deep_ref.rpartition(":")[2])  # noqa: E731
+        days = [day_of(f) for f in facts if (f.deep_ref or "").startswith("telegram_day:")]
+        chats = (
+            self.index.passages(client_id, source="telegram", start=min(days), end=max(days) + timedelta(days=1))
+            if days
+            else []
+        )
         for fact in facts:
             ref = fact.deep_ref or ""
             if ref.startswith("telegram_day:"):
-                day = datetime.fromisoformat(ref.rpartition(":")[2])
-                windows = self.index.passages(client_id, source="telegram", start=day, end=day + timedelta(days=1))
+                day = day_of(fact)
+                windows = [h for h in chats if _within(h, day, day + timedelta(days=1))]
             else:
                 windows = [h for h in originals if h.source_ref == ref]
             value = fact.text.partition(": ")[2]

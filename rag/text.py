@@ -7,6 +7,7 @@ guessed lemma, so its forms still meet. Lemmas are cached per word form: ingesti
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 
@@ -97,10 +98,10 @@ def naming(word: str) -> bool:
 
 def places_named(text: str) -> set[str]:
     """Lemmas of the place names in the text: the dictionary's toponyms («Казани», «Беларусь», «Подольске»)."""
-    morph, _ = _morph()
-    out = set()
-    for w in tokens(text):
-        parse = morph.parse(w)[0]
-        if parse.is_known and "Geox" in parse.tag:  # a guess by the ending («в телеграме») is not a place
-            out.add(lemma(w))
-    return out
+    return {lemma(w) for w in tokens(text) if _place(w)}
+
+
+@functools.lru_cache(maxsize=100_000)
+def _place(word: str) -> bool:
+    parse = _morph()[0].parse(word)[0]
+    return parse.is_known and "Geox" in parse.tag  # a guess by the ending («в телеграме») is not a place
