@@ -165,9 +165,10 @@ class RagIndex:
             tbl.delete("chunk_id IN (" + ", ".join(_quote(c) for c in chunk_ids[i : i + 500]) + ")")
 
     def ensure_indices(self, changed: bool) -> None:
-        """Full-text (Russian Snowball stems of title + text), client_id, source and source_ref indices; new rows are folded in by
-        optimize(). Measured on eval-rag (522 questions): a column of pymorphy3 lemmas found no more than stems of the
-        raw text (Recall@5 0.71 against 0.72; promises 0.78 against 0.85); stems of title + text gave 0.75."""
+        """Full-text (Russian Snowball stems of title + text), client_id, source and source_ref indices; new rows are
+        folded in by optimize(). Measured on eval-rag (522 questions): a column of pymorphy3 lemmas found no more than
+        stems of the raw text (Recall@5 0.71 against 0.72; promises 0.78 against 0.85); stems of title + text gave
+        0.75."""
         tbl = self.table()
         names = {i.name for i in tbl.list_indices()}
         if tbl.count_rows() == 0:
