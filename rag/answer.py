@@ -104,12 +104,6 @@ def _tone_change(scored: list[Scored], passages: list[Passage]) -> str | None:
     )
 
 
-def _within(hit: Hit, start, end) -> bool:
-    """The passage happened in the period (as the index's own period filter reads it)."""
-    at = hit.occurred_at
-    return (start is None or (at is not None and at >= start)) and (end is None or (at is not None and at < end))
-
-
 def _actions(summary: Hit) -> Hit:
     """A meeting summary cut to what was agreed: its «Договорённости» and «Следующие шаги» lines."""
     keep, lines = False, []
@@ -156,12 +150,11 @@ class ClientQA:
             *(["meeting_summary"] if promises else []),
             *(["wms"] if figures else []),
         }
-        if not wanted:
-            return out
-        # one query for every intent of the question: each index query costs more than the rows it brings
-        every = self.index.passages(client_id, source=tuple(sorted(wanted)))
-        within = [h for h in every if _within(h, start, end)]
-        of = lambda *sources, hits=within: [h for h in hits if h.source in sources]  # noqa: E731
+        # one query for the intents read within the period (each index query costs more than the rows it brings);
+        # the tone is read over every month
+        periodic = tuple(sorted(wanted - {"tone"}))
+        within = self.index.passages(client_id, source=periodic, start=start, end=end) if periodic else []
+        of = lambda *sources: [h for h in within if h.source in sources]  # noqa: E731
         if contact:
             items = of(*contact)
             newest = sorted({(h.occurred_at or datetime.min, h.source_ref) for h in items}, reverse=True)
@@ -171,7 +164,7 @@ class ClientQA:
                 key=lambda h: (refs.index(h.source_ref), h.source != "meeting_summary", window_of(h)),
             )
         if tone:
-            months = sorted(of("tone", hits=every), key=lambda h: h.occurred_at or datetime.min)
+            months = sorted(self.index.passages(client_id, source="tone"), key=lambda h: h.occurred_at or datetime.min)
             if asks_tone_change(question):
                 out += months[-2:][::-1]
             else:
@@ -206,18 +199,11 @@ class ClientQA:
         out: list[Hit] = []
         refs = [f.deep_ref for f in facts if f.deep_ref and not f.deep_ref.startswith("telegram_day:")]
         originals = [h for h in self.index.passages(client_id, source_ref=refs) if h.source != "meeting_summary"]
-        day_of = lambda f: datetime.fromisoformat(f.deep_ref.rpartition(":")[2])  # noqa: E731
-        days = [day_of(f) for f in facts if (f.deep_ref or "").startswith("telegram_day:")]
-        chats = (
-            self.index.passages(client_id, source="telegram", start=min(days), end=max(days) + timedelta(days=1))
-            if days
-            else []
-        )
         for fact in facts:
             ref = fact.deep_ref or ""
             if ref.startswith("telegram_day:"):
-                day = day_of(fact)
-                windows = [h for h in chats if _within(h, day, day + timedelta(days=1))]
+                day = datetime.fromisoformat(ref.rpartition(":")[2])
+                windows = self.index.passages(client_id, source="telegram", start=day, end=day + timedelta(days=1))
             else:
                 windows = [h for h in originals if h.source_ref == ref]
             value = fact.text.partition(": ")[2]
@@ -271,7 +257,7 @@ class ClientQA:
         scored.sort(key=lambda s: -s.hit.score)
         found = bool(chosen) or any(s.lexical >= FOUND_LEXICAL or s.meaning >= FOUND_MEANING for s in scored)
         if found and _unknown_specifics(question, start, end, [s.hit for s in scored[: self.k]]):
-            found = False  # «скидка на 2027 год»: a year no passage speaks of is not answered by other years
+            found = False  # «скидка на 2027 год», «склад в Казани»: what no passage speaks of is not answered
         return scored[: self.k], (start, end), found
 
     def ask(self, client_id: str, question: str, today: date | None = None) -> Iterator[str | Answer]:

@@ -104,6 +104,7 @@ class RagIndex:
         # one handle for every read; interval 0 makes each read see what another process (the index asset) committed
         self.db = lancedb.connect(str(path), read_consistency_interval=timedelta(0))
         self.dim = dim
+        self._names = schema(dim).names
         self._open = None
 
     def table(self, create: bool = True):
@@ -119,12 +120,11 @@ class RagIndex:
             self._open = None
         if TABLE in self.db.table_names():
             tbl = self.db.open_table(TABLE)
-            width = tbl.schema.field("vector").type.list_size
             if self._fits(tbl):
                 self._open = tbl
                 return tbl
             if not create:
-                built = "прежней версией программы"
+                built, width = "прежней версией программы", tbl.schema.field("vector").type.list_size
                 if width != self.dim:
                     built = f"с векторами размерности {width}, а настроено {self.dim}"
                 raise IndexOutdated(
@@ -139,7 +139,9 @@ class RagIndex:
         return self._open
 
     def _fits(self, tbl) -> bool:
-        return tbl.schema.field("vector").type.list_size == self.dim and tbl.schema.names == schema(self.dim).names
+        """The table has this index's layout and vector size (read once per call: each read costs a manifest check)."""
+        found = tbl.schema
+        return found.names == self._names and found.field("vector").type.list_size == self.dim
 
     def existing(self) -> dict[str, str]:
         """chunk_id → content_hash of what is indexed now."""
