@@ -50,7 +50,7 @@ def running_app(env, instance):
     assert dg.materialize([warehouse_models], resources={"dbt": dbt_resource()}, instance=instance).success
     assert dg.materialize([serving_snapshot], resources=all_resources(), instance=instance).success
     staff = Staff(AppDB(env.resolved_app_db_url))
-    staff.add("anna", "curator", "пароль-анны-1", bitrix_user_id=1)
+    staff.add("anna", "curator", "пароль-анны-1", name="Анна Соколова", bitrix_user_id=1)
     staff.add("boss", "admin", "пароль-босса-1")
     port = free_port()
     app = launch(port=port, prevent_thread_lock=True, staff=staff)
@@ -192,14 +192,17 @@ def test_admin_page_shows_unmapped_users_and_runs_and_maps(running_app, env, ins
     boss = Client(url, auth=("boss", "пароль-босса-1"), verbose=False)
     page = boss.predict(api_name="/admin_overview")
     assert "`-1009` Новый селлер (без ID)" in page and "`W-77` ООО Неизвестный" in page
-    assert "**anna** — curator" in page and "Последние запуски Dagster" in page
-    run = instance.get_runs(limit=1)[0]
-    assert f"- SUCCESS · {run.job_name} · [{run.run_id[:8]}](http://127.0.0.1:3000/runs/{run.run_id})" in page
+    assert "**anna** — Анна Соколова, куратор" in page and "**boss** — администратор" in page
+    run = instance.get_runs(limit=1)[0]  # materialized outside a job
+    assert (
+        f"- успешно · обновление отдельных данных (не по заданию) · [{run.run_id[:8]}]"
+        f"(http://127.0.0.1:3000/runs/{run.run_id})" in page
+    )
     monkeypatch.setenv("DAGSTER_PG_HOST", "127.0.0.1")  # the production run storage, and nothing listens there
     monkeypatch.setenv("DAGSTER_PG_PORT", str(free_port()))
     page = boss.predict(api_name="/admin_overview")
-    assert "история запусков недоступна: база запусков Dagster (PostgreSQL 127.0.0.1:" in page
-    assert "**anna** — curator" in page, "the rest of the page is shown anyway"
+    assert "История запусков недоступна: база запусков Dagster (PostgreSQL 127.0.0.1:" in page
+    assert "**anna** — Анна Соколова, куратор" in page, "the rest of the page is shown anyway"
     monkeypatch.delenv("DAGSTER_PG_HOST")
     status = boss.predict("wms_client", "W-77", "10999", api_name="/map_item")
     assert "W-77 → лид 10999" in status
@@ -320,3 +323,4 @@ def test_an_idle_browser_session_is_logged_out(short_sessions, running_app):
     time.sleep(2)
     assert httpx.get(url + "/config", cookies=ok.cookies).status_code == 401
     assert httpx.get(url + "/gradio_api/info", cookies=ok.cookies).status_code == 401
+
