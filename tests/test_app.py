@@ -324,3 +324,38 @@ def test_an_idle_browser_session_is_logged_out(short_sessions, running_app):
     assert httpx.get(url + "/config", cookies=ok.cookies).status_code == 401
     assert httpx.get(url + "/gradio_api/info", cookies=ok.cookies).status_code == 401
 
+
+def test_logging_out_ends_the_session_on_the_server(running_app, caplog):
+    """Gradio's /logout (the app's «Выйти») ends the user's sessions in the app's ExpiringSessions, not only the
+    browser's cookie: the old cookie no longer opens anything."""
+    url, _ = running_app
+    ok = httpx.post(url + "/login", data={"username": "anna", "password": "пароль-анны-1"})
+    other = httpx.post(url + "/login", data={"username": "anna", "password": "пароль-анны-1"})  # another browser
+    boss = httpx.post(url + "/login", data={"username": "boss", "password": "пароль-босса-1"})
+    assert httpx.get(url + "/config", cookies=ok.cookies).status_code == 200
+    with caplog.at_level("INFO", logger="client360.auth"):
+        out = httpx.get(url + "/logout", cookies=ok.cookies)
+    assert out.status_code == 302 and out.headers["location"].rstrip("/") == url
+    assert httpx.get(url + "/config", cookies=ok.cookies).status_code == 401
+    assert httpx.get(url + "/config", cookies=other.cookies).status_code == 401, "all of the user's sessions"
+    assert httpx.get(url + "/config", cookies=boss.cookies).status_code == 200, "nobody else's"
+    assert caplog.messages.count("сессия anna завершена (выход)") == 2
+
+
+def test_every_page_gets_the_apps_head_first_the_login_page_too(running_app):
+    """The Russian language and the login kept after a wrong password come in the page's HTML (chat_app/web.py):
+    Gradio's own `head` never reaches its login page."""
+    from chat_app.app import PAGE_HEAD
+
+    url, _ = running_app
+    login_page = httpx.get(url + "/")
+    assert "auth_required" in login_page.text, "the login page"
+    ok = httpx.post(url + "/login", data={"username": "anna", "password": "пароль-анны-1"})
+    app_page = httpx.get(url + "/", cookies=ok.cookies)
+    assert "auth_required" not in app_page.text
+    for page in (login_page, app_page):
+        head = page.text.index("<head>") + len("<head>")
+        assert page.text[head : head + len(PAGE_HEAD)] == PAGE_HEAD
+        assert page.text.count(PAGE_HEAD) == 1 and int(page.headers["content-length"]) == len(page.content)
+        assert page.text.index(PAGE_HEAD) < page.text.index('<script type="module"'), "before Gradio's bundle"
+    assert PAGE_HEAD not in httpx.get(url + "/config", cookies=ok.cookies).text, "pages only"

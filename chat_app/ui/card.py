@@ -37,8 +37,10 @@ def _note_number(note_id) -> int:
 
 
 def _refused(message: str) -> tuple:
-    """The card's outputs when it does not open: the reason in the head, the rest empty."""
-    return message, "", "", "", pd.DataFrame(), None, None, ""
+    """The card's outputs when it does not open: the reason in the head, the rest empty (the history's table with
+    its own headings: a table without columns is shown with Gradio's «1 2 3»)."""
+    history = pd.DataFrame(columns=["Когда", "Источник", "Что", "Кратко", "Тон", "Ссылка"])  # views.timeline_table
+    return message, "", "", "", history, None, None, ""
 
 
 def build(staff: Staff, selected: gr.Textbox) -> CardTab:
