@@ -93,6 +93,16 @@ def test_every_event_has_an_explicit_api_name(env, monkeypatch):
     }, "the UI-only events (selects, thumbs, page load, repeated triggers) stay out of the API"
 
 
+def test_opening_the_admin_tab_runs_the_same_admin_checked_handlers_as_refresh(env):
+    """A curator never gets admin data from the tab's opening either: it calls the very handlers of «Обновить»,
+    which refuse anyone but an admin (test_admin_page_shows_unmapped_users_and_runs_and_maps)."""
+    app, _ = build_app(Staff(AppDB(env.resolved_app_db_url)))
+    fns = {fn.api_name: fn for fn in app.fns.values()}
+    assert fns["admin_overview_on_open"].fn is fns["admin_overview"].fn
+    assert fns["identity_choices_on_open"].fn is fns["identity_choices"].fn
+    assert fns["admin_overview_on_open"].api_visibility == "private"
+
+
 def test_the_answer_engine_is_built_once_and_shared_by_every_question(env, monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
