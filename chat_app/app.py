@@ -15,11 +15,45 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from chat_app.sessions import ExpiringSessions
-from chat_app.ui import admin, card, chat, clients, selection
+from chat_app.ui import account, admin, card, chat, clients, selection
 from chat_app.web import Guard, client_address
 from config.settings import get_settings
 from warehouse.appdb import AppDB
 from warehouse.staff import Staff
+
+TITLE = "client360 — клиенты фулфилмента"
+
+# Gradio's page takes its language from the browser (svelte-i18n's navigator.language, read once by setupi18n in
+# gradio/templates/frontend/assets/core-*.js): an English browser gets an English login form and English tooltips.
+# Nothing in Gradio sets it, and the login page gets neither `head` nor translations (gradio/routes.py `main`: its
+# config is only auth_required and auth_message). So this comes in the HTML of every page, before Gradio's bundle
+# (web.Guard): the language is Russian (Gradio's own translation, assets/ru-*.js), and a wrong password keeps the
+# login typed (the login form, assets/Login-*.js, empties both fields on a 400; the login is typed back, as if by
+# the user, once it has).
+PAGE_HEAD = (
+    f"<title>{TITLE}</title>"
+    + r"""<script>
+(() => {
+  for (const [name, value] of [["language", "ru"], ["languages", ["ru"]]])
+    Object.defineProperty(Navigator.prototype, name, {get: () => value, configurable: true});
+  const fetch0 = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const response = await fetch0(input, init);
+    const login = init && init.body instanceof FormData ? init.body.get("username") : null;
+    if (response.status === 400 && login && /\/login\/?$/.test(String((input && input.url) || input))) {
+      setTimeout(() => {
+        const box = document.querySelector("input:not([type=password]), textarea");
+        if (!box) return;
+        box.value = login;
+        box.dispatchEvent(new Event("input", {bubbles: true}));
+        document.querySelector("input[type=password]")?.focus();
+      });
+    }
+    return response;
+  };
+})();
+</script>"""
+)
 
 # A session that has ended (idle, too old) makes the app's calls fail with 401: reload, and the login form shows
 # instead of an «Error» in every box. Once per 10 s at most, so a page that cannot log in never loops.
@@ -54,11 +88,15 @@ TOAST_TITLES_JS = """<script>
 </script>"""
 
 
+CSS = "#signed-in { text-align: right; align-self: center; }"  # the account line (chat_app/ui/account.py)
+
+
 def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
     settings = get_settings()
     staff = staff or Staff(AppDB(settings.resolved_app_db_url))
-    with gr.Blocks(title="client360 — клиенты фулфилмента") as app:
-        gr.Markdown("# client360 — клиенты фулфилмента")
+    with gr.Blocks(title=TITLE) as app:
+        account.build(app, staff)
+        gr.Markdown(f"# {TITLE}")
         selected = gr.Textbox(visible=False)  # the one client every tab shows (chat_app/ui/selection.py)
         with gr.Tabs() as tabs:
             client_list = clients.build(app, staff)
@@ -90,13 +128,14 @@ def launch(
             server_name=host,
             server_port=port,
             auth=check,
-            auth_message="client360: войдите под своим логином",
+            auth_message=f"{TITLE}. Войдите под своим логином и паролем.",
             head=RELOGIN_JS + TOAST_TITLES_JS,
             prevent_thread_lock=True,
             show_error=False,  # handlers say what went wrong in Russian (russian_errors); nothing else shows
-            footer_links=[],  # Gradio's English footer (API, «Built with Gradio», settings) is not the curators'
+            footer_links=[],  # no footer at all (API, «Built with Gradio», settings, runs): not the curators'
             max_file_size=0,  # no upload (the routes are closed by Guard too)
-            app_kwargs={"middleware": [Middleware(Guard)]},
+            css=CSS,
+            app_kwargs={"middleware": [Middleware(Guard, head=PAGE_HEAD)]},
         )
     finally:
         if trusted is None:

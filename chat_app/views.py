@@ -16,6 +16,7 @@ from config.clock import to_local
 from rag.citations import citation_label, sources_once
 from warehouse import alerts as words
 from warehouse.aliases import EXTERNAL_ID_MAX_CHARS, LEAD_ID_RULE, is_lead_id, provisional_wms_id, title_lead
+from warehouse.dagster_runs import JOBS
 
 # what Markdown would turn into images, links, HTML, code, tables or headings (CommonMark lets any ASCII punctuation
 # be escaped with a backslash); bare URLs and e-mail addresses are autolinked too: their `://`, `www.` and `@`
@@ -339,6 +340,35 @@ def identity_choice(row: dict) -> str:
     return f"{IDENTITY_STATUS[row['status']]}: {what} → лид {row['lead_id']} ({row['evidence']})"
 
 
+ROLES = {"admin": "администратор", "curator": "куратор", "viewer": "наблюдатель"}  # warehouse/staff.py ROLES
+RUN_STATUSES = {  # every status of a Dagster run (dagster's DagsterRunStatus)
+    "QUEUED": "в очереди",
+    "NOT_STARTED": "не начат",
+    "MANAGED": "под внешним управлением",
+    "STARTING": "запускается",
+    "STARTED": "идёт",
+    "SUSPENDED": "приостановлен",
+    "SUCCESS": "успешно",
+    "FAILURE": "ошибка",
+    "CANCELING": "отменяется",
+    "CANCELED": "отменён",
+}
+
+
+def job_title(job_name: str) -> str:
+    """What a run's job does: its description (warehouse/dagster_runs.py JOBS) without the final full stop."""
+    if job_name in JOBS:
+        return JOBS[job_name].rstrip(".")
+    if job_name.startswith("__"):  # Dagster's own name for assets materialized outside a job (__ASSET_JOB, …)
+        return "обновление отдельных данных (не по заданию)"
+    return f"задание {as_code(job_name)}"
+
+
+def _section(heading: str, note: str, items: list[str]) -> str:
+    """A list under its own heading (and a note on what it is), apart from the next one."""
+    return "\n\n".join([f"#### {heading}", *([note] if note else []), "\n".join(items or ["- нет"])])
+
+
 def admin_page(
     unmapped: dict[str, list[dict]],
     users: Iterable,
@@ -348,57 +378,78 @@ def admin_page(
     room_prefix: str,
     dagster_url: str,
 ) -> str:
-    """The admin overview: what no client owns yet, the users, the latest Dagster runs (or why they are not known)."""
+    """The admin overview: what no client owns yet, the users, the latest Dagster runs (or why they are not known);
+    each list under its own heading, so none runs into the next."""
     u = unmapped
-    lines = ["### Без клиента", "**Чаты Telegram:**"]
-    lines += [
+    chats = [
         f"- `{c['chat_id']}` {as_text(c['title'])} — {title_lead(c['title'], room_prefix)[1]}"
         + (f"; {as_text(c['candidates'])}" if c.get("candidates") else "")
         for c in u["chats"]
-    ] or ["- нет"]
-    lines += [
-        "**Переименованные чаты Telegram** (история остаётся у прежнего клиента; перепривязать — ниже, "
-        "«Чат Telegram», с отметкой «заменить прежнюю привязку», если чат уже привязан вручную):"
     ]
-    lines += [
+    renamed = [
         f"- `{c['chat_id']}` переименован: «{as_text(c['mapped_title'])}» → «{as_text(c['title'])}»; "
         + (f"клиент — лид {c['client_id']}" if c["client_id"] else "без клиента: ID лида появился позже")
         + ", в новом названии "
         + (f"лид {c['title_lead']}" if c["title_lead"] else "нет ID лида")
         for c in u["renamed"]
-    ] or ["- нет"]
-    lines += [
-        "**Клиенты WMS без лида** (оцениваются и попадают в тревоги под своим названием; принять предложение: "
-        "`client360 map`, или привяжите ниже):"
-    ] + (
-        [
-            f"- {as_code(w['wms_client_id'])} {as_text(w['name'])}"
-            + (f" — {as_text(w['candidates'])}" if w.get("candidates") else "")
-            for w in u["wms"]
-        ]
-        or ["- нет"]
-    )
-    lines += [
-        "**Записи встреч без ID лида** (привяжите ниже запись — путь из списка — или всю комнату — её имя; "
-        "или переименуйте комнату по правилу `client-<ID лида>`):"
     ]
-    lines += [
+    wms = [
+        f"- {as_code(w['wms_client_id'])} {as_text(w['name'])}"
+        + (f" — {as_text(w['candidates'])}" if w.get("candidates") else "")
+        for w in u["wms"]
+    ]
+    recordings = [
         f"- {as_code(r['path'])} (комната {as_code(r['room'] or '—')}) — {as_text(r['reason'])}"
         for r in u["recordings"]
-    ] or ["- нет"]
-    lines.append("_Списки обновляются вместе с витринами, раз в час._")
-    lines += ["", "### Пользователи"] + [
-        f"- **{s.login}** — {s.role}{'' if s.active else ' (отключён)'}"
-        f"{', все клиенты' if s.see_all else ''} {as_text(s.name)}"
+    ]
+    people = [
+        f"- **{s.login}** — "
+        + ", ".join(
+            ([as_text(s.name)] if s.name else [])
+            + [ROLES.get(s.role, as_text(s.role))]
+            + (["все клиенты"] if s.see_all else [])
+            + ([] if s.active else ["отключён"])
+        )
         for s in users
     ]
-    lines += ["", "### Последние запуски Dagster"]
     if runs_error is not None:
-        lines.append(f"история запусков недоступна: {runs_error}")
+        history = f"История запусков недоступна: {runs_error}"
     else:
         url = dagster_url.rstrip("/")
-        lines += [f"- {r.status} · {r.job_name} · [{r.run_id[:8]}]({url}/runs/{r.run_id})" for r in runs or []] or [
-            "- нет"
+        history = (
+            "\n".join(
+                f"- {RUN_STATUSES.get(r.status, as_text(r.status))} · {job_title(r.job_name)} · "
+                f"[{r.run_id[:8]}]({url}/runs/{r.run_id})"
+                for r in runs or []
+            )
+            or "- нет"
+        )
+    return "\n\n".join(
+        [
+            "## Без клиента",
+            _section("Чаты Telegram", "", chats),
+            _section(
+                "Переименованные чаты Telegram",
+                "История остаётся у прежнего клиента; перепривязать — ниже, «Чат Telegram», с отметкой «заменить "
+                "прежнюю привязку», если чат уже привязан вручную.",
+                renamed,
+            ),
+            _section(
+                "Клиенты WMS без лида",
+                "Оцениваются и попадают в тревоги под своим названием; принять предложение: `client360 map`, "
+                "или привяжите ниже.",
+                wms,
+            ),
+            _section(
+                "Записи встреч без ID лида",
+                "Привяжите ниже запись — путь из списка — или всю комнату — её имя; или переименуйте комнату по "
+                "правилу `client-<ID лида>`.",
+                recordings,
+            ),
+            "_Списки обновляются вместе с витринами, раз в час._",
+            "## Пользователи",
+            "\n".join(people) or "- нет",
+            "## Последние запуски Dagster",
+            history,
         ]
-    # a section's heading after a list is a paragraph of its own, not the list's last item continued
-    return "\n".join(f"\n{line}" if line.startswith(("**", "_")) else line for line in lines)
+    )

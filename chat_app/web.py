@@ -1,7 +1,8 @@
 """The app's HTTP guard: an ASGI middleware around Gradio's FastAPI app. It sends the security headers (the same
 ones Caddy sends in production, so the app is safe when it runs alone), makes the login cookie SameSite=Lax
 (Gradio sets `none`), refuses request bodies over MAX_BODY_BYTES and closes the upload routes (the app has no
-upload), and keeps the client's address for the login log.
+upload), keeps the client's address for the login log, and puts the app's `head` first into the <head> of every
+HTML page Gradio serves — the login page too, which Gradio's own `head` never reaches (chat_app/app.py PAGE_HEAD).
 
 The address is the connection's, or the one X-Forwarded-For names when the connection comes from a trusted proxy
 (C360_TRUSTED_PROXIES): uvicorn's ProxyHeadersMiddleware resolves it, told which proxies to trust by `launch`."""
@@ -26,6 +27,7 @@ WITH_BODY = ("POST", "PUT", "PATCH")
 client_address: ContextVar[str | None] = ContextVar("client_address", default=None)
 _SAMESITE = re.compile(rb";\s*samesite=[^;]*", re.IGNORECASE)
 _SECURE = re.compile(rb";\s*secure\s*(;|$)", re.IGNORECASE)
+_HEAD = re.compile(rb"<head\b[^>]*>", re.IGNORECASE)
 
 
 def _cookie(value: bytes, https: bool) -> bytes:
@@ -40,8 +42,8 @@ def _headers(headers: list[tuple[bytes, bytes]], https: bool) -> list[tuple[byte
 
 
 class Guard:
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, app, head: str = ""):
+        self.app, self.head = app, head.encode()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -56,9 +58,24 @@ class Guard:
                 return await _refuse(send, 413, f"Запрос слишком большой: не больше {limit} МБ.", https)
             receive = _replay(body, receive)
 
+        page: dict | None = None  # an HTML page's start, held until its body is whole and has the head
+        parts: list[bytes] = []
+
         async def send_guarded(message):
+            nonlocal page
             if message["type"] == "http.response.start":
                 message = {**message, "headers": _headers(list(message.get("headers", [])), https)}
+                if self.head and scope["method"] == "GET" and _is_page(message["headers"]):
+                    page = message
+                    return
+            elif message["type"] == "http.response.body" and page is not None:
+                parts.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                body = _HEAD.sub(lambda tag: tag[0] + self.head, b"".join(parts), count=1)
+                length = (b"content-length", str(len(body)).encode())
+                await send({**page, "headers": [h for h in page["headers"] if h[0] != b"content-length"] + [length]})
+                message = {"type": "http.response.body", "body": body}
             await send(message)
 
         token = client_address.set(scope["client"][0] if scope.get("client") else None)
@@ -66,6 +83,12 @@ class Guard:
             await self.app(scope, receive, send_guarded)
         finally:
             client_address.reset(token)
+
+
+def _is_page(headers: list[tuple[bytes, bytes]]) -> bool:
+    """An uncompressed HTML page (Gradio's brotli middleware is outside this one, so it compresses after)."""
+    kinds = {k.lower(): v.lower() for k, v in headers}
+    return kinds.get(b"content-type", b"").startswith(b"text/html") and b"content-encoding" not in kinds
 
 
 async def _body(receive) -> bytes | None:

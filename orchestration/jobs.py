@@ -22,63 +22,64 @@ from assets.telegram.assets import telegram_daily_summaries, telegram_exports, t
 from assets.wms.assets import wms_assets
 from config.settings import get_settings
 from ops.backup import make_backup, prune
+from warehouse.dagster_runs import JOBS  # the descriptions: the admin page shows them too
 
 meeting_pipeline_job = dg.define_asset_job(
     "meeting_pipeline_job",
     selection=[meeting_recordings, meeting_transcripts, meeting_summaries],
     partitions_def=recordings_partitions,
-    description="Одна запись встречи: регистрация → расшифровка → резюме.",
+    description=JOBS["meeting_pipeline_job"],
 )
 
 unmatched_recordings_job = dg.define_asset_job(
     "unmatched_recordings_job",
     selection=[meeting_unmatched_files],
-    description="Обновляет список записей без ID лида.",
+    description=JOBS["unmatched_recordings_job"],
 )
 
 daily_report_job = dg.define_asset_job(
     "daily_report_job",
     selection=[daily_curator_report],
     partitions_def=daily_partitions,
-    description="Ежедневный отчёт кураторам за прошедший день.",
+    description=JOBS["daily_report_job"],
 )
 
 telegram_export_job = dg.define_asset_job(
     "telegram_export_job",
     selection=[telegram_exports],
-    description="Импорт одного файла экспорта Telegram Desktop (путь — в настройках запуска).",
+    description=JOBS["telegram_export_job"],
 )
 
 telegram_pull_job = dg.define_asset_job(
     "telegram_pull_job",
     selection=[telegram_messages],
-    description="Загрузка новых сообщений из Telegram-чатов клиентов.",
+    description=JOBS["telegram_pull_job"],
 )
 
 telegram_summary_job = dg.define_asset_job(
     "telegram_summary_job",
     selection=[telegram_daily_summaries],
     partitions_def=daily_partitions,
-    description="Сводки переписки с клиентами за день.",
+    description=JOBS["telegram_summary_job"],
 )
 
 bitrix_pull_job = dg.define_asset_job(
     "bitrix_pull_job",
     selection=[bitrix_clients, bitrix_activities, bitrix_call_transcripts],
-    description="Клиенты, звонки и письма из Битрикс24 (только изменения) и расшифровки записей звонков.",
+    description=JOBS["bitrix_pull_job"],
 )
 
 bitrix_summary_job = dg.define_asset_job(
     "bitrix_summary_job",
     selection=[bitrix_activity_summaries],
     partitions_def=daily_partitions,
-    description="Резюме звонков и переписки по почте за день.",
+    description=JOBS["bitrix_summary_job"],
 )
 
 wms_pull_job = dg.define_asset_job(
     "wms_pull_job",
     selection=wms_assets,
-    description="Клиенты, остатки, отгрузки, поставки и резервы из WMS (только новое и изменённое).",
+    description=JOBS["wms_pull_job"],
 )
 
 warehouse_job = dg.define_asset_job(
@@ -87,11 +88,7 @@ warehouse_job = dg.define_asset_job(
         "enrichment", "identity", "dbt_staging", "dbt_intermediate", "dbt_marts", "alerts", "rag", "app"
     )
     | dg.AssetSelection.checks(source_freshness),
-    description=(
-        "Сигналы общения и профиль клиента, сопоставление клиентов WMS с лидами, "
-        "модели хранилища (история клиента, здоровье, тревоги), рассылка новых "
-        "тревог, поисковый индекс для чата и проверка свежести источников."
-    ),
+    description=JOBS["warehouse_job"],
 )
 
 
@@ -100,7 +97,7 @@ notes_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(staff_notes)
     | dg.AssetSelection.groups("dbt_staging", "dbt_intermediate", "dbt_marts")
     | dg.AssetSelection.assets(rag_index, serving_snapshot),
-    description="Новые и изменённые заметки кураторов: в хранилище, в историю клиента и в поиск для чата.",
+    description=JOBS["notes_job"],
 )
 
 
@@ -120,6 +117,6 @@ def backup(context: dg.OpExecutionContext) -> None:
         context.log.info(f"Удалена старая копия {old.name}")
 
 
-@dg.job(description="Резервная копия всех данных в C360_BACKUP_DIR; хранятся последние C360_BACKUP_KEEP_DAYS дней.")
+@dg.job(description=JOBS["backup_job"])
 def backup_job():
     backup()

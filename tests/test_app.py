@@ -50,7 +50,7 @@ def running_app(env, instance):
     assert dg.materialize([warehouse_models], resources={"dbt": dbt_resource()}, instance=instance).success
     assert dg.materialize([serving_snapshot], resources=all_resources(), instance=instance).success
     staff = Staff(AppDB(env.resolved_app_db_url))
-    staff.add("anna", "curator", "пароль-анны-1", bitrix_user_id=1)
+    staff.add("anna", "curator", "пароль-анны-1", name="Анна Соколова", bitrix_user_id=1)
     staff.add("boss", "admin", "пароль-босса-1")
     port = free_port()
     app = launch(port=port, prevent_thread_lock=True, staff=staff)
@@ -91,6 +91,16 @@ def test_every_event_has_an_explicit_api_name(env, monkeypatch):
         "set_access",
         "unlock_login",
     }, "the UI-only events (selects, thumbs, page load, repeated triggers) stay out of the API"
+
+
+def test_opening_the_admin_tab_runs_the_same_admin_checked_handlers_as_refresh(env):
+    """A curator never gets admin data from the tab's opening either: it calls the very handlers of «Обновить»,
+    which refuse anyone but an admin (test_admin_page_shows_unmapped_users_and_runs_and_maps)."""
+    app, _ = build_app(Staff(AppDB(env.resolved_app_db_url)))
+    fns = {fn.api_name: fn for fn in app.fns.values()}
+    assert fns["admin_overview_on_open"].fn is fns["admin_overview"].fn
+    assert fns["identity_choices_on_open"].fn is fns["identity_choices"].fn
+    assert fns["admin_overview_on_open"].api_visibility == "private"
 
 
 def test_the_answer_engine_is_built_once_and_shared_by_every_question(env, monkeypatch):
@@ -192,14 +202,17 @@ def test_admin_page_shows_unmapped_users_and_runs_and_maps(running_app, env, ins
     boss = Client(url, auth=("boss", "пароль-босса-1"), verbose=False)
     page = boss.predict(api_name="/admin_overview")
     assert "`-1009` Новый селлер (без ID)" in page and "`W-77` ООО Неизвестный" in page
-    assert "**anna** — curator" in page and "Последние запуски Dagster" in page
-    run = instance.get_runs(limit=1)[0]
-    assert f"- SUCCESS · {run.job_name} · [{run.run_id[:8]}](http://127.0.0.1:3000/runs/{run.run_id})" in page
+    assert "**anna** — Анна Соколова, куратор" in page and "**boss** — администратор" in page
+    run = instance.get_runs(limit=1)[0]  # materialized outside a job
+    assert (
+        f"- успешно · обновление отдельных данных (не по заданию) · [{run.run_id[:8]}]"
+        f"(http://127.0.0.1:3000/runs/{run.run_id})" in page
+    )
     monkeypatch.setenv("DAGSTER_PG_HOST", "127.0.0.1")  # the production run storage, and nothing listens there
     monkeypatch.setenv("DAGSTER_PG_PORT", str(free_port()))
     page = boss.predict(api_name="/admin_overview")
-    assert "история запусков недоступна: база запусков Dagster (PostgreSQL 127.0.0.1:" in page
-    assert "**anna** — curator" in page, "the rest of the page is shown anyway"
+    assert "История запусков недоступна: база запусков Dagster (PostgreSQL 127.0.0.1:" in page
+    assert "**anna** — Анна Соколова, куратор" in page, "the rest of the page is shown anyway"
     monkeypatch.delenv("DAGSTER_PG_HOST")
     status = boss.predict("wms_client", "W-77", "10999", api_name="/map_item")
     assert "W-77 → лид 10999" in status
@@ -320,3 +333,39 @@ def test_an_idle_browser_session_is_logged_out(short_sessions, running_app):
     time.sleep(2)
     assert httpx.get(url + "/config", cookies=ok.cookies).status_code == 401
     assert httpx.get(url + "/gradio_api/info", cookies=ok.cookies).status_code == 401
+
+
+def test_logging_out_ends_the_session_on_the_server(running_app, caplog):
+    """Gradio's /logout (the app's «Выйти») ends the user's sessions in the app's ExpiringSessions, not only the
+    browser's cookie: the old cookie no longer opens anything."""
+    url, _ = running_app
+    ok = httpx.post(url + "/login", data={"username": "anna", "password": "пароль-анны-1"})
+    other = httpx.post(url + "/login", data={"username": "anna", "password": "пароль-анны-1"})  # another browser
+    boss = httpx.post(url + "/login", data={"username": "boss", "password": "пароль-босса-1"})
+    assert httpx.get(url + "/config", cookies=ok.cookies).status_code == 200
+    with caplog.at_level("INFO", logger="client360.auth"):
+        out = httpx.get(url + "/logout", cookies=ok.cookies)
+    assert out.status_code == 302 and out.headers["location"].rstrip("/") == url
+    assert httpx.get(url + "/config", cookies=ok.cookies).status_code == 401
+    assert httpx.get(url + "/config", cookies=other.cookies).status_code == 401, "all of the user's sessions"
+    assert httpx.get(url + "/config", cookies=boss.cookies).status_code == 200, "nobody else's"
+    assert caplog.messages.count("сессия anna завершена (выход)") == 2
+
+
+def test_every_page_gets_the_apps_head_first_the_login_page_too(running_app):
+    """The Russian language and the login kept after a wrong password come in the page's HTML (chat_app/web.py):
+    Gradio's own `head` never reaches its login page."""
+    from chat_app.app import PAGE_HEAD
+
+    url, _ = running_app
+    login_page = httpx.get(url + "/")
+    assert "auth_required" in login_page.text, "the login page"
+    ok = httpx.post(url + "/login", data={"username": "anna", "password": "пароль-анны-1"})
+    app_page = httpx.get(url + "/", cookies=ok.cookies)
+    assert "auth_required" not in app_page.text
+    for page in (login_page, app_page):
+        head = page.text.index("<head>") + len("<head>")
+        assert page.text[head : head + len(PAGE_HEAD)] == PAGE_HEAD
+        assert page.text.count(PAGE_HEAD) == 1 and int(page.headers["content-length"]) == len(page.content)
+        assert page.text.index(PAGE_HEAD) < page.text.index('<script type="module"'), "before Gradio's bundle"
+    assert PAGE_HEAD not in httpx.get(url + "/config", cookies=ok.cookies).text, "pages only"

@@ -2,7 +2,9 @@
 open the card with its profile and chart, add a note and see it in the history after the notes sensor runs, ask
 the chat and get an answer with readable sources; one client at a time (choosing another one anywhere shows its
 own conversation), no question without a client, no «Error» on any screen; a logged-out request is refused and a
-curator cannot open a colleague's client. Screenshots of the main screens go to docs/screenshots/."""
+curator cannot open a colleague's client. In an English browser too, everything is Russian (the login form, its
+wrong-password message, the admin tab) and no framework chrome shows. Screenshots of the main screens go to
+docs/screenshots/."""
 
 import re
 import shutil
@@ -45,9 +47,9 @@ def shows(page, text: str, timeout: int = 20000) -> None:
 
 def log_in(page, url: str, login: str, password: str) -> None:
     page.goto(url)
-    page.get_by_label("username").fill(login)
-    page.get_by_label("password").fill(password)
-    page.get_by_role("button", name="Login").click()
+    page.get_by_label("Имя пользователя").fill(login)
+    page.get_by_label("Пароль").fill(password)
+    page.get_by_role("button", name="Войти").click()
     shows(page, "client360 — клиенты фулфилмента", 20000)
 
 
@@ -191,7 +193,7 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
         page.set_viewport_size({"width": 390, "height": 844})
         shot(page, env, "04-chat-phone.png")
         page.set_viewport_size({"width": 1440, "height": 900})
-    page.get_by_role("button", name=re.compile(r"^like$", re.I)).last.click()
+    page.get_by_role("button", name="Нравится", exact=True).last.click()
     answer = next(m for m in reversed(staff.chat_history(staff.get("anna"), "10234")) if m["role"] == "assistant")
     for _ in range(50):  # the thumb is stored by the app's event handler
         if staff.chat_history(staff.get("anna"), "10234")[-1]["feedback"] == 1:
@@ -276,7 +278,114 @@ def test_an_ended_session_brings_back_the_login_form(short_sessions, running_app
     page.get_by_role("tab", name="Карточка клиента").click()
     page.get_by_label("ID лида", exact=True).first.fill("10234")
     page.get_by_role("button", name="Открыть").click()
-    page.get_by_label("username").wait_for(timeout=20000)  # not an «Error» in every box
-    assert "войдите под своим логином" in page.inner_text("body")
+    page.get_by_label("Имя пользователя").wait_for(timeout=20000)  # not an «Error» in every box
+    assert "Войдите под своим логином" in page.inner_text("body")
     log_in(page, url, "anna", "пароль-анны-1")  # and logging in again works
     shows(page, "ИП Смирнова", 20000)
+
+
+ENGLISH_BROWSER = {"locale": "en-US", "extra_http_headers": {"Accept-Language": "en-US,en"}}
+SIZES = ((1440, 900), (390, 844))
+ENGLISH = re.compile(r"(?i)\b(username|password|login|log ?out|incorrect|credentials|error|loading|success|failure)\b")
+FOOTER = re.compile(r"Gradio|API|Settings|Настройки|Runs|Создано с помощью")  # Gradio's footer, in either language
+
+
+def english_page(browser, width: int, height: int):
+    context = browser.new_context(viewport={"width": width, "height": height}, **ENGLISH_BROWSER)
+    page = context.new_page()
+    page.add_init_script(WATCH_ERRORS)
+    return context, page
+
+
+def test_login_and_logout_are_russian_in_an_english_browser(running_app, browser, env):  # noqa: F811
+    url, _ = running_app
+    for width, height in SIZES:
+        context, page = english_page(browser, width, height)
+        page.goto(url)
+        page.get_by_label("Имя пользователя").wait_for(timeout=20000)
+        assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().locale") == "en-US", "an English browser"
+        text = page.inner_text("body")
+        assert "Пароль" in text and "client360 — клиенты фулфилмента. Войдите под своим логином и паролем." in text
+        assert (
+            page.get_by_role("button", name="Войти").is_visible() and page.title() == "client360 — клиенты фулфилмента"
+        )
+        assert not ENGLISH.search(text) and not FOOTER.search(text), text
+
+        page.get_by_label("Имя пользователя").fill("anna")
+        page.get_by_label("Пароль").fill("не тот пароль")
+        page.get_by_role("button", name="Войти").click()
+        shows(page, "Неверные учетные данные")
+        page.wait_for_timeout(300)  # the form has emptied its fields and had the login typed back
+        assert page.get_by_label("Имя пользователя").input_value() == "anna", "the login is kept"
+        assert page.get_by_label("Пароль").input_value() == ""
+        assert not ENGLISH.search(page.inner_text("body"))
+        shot(page, env, "05-login.png" if width > 1000 else "06-login-phone.png")
+
+        page.get_by_label("Пароль").fill("пароль-анны-1")  # only the password typed again
+        page.get_by_role("button", name="Войти").click()
+        shows(page, "Вы вошли как Анна Соколова")
+        shows(page, "ИП Смирнова")
+        assert page.get_by_role("link", name="Выйти").is_visible()
+        page.get_by_role("tab", name="Карточка клиента").click()
+        page.get_by_label("ID лида", exact=True).first.fill("10517")  # a colleague's client: refused
+        page.get_by_role("button", name="Открыть").click()
+        shows(page, "Клиент не найден или закрыт для вас")
+        headings = page.locator("#timeline thead").first.inner_text()
+        assert "Когда" in headings and "Кратко" in headings and not re.search(r"\b[123]\b", headings), headings
+        text = page.inner_text("body")
+        assert page.locator("footer").count() == 0 and not FOOTER.search(text), "no footer: " + text
+        assert not ENGLISH.search(text) and errors_seen(page) == [], text
+
+        page.get_by_role("link", name="Выйти").click()
+        page.get_by_label("Имя пользователя").wait_for(timeout=20000)  # the login form again
+        assert "Вы вошли как" not in page.inner_text("body")
+        assert page.request.get(url + "/config").status == 401
+        context.close()
+
+
+def open_tab(page, name: str) -> None:
+    """A tab; on a phone the ones that do not fit in the row are under «⋯» (Gradio's overflow menu)."""
+    tab = page.get_by_role("tab", name=name)
+    if not tab.is_visible():
+        page.locator(".overflow-menu button").first.click()
+        tab = page.locator(".overflow-dropdown").get_by_text(name, exact=True)
+    tab.click()
+
+
+def test_the_admin_tab_is_russian_and_filled_when_it_opens(running_app, browser, env, instance):  # noqa: F811
+    from orchestration.definitions import build_defs
+    from warehouse.dagster_runs import JOBS
+
+    url, _ = running_app
+    job = build_defs(all_resources()).resolve_job_def("unmatched_recordings_job")
+    assert job.execute_in_process(instance=instance).success  # a run of a job, for the run history
+    described = JOBS["unmatched_recordings_job"].rstrip(".")
+    for width, height in SIZES:
+        context, page = english_page(browser, width, height)
+        log_in(page, url, "anna", "пароль-анны-1")  # a curator has no admin tab
+        shows(page, "ИП Смирнова")
+        assert page.get_by_text("Администрирование").count() == 0
+        assert "Последние запуски" not in page.inner_text("body")
+        page.get_by_role("link", name="Выйти").click()
+        log_in(page, url, "boss", "пароль-босса-1")
+        shows(page, "Вы вошли как boss")
+        open_tab(page, "Администрирование")  # and nothing else: no «Обновить»
+        shows(page, described)
+        overview = page.locator("#admin-overview").inner_text()
+        assert "- успешно · " not in overview and "успешно · " + described in overview
+        assert "anna — Анна Соколова, куратор" in overview and "boss — администратор" in overview
+        assert "обновление отдельных данных (не по заданию)" in overview, "the runs outside a job"
+        assert not re.search(r"SUCCESS|FAILURE|curator|admin\b|_job|ASSET", overview), overview
+        # each list apart: the heading of the next list is a block of its own, after the list
+        for heading in ("Чаты Telegram", "Клиенты WMS без лида", "Пользователи", "Последние запуски Dagster"):
+            assert page.locator("#admin-overview").get_by_role("heading", name=heading, exact=True).is_visible(), (
+                heading
+            )
+        lists = page.locator("#admin-overview ul")
+        assert lists.count() == 6, "four lists of what has no client, the users, the runs"
+        boxes = [lists.nth(i).bounding_box() for i in range(lists.count())]
+        assert all(b["y"] + b["height"] + 16 <= a["y"] for b, a in zip(boxes, boxes[1:], strict=False))
+        text = page.inner_text("body")
+        assert not ENGLISH.search(text) and not FOOTER.search(text) and errors_seen(page) == [], text
+        shot(page, env, "07-admin.png" if width > 1000 else "08-admin-phone.png")
+        context.close()

@@ -6,7 +6,7 @@ import pytest
 
 from tests.production_stack import production_home, throwaway_database
 from tests.test_app import free_port
-from warehouse.dagster_runs import Run, RunHistoryError, recent_runs
+from warehouse.dagster_runs import JOBS, Run, RunHistoryError, recent_runs
 
 
 @dg.op
@@ -62,3 +62,11 @@ def test_production_instance_runs_from_postgres(env, tmp_path, monkeypatch):
             result = tiny_job.execute_in_process(instance=instance)
         assert recent_runs(env) == [Run(result.run_id, "tiny_job", "SUCCESS")]
         assert not (tmp_path / "pg_home" / "history").exists(), "read from PostgreSQL, not an embedded instance"
+
+
+def test_every_job_has_its_description_in_one_place():
+    """The admin page shows a run's job by its description: the jobs take theirs from warehouse/dagster_runs.py."""
+    from orchestration.definitions import defs
+
+    jobs = {job.name: job.description for job in defs.resolve_all_job_defs() if not job.name.startswith("__")}
+    assert jobs == JOBS

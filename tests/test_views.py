@@ -327,13 +327,22 @@ def test_the_stored_chat_as_shown():
 def test_admin_page():
     empty = {"chats": [], "renamed": [], "wms": [], "recordings": []}
     users = [
-        SimpleNamespace(login="anna", role="curator", active=True, see_all=False, name="Анна"),
+        SimpleNamespace(login="anna", role="curator", active=True, see_all=False, name="Анна Соколова"),
         SimpleNamespace(login="igor", role="viewer", active=False, see_all=True, name=None),
+        SimpleNamespace(login="boss", role="admin", active=True, see_all=False, name=None),
     ]
     page = views.admin_page(empty, users, [], None, room_prefix="client", dagster_url="http://d:3000/")
-    assert page.count("- нет") == 5, "each empty list, and no runs"
-    assert "- **anna** — curator Анна" in page and "- **igor** — viewer (отключён), все клиенты " in page
-    assert page.endswith("### Последние запуски Dagster\n- нет")
+    assert page.count("\n\n- нет") == 5, "each empty list, and no runs, apart from what is above it"
+    assert "- **anna** — Анна Соколова, куратор\n" in page and "- **igor** — наблюдатель, все клиенты, отключён" in page
+    assert "- **boss** — администратор" in page
+    assert page.endswith("## Последние запуски Dagster\n\n- нет")
+    # every list under its own heading, a blank line before and after it: none runs into the one before or after
+    blocks = page.split("\n\n")
+    assert blocks[:4] == ["## Без клиента", "#### Чаты Telegram", "- нет", "#### Переименованные чаты Telegram"]
+    for i, block in enumerate(blocks):
+        if block.startswith("- "):
+            assert all(line.startswith("- ") for line in block.split("\n")), block
+            assert not blocks[i - 1].startswith("- ") and (i + 1 == len(blocks) or not blocks[i + 1].startswith("- "))
 
     unmapped = {
         "chats": [{"chat_id": -1009, "title": "Новый селлер (без ID)"}],
@@ -349,18 +358,41 @@ def test_admin_page():
         "wms": [{"wms_client_id": "W-77", "name": "ООО Неизвестный"}],
         "recordings": [{"path": "rec/planerka.mp4", "room": None, "reason": "комната без ID лида"}],
     }
-    run = SimpleNamespace(run_id="0123456789abcdef", job_name="hourly_job", status="SUCCESS")
-    page = views.admin_page(unmapped, [], [run], None, room_prefix="client", dagster_url="http://d:3000/")
+    runs = [
+        SimpleNamespace(run_id="0123456789abcdef", job_name="wms_pull_job", status="SUCCESS"),
+        SimpleNamespace(run_id="fedcba9876543210", job_name="backup_job", status="FAILURE"),
+        SimpleNamespace(run_id="00000000aaaaaaaa", job_name="__ASSET_JOB", status="STARTED"),
+        SimpleNamespace(run_id="11111111bbbbbbbb", job_name="old_job", status="QUEUED"),
+    ]
+    page = views.admin_page(unmapped, [], runs, None, room_prefix="client", dagster_url="http://d:3000/")
     assert "- `-1009` Новый селлер (без ID) — в названии нет ID лида (ожидается client-12345…)" in page
     assert (
         "- `-1001` переименован: «client-10234» → «Смирнова»; клиент — лид 10234, в новом названии нет ID лида" in page
     )
     assert "- `W-77` ООО Неизвестный" in page and "- `rec/planerka.mp4` (комната `—`) — комната без ID лида" in page
-    assert "- SUCCESS · hourly_job · [01234567](http://d:3000/runs/0123456789abcdef)" in page
+    # a run: its status in Russian and what its job does (the job's own description), not Dagster's names
+    assert (
+        "- успешно · Клиенты, остатки, отгрузки, поставки и резервы из WMS (только новое и изменённое) · "
+        "[01234567](http://d:3000/runs/0123456789abcdef)" in page
+    )
+    assert "- ошибка · Резервная копия всех данных" in page
+    assert "- идёт · обновление отдельных данных (не по заданию) · [00000000]" in page
+    assert "- в очереди · задание `old_job` · [11111111]" in page
+    assert not re.search(r"SUCCESS|FAILURE|STARTED|QUEUED|_job|ASSET", page.replace("`old_job`", ""))
 
     failed = views.admin_page(empty, users, None, "база недоступна", room_prefix="client", dagster_url="http://d")
-    assert failed.endswith("### Последние запуски Dagster\nистория запусков недоступна: база недоступна")
+    assert failed.endswith("## Последние запуски Dagster\n\nИстория запусков недоступна: база недоступна")
     assert "**anna**" in failed, "the rest of the page is shown anyway"
+
+
+def test_every_role_and_every_dagster_run_status_has_its_russian_name():
+    import dagster as dg
+
+    from warehouse.staff import ROLES
+
+    assert set(views.ROLES) == set(ROLES)
+    assert set(views.RUN_STATUSES) == {status.value for status in dg.DagsterRunStatus}
+    assert all(re.fullmatch(r"[а-яё ]+", name) for name in [*views.ROLES.values(), *views.RUN_STATUSES.values()])
 
 
 def test_outside_text_is_escaped_and_ids_are_code():

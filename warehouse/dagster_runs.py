@@ -1,7 +1,10 @@
 """Recent Dagster runs for the admin page, read with SQL from the instance's run storage, so the app needs no Dagster:
 the PostgreSQL database of deploy/dagster.yaml when DAGSTER_PG_HOST is set (as in production), otherwise the
 embedded instance's SQLite file under the Dagster home. Both hold Dagster's `runs` table (run_id, pipeline_name,
-status, …; dagster/_core/storage/runs/schema.py)."""
+status, …; dagster/_core/storage/runs/schema.py).
+
+What each job does, in Russian, is kept here (`JOBS`): orchestration/jobs.py gives it to Dagster as the job's
+description, and the admin page shows it instead of the job's name (the app cannot import the jobs)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,25 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from config.settings import Settings
+
+JOBS = {  # job name → its description (orchestration/jobs.py; tests/test_run_history.py keeps the two equal)
+    "meeting_pipeline_job": "Одна запись встречи: регистрация → расшифровка → резюме.",
+    "unmatched_recordings_job": "Обновляет список записей без ID лида.",
+    "daily_report_job": "Ежедневный отчёт кураторам за прошедший день.",
+    "telegram_export_job": "Импорт одного файла экспорта Telegram Desktop (путь — в настройках запуска).",
+    "telegram_pull_job": "Загрузка новых сообщений из Telegram-чатов клиентов.",
+    "telegram_summary_job": "Сводки переписки с клиентами за день.",
+    "bitrix_pull_job": "Клиенты, звонки и письма из Битрикс24 (только изменения) и расшифровки записей звонков.",
+    "bitrix_summary_job": "Резюме звонков и переписки по почте за день.",
+    "wms_pull_job": "Клиенты, остатки, отгрузки, поставки и резервы из WMS (только новое и изменённое).",
+    "warehouse_job": (
+        "Сигналы общения и профиль клиента, сопоставление клиентов WMS с лидами, "
+        "модели хранилища (история клиента, здоровье, тревоги), рассылка новых "
+        "тревог, поисковый индекс для чата и проверка свежести источников."
+    ),
+    "notes_job": "Новые и изменённые заметки кураторов: в хранилище, в историю клиента и в поиск для чата.",
+    "backup_job": "Резервная копия всех данных в C360_BACKUP_DIR; хранятся последние C360_BACKUP_KEEP_DAYS дней.",
+}
 
 
 class RunHistoryError(RuntimeError):

@@ -132,7 +132,7 @@ def build(app: gr.Blocks, staff: Staff, settings: Settings) -> None:
         return gr.update(visible=current_user(staff, request).role == "admin")
 
     with gr.Tab("Администрирование", id="admin", visible=False) as admin_tab:
-        overview = gr.Markdown()
+        overview = gr.Markdown(elem_id="admin-overview")
         refresh_btn = gr.Button("Обновить")
         with gr.Row():
             system = gr.Dropdown(
@@ -146,7 +146,8 @@ def build(app: gr.Blocks, staff: Staff, settings: Settings) -> None:
             map_btn = gr.Button("Привязать", variant="primary")
         map_status = gr.Markdown()
         with gr.Row():
-            # its choices come with «Обновить»; the handler checks a value against the current suggestions itself
+            # its choices come when the tab opens and with «Обновить»; the handler checks a value against the current
+            # suggestions itself
             suggestion = gr.Dropdown(
                 label="Предложения и конфликты сопоставления с лидами", choices=[], allow_custom_value=True, scale=4
             )
@@ -162,6 +163,10 @@ def build(app: gr.Blocks, staff: Staff, settings: Settings) -> None:
 
     refresh_btn.click(admin_overview, None, overview, api_name="admin_overview").then(
         refresh_choices, None, suggestion, api_name="identity_choices", api_visibility="private"
+    )
+    # opening the tab shows the page at once (the same handlers, the same admin check)
+    admin_tab.select(admin_overview, None, overview, api_name="admin_overview_on_open", api_visibility="private").then(
+        refresh_choices, None, suggestion, api_name="identity_choices_on_open", api_visibility="private"
     )
     accept_btn.click(accept_identity, suggestion, decision_status, api_name="accept_identity")
     reject_btn.click(reject_identity, suggestion, decision_status, api_name="reject_identity")

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import gradio as gr
-import pandas as pd
 
 from chat_app import data, views
 from chat_app.access import ClientClosed, current_user, require_client
@@ -37,8 +36,9 @@ def _note_number(note_id) -> int:
 
 
 def _refused(message: str) -> tuple:
-    """The card's outputs when it does not open: the reason in the head, the rest empty."""
-    return message, "", "", "", pd.DataFrame(), [], None, None, ""
+    """The card's outputs when it does not open: the reason in the head, the rest empty (the history's table with
+    its own headings: a table without columns is shown with Gradio's «1 2 3»)."""
+    return message, "", "", "", views.timeline_table([], None), [], None, None, ""
 
 
 def build(staff: Staff, selected: gr.Textbox) -> CardTab:
