@@ -1,8 +1,9 @@
 """A WMS simulator speaking the reference contract (design.md), over a generated year of a 3PL warehouse.
 
 Planted behaviours with known dates (written to a ground-truth file) let the churn signals be evaluated:
-withdrawal of most stock, a reservation spike, inbound stopping while stock drains (churners) — and two traps
-that are not churn: a seasonal client after the New-Year peak, and a client shipping a large FBO supply.
+withdrawal of most stock, a reservation spike, inbound stopping while stock drains (churners) — and three traps
+that are not churn: a seasonal client after the New-Year peak, a client shipping a large FBO supply, and one that
+reserves a large share of its stock for days before shipping it to a marketplace's warehouse as one FBO supply.
 """
 
 from __future__ import annotations
@@ -19,10 +20,26 @@ from config.settings import get_settings
 from devkit.local_http import LocalHttpServer
 
 MARKETPLACES = ("wildberries", "ozon", "yandex_market")
-PLANTED = ("withdraws_stock", "reservation_spike", "inbound_stops", "seasonal_trap", "fbo_supply_trap")
+# each client's behaviour by its number: n − 1 mod 10 → behaviour; the slots not named are healthy
+PLANTED = {
+    0: "withdraws_stock",
+    1: "reservation_spike",
+    2: "inbound_stops",
+    3: "seasonal_trap",
+    4: "fbo_supply_trap",
+    9: "fbo_reserved_trap",  # reserves a big share of its stock, then ships it to a marketplace's warehouse
+}
 CHURN = {"withdraws_stock", "reservation_spike", "inbound_stops"}
+TRAPS = ("seasonal_trap", "fbo_supply_trap", "fbo_reserved_trap")
 WITHDRAWAL_DAYS = 28
-EVENT_DAYS_BEFORE_END = {"withdraws_stock": 45, "reservation_spike": 30, "inbound_stops": 90, "fbo_supply_trap": 50}
+FBO_RESERVED_DAYS = 4  # days of reserving before the supply leaves for the marketplace
+EVENT_DAYS_BEFORE_END = {
+    "withdraws_stock": 45,
+    "reservation_spike": 30,
+    "inbound_stops": 90,
+    "fbo_supply_trap": 50,
+    "fbo_reserved_trap": 40,
+}
 
 
 @dataclass
@@ -65,10 +82,15 @@ class WmsWorld:
     def _client(self, n: int) -> SimClient:
         rng = self.rng
         # clients 1–5, 11–15, 21–25, … carry the planted behaviours; the rest are healthy
-        behaviour = PLANTED[(n - 1) % 10] if (n - 1) % 10 < len(PLANTED) else "healthy"
+        behaviour = PLANTED.get((n - 1) % 10, "healthy")
         offset = EVENT_DAYS_BEFORE_END.get(behaviour)
-        # the first of each kind at its nominal day (tests rely on it), later ones spread over three weeks
-        event_day = self.end - timedelta(days=offset + (rng.randint(0, 21) if n > 10 else 0)) if offset else None
+        # the first of each kind at its nominal day (tests rely on it), later ones spread over three weeks; the trap
+        # added last spreads without the shared random stream, so every other client of a seed stays as it was
+        if behaviour == "fbo_reserved_trap":
+            offset += 7 * (n // 10 - 1) % 22
+        elif offset and n > 10:
+            offset += rng.randint(0, 21)
+        event_day = self.end - timedelta(days=offset) if offset else None
         skus = [
             (f"SKU-{n:04d}-{k:03d}", f"Товар {k} клиента {n}", rng.uniform(0.2, 1.0))
             for k in range(1, rng.randint(5, 40) + 1)
@@ -135,11 +157,25 @@ class WmsWorld:
                 units = int(stock * 0.6)
                 stock -= units
                 ship(i, "fbo", "marketplace", "ozon", 13, units)
+            if c.behaviour == "fbo_reserved_trap" and event and (d - c.event_day).days == FBO_RESERVED_DAYS:
+                # what was reserved these days leaves as one supply to the marketplace's warehouse
+                supply = [r for r in c.reservations if r["id"].endswith("-fbo") and r["status"] == "active"]
+                units = min(stock, sum(r["units"] for r in supply))
+                stock -= units
+                ship(i, "fbo", "marketplace", "wildberries", 13, units)
+                for r in supply:
+                    r["status"] = "released"
             if inbound_open and d.weekday() == receipt_weekday:
                 units = max(0, int(base * season * cover) - stock)
                 if units:
                     stock += units
                     c.receipts.append({"id": f"R{c.wms_id}-{i}", "created_at": _at(d, 8), "units": units})
+            if c.behaviour == "fbo_reserved_trap" and event and (d - c.event_day).days < FBO_RESERVED_DAYS:
+                # no draw from the shared random stream: the other clients of a seed stay the same
+                units = int(stock * 0.15)
+                c.reservations.append(
+                    {"id": f"S{c.wms_id}-{i}-fbo", "created_at": _at(d, 9), "units": units, "status": "active"}
+                )
             spike = c.behaviour == "reservation_spike" and event
             if spike or rng.random() < 0.3:
                 units = max(1, int(stock * (rng.uniform(0.1, 0.2) if spike else rng.uniform(0.005, 0.03))))

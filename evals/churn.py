@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from config.settings import get_settings
+from devkit.wms_sim import TRAPS
 
 
 @dataclass
@@ -81,7 +82,7 @@ def evaluate(
         }
     table, lead_days = [], []
     tp = fp = 0
-    traps = {"seasonal_trap": 0, "fbo_supply_trap": 0}
+    traps = dict.fromkeys(TRAPS, 0)
     for wms_id, t in truth.items():
         alert = first.get(t["lead_id"]) or first.get(f"{PROVISIONAL_WMS}{wms_id}")
         row = {
@@ -124,6 +125,7 @@ def render(result: ChurnEval) -> str:
         f"Точность (precision): {result.precision:.2f}   Полнота (recall): {result.recall:.2f}   "
         f"Медиана упреждения: {result.median_lead_days} дн.",
         f"Ложные тревоги на ловушках: сезонный {result.trap_alerts['seasonal_trap']}, "
-        f"FBO {result.trap_alerts['fbo_supply_trap']}; всего ложных: {result.false_positives}",
+        f"FBO {result.trap_alerts['fbo_supply_trap']}, FBO с резервами {result.trap_alerts['fbo_reserved_trap']}; "
+        f"всего ложных: {result.false_positives}",
     ]
     return "\n".join(lines)

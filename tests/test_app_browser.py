@@ -156,7 +156,8 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     # the first screen is the decision: the score out of 100, why, what to do; no reference string, no day ahead
     shows(page, "из 100", 20000)
     card = page.inner_text("body")
-    assert "Почему под риском" in card and "Что сделать:" in card and "Анна" in card
+    assert "Почему под риском" in card, card
+    assert "Что сделать:" in card and "— Куратор 1, до " in card, "the step, its owner and its day"
     refs = r"\b(meeting|telegram|telegram_day|bitrix|call|email|note|wms_week|wms_order|wms_receipt|wms_reservation):"
     assert not re.search(refs, card), re.search(refs, card)
     today = env.today()
@@ -204,7 +205,7 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     # client B chosen in the list: the chat is B's (its name, its own empty conversation), not A's answers
     page.get_by_role("tab", name="Клиенты").click()
     cell(page, "clients", "ООО Зоомир").click()
-    shows(page, "ООО Зоомир (лид 11820)", 20000)  # the card
+    shows(page, "ООО Зоомир · лид 11820", 20000)  # the card
     page.get_by_role("tab", name="Чат по клиенту").click()
     shows(page, "ООО Зоомир · лид 11820", 20000)
     text = chat_text(page)
@@ -219,7 +220,7 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     shows(page, "ИП Смирнова · лид 10234", 20000)
     shows(page, "пересорт на Wildberries и штраф", 20000)
     page.get_by_role("tab", name="Карточка клиента").click()
-    shows(page, "ИП Смирнова (лид 10234)", 20000)
+    shows(page, "ИП Смирнова · лид 10234", 20000)
     assert page.get_by_label("ID лида", exact=True).first.input_value() == "10234"
 
     # another client chosen while an answer is still coming: the answer goes to its own client's conversation only
@@ -259,7 +260,7 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     assert errors_seen(page) == [], "no «Error» and no red boxes in any of these flows"
 
     page.goto(url + "/?lead=11820")  # a link chooses the client: its card and its chat
-    shows(page, "ООО Зоомир (лид 11820)", 20000)
+    shows(page, "ООО Зоомир · лид 11820", 20000)
     page.get_by_role("tab", name="Чат по клиенту").click()
     shows(page, "ООО Зоомир · лид 11820", 20000)
     assert page.get_by_label("Вопрос").is_enabled() and errors_seen(page) == []

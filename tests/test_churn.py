@@ -20,8 +20,13 @@ def test_eval_churn_meets_the_bar(tmp_path):
     result = evaluate(clients=40, days=365, seed=7, workdir=tmp_path)
     assert result.churners == 12
     assert result.recall >= 0.9 and result.precision >= 0.8
-    assert result.median_lead_days >= 14
-    assert result.trap_alerts == {"seasonal_trap": 0, "fbo_supply_trap": 0}
+    # a reservation spike waits the week its goods may still leave for a marketplace (churn.yml
+    # reservation_ship_weeks): a big FBO supply is no alarm, and the spike's churners are told a week later
+    # (measured: median 13–15 days on the dates CI runs; the old rule gave 17 here, with every such supply an alarm)
+    assert result.median_lead_days >= 12
+    spikes = [r for r in result.table if r["behaviour"] == "reservation_spike"]
+    assert spikes and all(r["lead_days"] >= 7 for r in spikes), spikes
+    assert result.trap_alerts == {"seasonal_trap": 0, "fbo_supply_trap": 0, "fbo_reserved_trap": 0}
 
 
 @pytest.fixture

@@ -114,6 +114,8 @@ w as (
         withdrawal + coalesce(lag(withdrawal, 1) over win, 0) as withdrawal_2w,
         median(reserved) filter (where has_wms) over (
             partition by client_id order by week rows between 12 preceding and 1 preceding) as reserved_baseline,
+        median(outbound) filter (where has_wms) over (
+            partition by client_id order by week rows between 12 preceding and 1 preceding) as outbound_baseline,
         max(case when inbound > 0 then week end) over (
             partition by client_id order by week rows between 52 preceding and current row) as last_inbound_week,
         count(*) filter (where inbound > 0) over (
@@ -164,13 +166,67 @@ features as (
         date_diff('day', last_contact_day_30w, least(week_end, {{ today() }})) as silence_days,
         26 * 7.0 / nullif(contact_days_prior_26w, 0) as usual_contact_gap_days
     from w
+),
+
+spiked as (  -- a week that reserves far more than usual: not yet a signal, see `reserved_goods` below
+    select
+        *,
+        coalesce(has_wms and reserved_share_1w >= {{ c['reservation_share_1w'] }}
+            and reserved >= {{ c['reservation_spike_ratio'] }} * coalesce(reserved_baseline, 0), false) as raw_spike
+    from features
+),
+
+reserved_goods as (
+    -- where a spike's goods went: to the marketplaces (outbound above its usual level, in the spike's week and the
+    -- `reservation_ship_weeks` after it) is a big supply, normal business; a withdrawal, or nothing shipped once
+    -- those weeks are over, is the client taking its goods away. The signal sits on the window's last week, once
+    -- that week is over (a week still running may yet ship them).
+    select
+        *,
+        sum(outbound) over (partition by client_id order by week
+            rows between {{ c['reservation_ship_weeks'] }} preceding and current row)
+            - ({{ c['reservation_ship_weeks'] + 1 }}) * coalesce(lag(outbound_baseline, {{ c['reservation_ship_weeks'] }})
+                over win, 0) as shipped_after_spike,
+        coalesce(lag(raw_spike, {{ c['reservation_ship_weeks'] }}) over win, false) and week_end < {{ today() }}
+            as spike_window_closed,
+        lag(reserved, {{ c['reservation_ship_weeks'] }}) over win as reserved_at_spike,
+        arg_max(week, reserved) filter (where raw_spike) over (partition by client_id order by week
+            rows between {{ c['reservation_ship_weeks'] }} preceding and current row) as open_spike_week,
+        max(reserved) filter (where raw_spike) over (partition by client_id order by week
+            rows between {{ c['reservation_ship_weeks'] }} preceding and current row) as open_spike_reserved,
+        sum(withdrawal) over (partition by client_id order by week
+            rows between {{ c['reservation_ship_weeks'] }} preceding and current row) as withdrawn_since_spike
+    from spiked
+    window win as (partition by client_id order by week)
+),
+
+spike_outcome as (
+    select
+        *,
+        coalesce(withdrawn_since_spike >= {{ c['reservation_shipped_share'] }} * open_spike_reserved, false)
+            as spike_withdrawn,
+        case
+            when withdrawn_since_spike >= {{ c['reservation_shipped_share'] }} * open_spike_reserved
+                then open_spike_week
+            when spike_window_closed
+                and coalesce(shipped_after_spike, 0) < {{ c['reservation_shipped_share'] }} * reserved_at_spike
+                then cast(week - to_weeks({{ c['reservation_ship_weeks'] }}) as date)
+        end as spike_week
+    from reserved_goods
+),
+
+with_spike as (  -- the figures of the spike a signal is about (it may be some weeks back)
+    select o.*, sp.reserved as spike_reserved, sp.reserved_share_1w as spike_reserved_share,
+           sp.reserved_baseline as spike_reserved_baseline, sp.stock_prev_1w as spike_stock
+    from spike_outcome as o
+    left join spiked as sp on sp.client_id = o.client_id and sp.week = o.spike_week
 )
 
 select
-    * exclude (unkept_example),
+    * exclude (unkept_example, shipped_after_spike, spike_window_closed, reserved_at_spike, open_spike_week,
+               open_spike_reserved, withdrawn_since_spike),
     coalesce(has_wms and withdrawal_share_2w >= {{ c['withdrawal_share_2w'] }}, false) as s_withdrawal,
-    coalesce(has_wms and reserved_share_1w >= {{ c['reservation_share_1w'] }}
-        and reserved >= {{ c['reservation_spike_ratio'] }} * coalesce(reserved_baseline, 0), false) as s_reservation_spike,
+    spike_week is not null as s_reservation_spike,
     coalesce(history_weeks >= 8
         and weeks_since_inbound >= greatest(3, {{ c['inbound_gap_factor'] }} * usual_inbound_gap_weeks)
         and drawdown_4w >= {{ c['drawdown_4w'] }}
@@ -186,5 +242,7 @@ select
                                                     {{ c['silence_factor'] }} * usual_contact_gap_days), false)
         as s_silence,
     coalesce(unkept_promises_4w >= {{ c['unkept_promises_4w'] }}, false) as s_unkept_promises
-from features
-{% if is_incremental() %}where week >= {{ cutoff }}{% endif %}
+from with_spike
+{#- a spike's window closes weeks after it: those weeks are built again, so a week that was still running is not left
+    without its signal #}
+{% if is_incremental() %}where week >= {{ cutoff }} - interval {{ 7 * c['reservation_ship_weeks'] }} day{% endif %}

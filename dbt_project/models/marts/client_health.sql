@@ -9,7 +9,7 @@ recent as (  -- a strong signal keeps weighing on health for 4 weeks: a client w
         bool_or(s_withdrawal) over w4 as r_withdrawal,
         max(withdrawal_share_2w) filter (where s_withdrawal) over w4 as r_withdrawal_share,
         bool_or(s_reservation_spike) over w4 as r_reservation_spike,
-        max(reserved_share_1w) filter (where s_reservation_spike) over w4 as r_reserved_share,
+        max(spike_reserved_share) filter (where s_reservation_spike) over w4 as r_reserved_share,
         bool_or(s_inbound_stopped) over w4 as r_inbound_stopped
     from {{ ref('churn_features') }}
     window w4 as (partition by client_id order by week rows between 3 preceding and current row)

@@ -4,7 +4,7 @@
 with
 
 fired as (  -- `message`: the figures as a Russian sentence (the type is `alert_label`, said apart)
-    select client_id, week, week_end, 'withdrawal' as alert_type,
+    select client_id, week, week_end, null::date as spike_week, 'withdrawal' as alert_type,
            case when withdrawal_share_2w >= {{ c['critical_withdrawal_share'] }} then 'critical' else 'high' end
                as severity,
            'за 2 недели вывезено ' || {{ ru_int('withdrawal_2w') }} || ' ед. — ' || {{ ru_int('100 * withdrawal_share_2w') }}
@@ -14,13 +14,18 @@ fired as (  -- `message`: the figures as a Russian sentence (the type is `alert_
                        'share', round(withdrawal_share_2w, 3)) as figures
     from {{ ref('churn_features') }} where s_withdrawal
     union all
-    select client_id, week, week_end, 'reservation_spike', 'high',
-           'за неделю зарезервировано ' || {{ ru_int('reserved') }} || ' ед. — ' || {{ ru_int('100 * reserved_share_1w') }}
-               || ' % остатка; обычно около ' || {{ ru_int('coalesce(reserved_baseline, 0)') }} || ' ед. в неделю',
-           json_object('reserved_units_1w', reserved, 'baseline_units', reserved_baseline, 'stock', stock_prev_1w)
+    select client_id, week, week_end, spike_week, 'reservation_spike', 'high',
+           'за неделю с ' || strftime(spike_week, '%d.%m.%Y') || ' зарезервировано ' || {{ ru_int('spike_reserved') }}
+               || ' ед. — ' || {{ ru_int('100 * spike_reserved_share') }} || ' % остатка; обычно около '
+               || {{ ru_int('coalesce(spike_reserved_baseline, 0)') }} || ' ед. в неделю; '
+               || case when spike_withdrawn then 'зарезервированное клиент вывозит со склада'
+                       else 'на маркетплейсы этот товар за ' || {{ c['reservation_ship_weeks'] + 1 }}
+                            || ' нед. не ушёл' end,
+           json_object('reserved_units_1w', spike_reserved, 'baseline_units', spike_reserved_baseline,
+                       'stock', spike_stock, 'spike_week', spike_week)
     from {{ ref('churn_features') }} where s_reservation_spike
     union all
-    select client_id, week, week_end, 'inbound_stopped', 'high',
+    select client_id, week, week_end, null, 'inbound_stopped', 'high',
            weeks_since_inbound || ' нед. без приёмки (обычно поставка раз в '
                || replace(cast(round(usual_inbound_gap_weeks, 1) as varchar), '.', ',') || ' нед.); остаток за 4 недели '
                || {{ ru_int('stock_prev_4w') }} || ' → ' || {{ ru_int('stock_end') }} || ' ед.',
@@ -58,7 +63,7 @@ evidence as (  -- the WMS records behind each alert (at most 3), each readable o
       on o.client_id = e.client_id
      and ((e.alert_type = 'withdrawal' and o.kind = 'withdrawal'
            and date_trunc('week', o.at) between e.week - interval 7 day and e.week)
-       or (e.alert_type = 'reservation_spike' and o.kind = 'reservation' and date_trunc('week', o.at) = e.week)
+       or (e.alert_type = 'reservation_spike' and o.kind = 'reservation' and date_trunc('week', o.at) = e.spike_week)
        or (e.alert_type = 'inbound_stopped' and o.kind = 'receipt' and o.at < e.week + interval 7 day))
     group by 1, 2, 3
 ),
