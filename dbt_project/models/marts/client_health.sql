@@ -21,6 +21,7 @@ scored as (
         week,
         week_end,
         greatest(0, 100
+            - {{ wt['intent_to_leave'] }} * s_intent_to_leave::int
             - {{ wt['withdrawal'] }} * r_withdrawal::int
             - {{ wt['reservation_spike'] }} * r_reservation_spike::int
             - {{ wt['inbound_stopped'] }} * r_inbound_stopped::int
@@ -31,6 +32,8 @@ scored as (
             - {{ wt['silence'] }} * s_silence::int
             - {{ wt['unkept_promises'] }} * s_unkept_promises::int) as score,
         concat_ws('; ',
+            case when s_intent_to_leave then 'клиент говорил об уходе: «' || {{ clip_words("rtrim(intent_quote, '.')", 80) }}
+                || '» (' || intent_source || ' ' || strftime(intent_said_on, '%d.%m.%Y') || ')' end,
             case when r_withdrawal then 'вывез до ' || cast(round(100 * r_withdrawal_share) as bigint) || '% остатков за 2 недели' end,
             case when r_reservation_spike then 'резервировал до ' || cast(round(100 * r_reserved_share) as bigint)
                 || '% остатков за неделю' end,

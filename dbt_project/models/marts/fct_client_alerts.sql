@@ -1,5 +1,6 @@
 -- every week in which a strong churn signal is on, as an alert with evidence; `dedupe_key` is stable for one
--- episode (consecutive weeks) at one severity, so a repeated condition alerts once and a worse one again
+-- episode (consecutive weeks) at one severity, so a repeated condition alerts once and a worse one again. The
+-- client's words about leaving us are on for intent_weeks (churn.yml): one critical episode however often repeated.
 {% set c = var('churn') %}
 with
 
@@ -25,6 +26,14 @@ fired as (
            json_object('weeks_since_inbound', weeks_since_inbound, 'usual_gap_weeks', usual_inbound_gap_weeks,
                        'stock_4w_ago', stock_prev_4w, 'stock_now', stock_end, 'outbound_ratio', outbound_ratio)
     from {{ ref('churn_features') }} where s_inbound_stopped
+    union all
+    select client_id, week, week_end, 'intent_to_leave', 'critical',
+           'Клиент говорил об уходе: «' || rtrim(intent_quote, '.') || '» (' || intent_source || ' '
+               || strftime(intent_said_on, '%d.%m.%Y') || ')',
+           -- the contract of the renderers: exactly these keys
+           json_object('quote', intent_quote, 'source', intent_source,
+                       'occurred_at', strftime(intent_said_on, '%Y-%m-%d'))
+    from {{ ref('churn_features') }} where s_intent_to_leave
 ),
 
 episodes as (  -- gaps-and-islands: consecutive weeks of one alert type and severity form one episode
@@ -34,7 +43,7 @@ episodes as (  -- gaps-and-islands: consecutive weeks of one alert type and seve
     from fired
 ),
 
-evidence as (  -- the WMS records behind each alert (at most 3, biggest first)
+evidence as (  -- the records behind each alert (at most 3): the WMS ones biggest first
     select e.client_id, e.week, e.alert_type,
            list(o.ref order by o.units desc, o.ref)[1:3] as evidence_refs
     from episodes as e
@@ -52,6 +61,16 @@ evidence as (  -- the WMS records behind each alert (at most 3, biggest first)
      and ((e.alert_type = 'withdrawal' and o.kind = 'withdrawal' and o.week between e.week - interval 7 day and e.week)
        or (e.alert_type = 'reservation_spike' and o.kind = 'reservation' and o.week = e.week)
        or (e.alert_type = 'inbound_stopped' and o.kind = 'receipt'))  -- the last supplies before they stopped
+    group by 1, 2, 3
+    union all  -- the contacts in which the client spoke of leaving, the quoted one first
+    select e.client_id, e.week, e.alert_type,
+           list(i.ref order by i.occurred_at desc, i.ref desc)[1:3]
+    from episodes as e
+    join {{ ref('int_leaving_intents') }} as i
+      on i.client_id = e.client_id
+     and cast(date_trunc('week', i.occurred_at) as date)
+         between e.week - interval {{ c['intent_weeks'] - 1 }} week and e.week
+    where e.alert_type = 'intent_to_leave'
     group by 1, 2, 3
 ),
 
