@@ -73,8 +73,9 @@ _TERMINATE = frozenset(
 )
 _CONTRACT = frozenset({"договор", "контракт", "сотрудничество", "соглашение", "оферта"})
 _RENEW = frozenset({"продлевать", "продлить", "продление", "пролонгировать", "пролонгация"})
-# a competitor's trial (aimed at us by its nature) and an offer or invitation (needs «нам / нас»)
+# a competitor's trial and an offer or invitation: an invitation to us («нас / нам») or to a trial, or our own trial
 _TRIAL = frozenset({"тест", "тестовый", "тестирование", "протестировать", "тестировать", "пробный"})
+_TRY = frozenset({"пробовать", "попробовать"})
 _OFFER = frozenset(
     """предложение предложить предлагать звать позвать приглашать пригласить зазывать переманивать переманить
     сманивать""".split()
@@ -95,6 +96,7 @@ class _Word:
     lemma: str
     pos: str | None
     tags: frozenset[str]
+    readings: frozenset[str]  # the lemmas of every parse: «другом» is «друг» first, «другой» too
 
 
 def _analyser():
@@ -113,9 +115,11 @@ def _parse(word: str) -> _Word:
     if hit is None:
         if len(_PARSES) > _MAX_CACHE:
             _PARSES.clear()
-        p = _analyser().parse(word)[0]
+        parses = _analyser().parse(word)
+        p = parses[0]
         grammemes = frozenset(str(p.tag).replace(" ", ",").split(","))
-        hit = _PARSES[word] = _Word(word, p.normal_form.replace("ё", "е"), p.tag.POS, grammemes)
+        readings = frozenset(x.normal_form.replace("ё", "е") for x in parses)
+        hit = _PARSES[word] = _Word(word, p.normal_form.replace("ё", "е"), p.tag.POS, grammemes, readings)
     return hit
 
 
@@ -135,20 +139,24 @@ def _provider(w: _Word) -> bool:
 
 
 def _targets(words: list[_Word], clause: str) -> list[int]:
-    """Positions of «another provider» (the noun) or of a competitor, not where the client came from («от другого
-    склада», «из другого фулфилмента»)."""
+    """Positions of «another provider» (the noun) or of a competitor: not where the client came from («от другого
+    склада», «из другого фулфилмента»), nor where something else happened («нашли пересорт на другом складе») unless
+    it is a trial there («тестируем хранение на другом складе»)."""
+    trial = any(w.lemma in _TRIAL or w.lemma in _TRY for w in words)
     out = []
     for i, w in enumerate(words):
         if w.lemma in _COMPETITOR:
             start = i
         elif _provider(w) and not (w.lemma == "склад" and _MARKETPLACE.search(clause)):
-            start = next((j for j in range(max(0, i - 3), i) if words[j].lemma in _OTHER), None)
+            start = next((j for j in range(max(0, i - 3), i) if words[j].readings & _OTHER), None)
             if start is None:
                 continue
         else:
             continue
         before = words[start - 1] if start else None
         if before and (before.lemma in _SOURCE_PREPOSITIONS or (before.text == "с" and "gent" in words[start].tags)):
+            continue
+        if before and before.text in ("в", "во", "на") and "loct" in w.tags and not trial:
             continue
         out.append(i)
     return out
@@ -220,13 +228,15 @@ def _trigger(words: list[_Word], clause: str) -> int | None:
 
 
 def _competitor_offer(words: list[_Word], clause: str) -> int | None:
-    """«Конкурент зовёт на тест», «другой фулфилмент предложил нам условия»: where the offer is, or None."""
+    """«Конкурент зовёт на тест», «другой фулфилмент предложил нам условия», «тестируем конкурента»: where the offer
+    or the trial is, or None. A competitor's test of its own («конкурент провёл тест упаковки») is not one."""
     if not _targets(words, clause):
         return None
     lemmas = [w.lemma for w in words]
     to_us = any(w.pos == "NPRO" and "1per" in w.tags for w in words)
+    trial = any(x in _TRIAL for x in lemmas)
     for i, x in enumerate(lemmas):
-        if x in _TRIAL or (x in _OFFER and to_us):
+        if (x in _OFFER and (to_us or trial)) or ((x in _TRIAL or x in _TRY) and _owned(words)):
             return i
     return None
 

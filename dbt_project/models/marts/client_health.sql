@@ -3,7 +3,8 @@
 {% set wt = c['weights'] %}
 with
 
-recent as (  -- a strong signal keeps weighing on health for 4 weeks: a client who has left stays red
+recent as (  -- a strong signal keeps weighing on health for 4 weeks: a client who has left stays red (the words
+             -- about leaving: for intent_weeks, counted in churn_features)
     select
         *,
         bool_or(s_withdrawal) over w4 as r_withdrawal,
@@ -32,8 +33,9 @@ scored as (
             - {{ wt['silence'] }} * s_silence::int
             - {{ wt['unkept_promises'] }} * s_unkept_promises::int) as score,
         concat_ws('; ',
-            case when s_intent_to_leave then 'клиент говорил об уходе: «' || {{ clip_words("rtrim(intent_quote, '.')", 80) }}
-                || '» (' || intent_source || ' ' || strftime(intent_said_on, '%d.%m.%Y') || ')' end,
+            case when s_intent_to_leave then 'клиент говорил об уходе: «'
+                || {{ clip_words("rtrim(intent_quote, '.')", 80) }} || '» ('
+                || intent_source || ' ' || strftime(intent_said_on, '%d.%m.%Y') || ')' end,
             case when r_withdrawal then 'вывез до ' || cast(round(100 * r_withdrawal_share) as bigint) || '% остатков за 2 недели' end,
             case when r_reservation_spike then 'резервировал до ' || cast(round(100 * r_reserved_share) as bigint)
                 || '% остатков за неделю' end,
