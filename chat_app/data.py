@@ -11,6 +11,7 @@ import duckdb
 from chat_app.views import as_code, as_text
 from config.settings import get_settings
 from rag.index import Hit, RagIndex
+from warehouse import alerts
 from warehouse.aliases import provisional_wms_id
 from warehouse.refs import make_ref, parse_ref, ref_prefix
 from warehouse.staff import User
@@ -47,10 +48,12 @@ def clients(user: User, search: str = "") -> list[dict]:
     rows = _query(
         """select c.client_id, coalesce(c.title, 'лид ' || c.client_id) as title, c.curator_name, c.curator_id,
                   h.score, h.band, h.trend_vs_last_week, h.top_reasons, lc.last_contact,
-                  (select count(distinct a.dedupe_key) from alerts a where a.client_id = c.client_id) as open_alerts
+                  (select count(distinct a.dedupe_key) from alerts a
+                   where a.client_id = c.client_id and a.week_end >= ?) as open_alerts
            from clients c
            left join health h using (client_id)
-           left join last_contact lc using (client_id)"""
+           left join last_contact lc using (client_id)""",
+        [get_settings().today() - timedelta(days=alerts.OPEN_DAYS)],
     )
     needle = search.strip().lower()
     out = [
@@ -76,11 +79,11 @@ def client(user: User, client_id: str) -> dict | None:
     card = rows[0]
     card["health"] = (_query("select * from health where client_id = ?", [client_id]) or [None])[0]
     card["profile"] = (_query("select * from profile where client_id = ?", [client_id]) or [None])[0]
-    card["alerts"] = _query(
-        "select * from alerts where client_id = ? "
-        "qualify row_number() over (partition by dedupe_key order by week desc) = 1 "  # one line per episode
+    card["alerts"] = _query(  # the open ones: as current as the Telegram alerts (assets/alerts), one per episode
+        "select * from alerts where client_id = ? and week_end >= ? "
+        "qualify row_number() over (partition by dedupe_key order by week desc) = 1 "
         "order by week_end desc, alert_type",
-        [client_id],
+        [client_id, get_settings().today() - timedelta(days=alerts.OPEN_DAYS)],
     )
     return card
 

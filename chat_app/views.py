@@ -3,15 +3,18 @@ Russian. Pure functions (no Gradio, no I/O), so they are tested without a browse
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterable
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from config.clock import to_local
-from rag.citations import sources_once
+from rag.citations import citation_label, sources_once
+from warehouse import alerts as words
 from warehouse.aliases import EXTERNAL_ID_MAX_CHARS, LEAD_ID_RULE, is_lead_id, provisional_wms_id, title_lead
 
 # what Markdown would turn into images, links, HTML, code, tables or headings (CommonMark lets any ASCII punctuation
@@ -28,6 +31,7 @@ SOURCES = {
 }
 ARROWS = {1: "↑", 0: "→", -1: "↓"}
 BAND_COLORS = {"красный": "#f8c9c6", "жёлтый": "#fbe7a1", "зелёный": "#cdebd0"}  # the health cell's background
+TIMELINE_COLUMNS = ["Когда", "Источник", "Что", "Кратко", "Тон"]
 CLIENT_COLUMNS = ["ID лида", "Клиент", "Здоровье", "Тревоги", "Последний контакт", "Куратор", "Причины"]
 STOCK = (("остаток", lambda w: w["stock_end"]),)
 FLOWS = (  # units per week; outbound split by kind (marketplace = supplies to the marketplaces' warehouses)
@@ -111,19 +115,64 @@ def clients_table(rows: list[dict]):
 
 
 def client_title(card: dict, client_id: str) -> str:
-    """«ИП Смирнова (лид 10234)», or «Селлер 3 (WMS W00003, не привязан к лиду Битрикс24)»."""
+    """«ИП Смирнова · лид 10234», or «Селлер 3 (WMS W00003, не привязан к лиду Битрикс24)»."""
     if wms_id := provisional_wms_id(client_id):
         return f"{card.get('title') or wms_id} (WMS {wms_id}, не привязан к лиду Битрикс24)"
-    return f"{card.get('title') or 'лид ' + client_id} (лид {client_id})"
+    return f"{card.get('title') or 'Клиент'} · лид {client_id}"
+
+
+HEALTH_PARTS = (  # what takes points off the score (client_health.minus_*), as the card names it
+    ("minus_warehouse", "склад"),
+    ("minus_contact", "общение"),
+    ("minus_tone", "тон"),
+    ("minus_complaints", "жалобы"),
+    ("minus_promises", "обещания"),
+)
+SEVERITY_COLORS = {"critical": "#c62828", "high": "#ef6c00"}
+
+
+def sparkline(scores: list | None, color: str = "#555555") -> str:
+    """Weekly scores (0–100, oldest first) as a small line: an SVG image inline (a data URI, as the page's own CSP
+    allows), so no font or emoji is needed."""
+    values = [max(0, min(100, s or 0)) for s in scores or []]
+    if len(values) < 2:
+        return ""
+    width, height, step = 8 * (len(values) - 1), 20, 8
+    points = " ".join(f"{i * step},{2 + (100 - v) * (height - 4) / 100:.1f}" for i, v in enumerate(values))
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width + 4}" height="{height}" viewBox="-2 0 {width + 4} '
+        f'{height}"><polyline fill="none" stroke="{color}" stroke-width="2" points="{points}"/></svg>'
+    )
+    data = base64.b64encode(svg.encode()).decode()
+    return f'<img alt="" style="display:inline-block;vertical-align:middle" src="data:image/svg+xml;base64,{data}">'
+
+
+def health_badge(health: dict | None) -> str:
+    """«23 из 100 · красный» on its band's colour, the week's change and the line of 12 weekly scores."""
+    if not health:
+        return "Здоровье: нет данных"
+    color = BAND_COLORS.get(health["band"], "#eeeeee")
+    badge = (
+        f'<span class="c360-badge" style="background:{color};padding:2px 10px;border-radius:10px;font-weight:600">'
+        f"{health['score']} из 100 · {health['band']}</span>"
+    )
+    change = health.get("trend_vs_last_week")
+    week = f" {trend(change)} за неделю" if change else (" → за неделю без изменений" if change == 0 else "")
+    weeks = health.get("score_weeks") or []
+    line = f" · за {len(weeks)} нед.: {sparkline(weeks)}" if len(weeks) > 1 else ""
+    return f"Здоровье: {badge}{week}{line}"
 
 
 def card_head(card: dict, client_id: str) -> str:
     curator = card["curator_name"] or (
         "не назначен: клиент не привязан к лиду (client360 map или «Привязать» у администратора)"
         if provisional_wms_id(client_id)
-        else "—"
+        else "не назначен — назначьте ответственного в лиде Битрикс24"
     )
-    return f"## {as_text(client_title(card, client_id))}\nКуратор: {as_text(curator)}"
+    return (
+        f"## {as_text(client_title(card, client_id))}\n"
+        f"Куратор: {as_text(curator)}\n\n{health_badge(card.get('health'))}"
+    )
 
 
 def card_profile(profile: dict | None) -> str:
@@ -143,7 +192,7 @@ def card_profile(profile: dict | None) -> str:
         text += f"\n- **С нами с:** {since:%d.%m.%Y}"
     sources_of: dict[str, list[str]] = {}
     for f in p.get("facts") or []:
-        refs = ", ".join(as_code(s["ref"]) for s in json.loads(f["sources"])[-2:])
+        refs = ", ".join(as_text(source_label(s["ref"], s.get("at"))) for s in json.loads(f["sources"])[-2:])
         sources_of.setdefault(f["kind"], []).append(f"{as_text(f['value'])} — {refs}")
     if sources_of:
         text += (
@@ -154,24 +203,57 @@ def card_profile(profile: dict | None) -> str:
     return text
 
 
+# a reference's kind → the source citation_label names (a Bitrix24 activity may be a call or a letter: «Битрикс24»)
+REF_SOURCES = {
+    "meeting": "meeting",
+    "telegram": "telegram",
+    "telegram_day": "telegram",
+    "call": "call",
+    "email": "email",
+    "note": "note",
+    "wms_week": "wms",
+    "wms_month": "wms",
+    "wms_period": "wms",
+}
+
+
+def source_label(ref: str, at) -> str:
+    """Where a fact was said, as a person reads it: «Встреча 20.11.2026, 11:00», «Telegram, 23.11.2026»."""
+    kind = str(ref or "").split(":", 1)[0]
+    if kind in REF_SOURCES:
+        return citation_label(REF_SOURCES[kind], ref, at, None)
+    when = citation_label("", ref, at, None).removeprefix("Запись")  # «, 20.11.2026» or nothing
+    return {"bitrix": "Битрикс24", "bitrix_lead": "Лид в Битрикс24"}.get(kind, "Запись") + when
+
+
 def card_health(health: dict | None) -> str:
-    h = health
-    return "### Здоровье\n" + (
-        f"**{h['score']}** ({h['band']}) {trend(h['trend_vs_last_week'])}\n\n{h['top_reasons'] or 'без тревог'}"
-        if h
-        else "нет данных"
+    """Why the client is at risk: the reasons as sentences, and what the score is made of."""
+    if not health:
+        return "### Почему под риском\nнет данных"
+    reasons = [r.strip() for r in (health["top_reasons"] or "").split(";") if r.strip()]
+    text = "### Почему под риском\n" + (
+        "\n".join(f"- {as_text(r[:1].upper() + r[1:])}" for r in reasons[:3]) if reasons else "Тревожных признаков нет."
     )
+    lost = [(name, health.get(column) or 0) for column, name in HEALTH_PARTS]
+    total = sum(points for _, points in lost)
+    if total:
+        parts = ", ".join(f"{name} −{points} ({round(100 * points / total)} %)" for name, points in lost if points)
+        text += f"\n\nСнижают оценку: {parts}."
+    return text
 
 
-def card_alerts(alerts: list[dict]) -> str:
-    return "### Тревоги\n" + (
-        "\n".join(
-            f"- **{a['message']}** (неделя до {a['week_end']:%d.%m.%Y}); записи: "
-            + ", ".join(as_code(r) for r in a["evidence_refs"])
-            for a in alerts
-        )
-        or "нет"
-    )
+def card_alerts(alerts: list[dict], curator: str | None, today: date) -> str:
+    """Each open alert: what, when, the figures, the evidence as dated lines, and what to do, by whom and by when."""
+    lines = []
+    for a in sorted(alerts, key=lambda a: (a["severity"] != "critical", a["alert_type"])):
+        dot = f'<span style="color:{SEVERITY_COLORS.get(a["severity"], "#555555")}">●</span>'
+        lines.append(f"{dot} **{as_text(words.headline(a, today))}**  ")
+        lines.append(as_text(words.sentence(a)) + "  ")
+        lines += [f"{as_text(e)}  " for e in words.evidence_lines(a)]
+        if todo := words.step(a, curator, today):
+            lines.append(f"**Что сделать:** {as_text(todo)}")
+        lines.append("")
+    return "### Тревоги и что сделать\n" + ("\n".join(lines).strip() or "Открытых тревог нет.")
 
 
 def card_notes(notes: list[dict], tz: ZoneInfo) -> str:
@@ -185,20 +267,39 @@ def card_notes(notes: list[dict], tz: ZoneInfo) -> str:
     )
 
 
-def timeline_table(events: list[dict]) -> pd.DataFrame:
+def event_when(event: dict, today: date) -> str:
+    """When an event happened, as honestly as it is known: a warehouse week by its days up to today, a chat day by
+    its date (its summary has no time of its own), anything else to the minute."""
+    at = event["occurred_at"]
+    if not at:
+        return ""
+    if event.get("kind") == "склад за неделю":
+        return words.week_label(at.date() - timedelta(days=6), at.date(), today)
+    if event.get("kind") == "переписка за день":
+        return f"{at:%d.%m.%Y}"
+    return f"{at:%d.%m.%Y %H:%M}"
+
+
+def timeline_table(events: list[dict], today: date) -> pd.DataFrame:
+    """The history as a table; the reference behind each row stays out of sight (timeline_refs, in the same order)."""
     return pd.DataFrame(
         [
             {
-                "Когда": e["occurred_at"].strftime("%d.%m.%Y %H:%M") if e["occurred_at"] else "",
+                "Когда": event_when(e, today),
                 "Источник": SOURCES.get(e["source"], e["source"]),
                 "Что": e["title"],
                 "Кратко": (e["summary"] or "")[:300],
                 "Тон": e["tone"] or "",
-                "Ссылка": e["ref"],
             }
             for e in events
-        ]
+        ],
+        columns=TIMELINE_COLUMNS,
     )
+
+
+def timeline_refs(events: list[dict]) -> list[str]:
+    """What each row of timeline_table opens (a row's index in the table is kept when the user sorts it)."""
+    return [e["ref"] for e in events]
 
 
 def citation_choices(citations) -> list[tuple[str, str]]:

@@ -5,6 +5,7 @@ Every sender uses it (the curators' report, the alerts, the run failure notice, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -33,8 +34,11 @@ def migration_notice(old: str, new: str, setting: str) -> str:
     )
 
 
-def deliver_report(bot: TelegramBot, db: AppDB, chat: ChatTarget, key: str, html: str) -> Delivery:
-    """Send a report once: the ledger keeps its parts, so a retry sends only what is still missing.
+def deliver_report(
+    bot: TelegramBot, db: AppDB, chat: ChatTarget, key: str, html: str, covers: Sequence[str] = ()
+) -> Delivery:
+    """Send a report once: the ledger keeps its parts, so a retry sends only what is still missing. `covers`: the
+    keys of what the report says, marked sent with it (AppDB.complete_report).
 
     Each part is marked as being sent before its sendMessage and as sent after. A part whose answer was lost (the
     connection dropped after the request went out, a gateway's 5xx) may have arrived: it is not resent — this run
@@ -47,7 +51,7 @@ def deliver_report(bot: TelegramBot, db: AppDB, chat: ChatTarget, key: str, html
     known = db.chat_migrations()
     bot.migrations.update(known)
     try:
-        delivery = _deliver_once(bot, db, chat, key, html)
+        delivery = _deliver_once(bot, db, chat, key, html, covers)
     finally:  # remembered even when a later part failed
         for old, new in bot.migrations.items():
             if known.get(old) != new:
@@ -60,7 +64,9 @@ def deliver_report(bot: TelegramBot, db: AppDB, chat: ChatTarget, key: str, html
     return delivery
 
 
-def _deliver_once(bot: TelegramBot, db: AppDB, chat: ChatTarget, key: str, html: str) -> Delivery:
+def _deliver_once(
+    bot: TelegramBot, db: AppDB, chat: ChatTarget, key: str, html: str, covers: Sequence[str] = ()
+) -> Delivery:
     status = db.report_status(key, chat.chat_id)
     if status and status["completed_at"]:
         return Delivery(status["part_count"], 0, True, [n + 1 for n in status["unconfirmed_parts"]])
@@ -76,5 +82,5 @@ def _deliver_once(bot: TelegramBot, db: AppDB, chat: ChatTarget, key: str, html:
         db.mark_part_sent(key, part["chat_id"], part["part_no"], message_id)
         sent += 1
     status = db.report_status(key, chat.chat_id)
-    db.complete_report(key, status["chat_id"])
+    db.complete_report(key, status["chat_id"], covers)
     return Delivery(status["part_count"], sent, False, [n + 1 for n in status["unconfirmed_parts"]])

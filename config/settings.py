@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     alert_thread_id: int | None = _env("C360_ALERT_THREAD_ID")
     report_hour: int = _env("C360_REPORT_HOUR", 9)
     dagster_url: str = _env("C360_DAGSTER_URL", "http://127.0.0.1:3000")  # links in failure notices
+    app_url: str = _env("C360_APP_URL", "http://127.0.0.1:7860")  # the curators' app, as linked from the alerts
     backup_dir: Path = _env("C360_BACKUP_DIR", Path("./backups"))
     backup_keep_days: int = _env("C360_BACKUP_KEEP_DAYS", 14)
     price_glm_rub_per_mtokens: float | None = _env("C360_PRICE_GLM_RUB_PER_MTOKENS")  # for `client360 usage`

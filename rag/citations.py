@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
+from config.settings import get_settings
 from connectors.llm import prompts
 from connectors.llm.profile import KINDS as PROFILE_KINDS
 from warehouse.refs import parse_ref
@@ -77,7 +78,10 @@ def _day_of(text: str) -> date | None:
 
 def _warehouse(ref, at: datetime | None) -> str:
     if ref and ref.kind == "wms_week" and (start := _day_of(ref.parts[1])):
-        return f"Склад, неделя {_days(start, start + timedelta(days=6))}"
+        end, today = start + timedelta(days=6), get_settings().today()
+        if end >= today >= start:  # a week still running: up to today, never its Sunday ahead
+            return f"Склад, неделя {_days(start, today)}, текущая"
+        return f"Склад, неделя {_days(start, end)}"
     if ref and ref.kind == "wms_period" and (a := _day_of(ref.parts[1])) and (b := _day_of(ref.parts[2])):
         return f"Склад, {_days(a, b)}"
     if ref and ref.kind == "wms_month" and (m := _day_of(ref.parts[1] + "-01")):
@@ -118,7 +122,7 @@ def citation_label(
         kind = PROFILE_KINDS.get(kind, kind)
         return f"Профиль клиента: {kind.lower()}{day}" if kind else f"Профиль клиента{day}"
     if source == "alert":
-        return f"Тревога, неделя до {at:%d.%m.%Y}" if at else "Тревоги"
+        return f"Тревога, {at:%d.%m.%Y}" if at else "Тревоги"  # `at`: the day its figures hold for
     if source == "tool_error":
         return "Данные склада недоступны"
     return f"Запись{day}"

@@ -13,7 +13,7 @@ import duckdb
 
 from config.settings import get_settings
 from rag.citations import Passage
-from warehouse import duck
+from warehouse import alerts, duck
 from warehouse.duck import fetch_dicts
 from warehouse.refs import make_ref
 
@@ -150,17 +150,21 @@ class WarehouseTools:
     def _open_alerts(con, client_id: str):
         rows = fetch_dicts(
             con,
-            """select alert_type, severity, message, week_end, evidence_refs from marts.fct_client_alerts
-               where client_id = ? and week_end >= current_date - 28 order by week_end desc""",
+            """select * from marts.fct_client_alerts
+               where client_id = ? and week_end >= current_date - 28
+               qualify row_number() over (partition by dedupe_key order by week desc) = 1
+               order by week_end desc""",
             [client_id],
         )
+        today = get_settings().today()
         return [
             (
                 "alert",
                 (r["evidence_refs"] or [make_ref("alert", client_id, r["alert_type"])])[0],
-                r["week_end"],
-                f"Тревога ({r['severity']})",
-                f"{r['message']}. Записи: {', '.join(r['evidence_refs'] or [])}.",
+                r["as_of"],
+                f"Тревога: {r['alert_label']}",
+                f"{alerts.headline(r, today)}. {alerts.sentence(r)} "
+                + " ".join(f"{line}." for line in alerts.evidence_lines(r)),
             )
             for r in rows
         ] or [("alert", make_ref("alerts", client_id), None, "Тревоги", "Открытых тревог за 4 недели нет.")]

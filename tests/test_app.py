@@ -125,7 +125,7 @@ def test_a_curator_sees_own_clients_and_a_note_appears_on_the_card(running_app):
     table = anna.predict("", api_name="/list_clients")
     assert [row[0] for row in table["data"]] == ["10234"], "the other curator's client is not listed"
     head, profile, health, alerts, *_ = anna.predict("10234", [], "всё время", api_name="/open_card")
-    assert "ИП Смирнова" in head and "Wildberries" in profile and "Здоровье" in health
+    assert "ИП Смирнова" in head and "Wildberries" in profile and "Здоровье" in head and "Почему под риском" in health
     closed = anna.predict("10517", [], "всё время", api_name="/open_card")
     assert closed[0] == "Клиент не найден или закрыт для вас"
     _, status = anna.predict("10234", "Клиент просит скидку на хранение", api_name="/add_note")

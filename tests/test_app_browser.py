@@ -7,7 +7,7 @@ curator cannot open a colleague's client. Screenshots of the main screens go to 
 import re
 import shutil
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 
@@ -151,7 +151,17 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     cell(page, "clients", "ИП Смирнова").click()  # a row of the list opens the card
     shows(page, "Wildberries", 20000)
     page.locator(".vega-embed").nth(1).wait_for(timeout=20000)  # both warehouse charts are drawn
-    cell(page, "timeline", "wms_week:10234:").click()  # a row of the history opens the original
+    # the first screen is the decision: the score out of 100, why, what to do; no reference string, no day ahead
+    shows(page, "из 100", 20000)
+    card = page.inner_text("body")
+    assert "Почему под риском" in card and "Что сделать:" in card and "Анна" in card
+    refs = r"\b(meeting|telegram|telegram_day|bitrix|call|email|note|wms_week|wms_order|wms_receipt|wms_reservation):"
+    assert not re.search(refs, card), re.search(refs, card)
+    today = env.today()
+    for before, d, m, y in re.findall(r"(до )?(\d\d)\.(\d\d)\.(\d{4})", card):
+        assert before or date(int(y), int(m), int(d)) <= today, f"{d}.{m}.{y} is after today"
+    assert not re.search(r"\d\d\.\d\d\.\d{4} 23:59", card), "a chat day has no made-up time"
+    cell(page, "timeline", "Склад: отгружено").click()  # a row of the history opens the original
     page.locator("#original-view").get_by_text("отгружено на маркетплейсы").wait_for(timeout=20000)
     page.get_by_label("Новая заметка").fill("Клиент просит скидку на хранение")
     page.get_by_role("button", name="Сохранить заметку").click()

@@ -143,6 +143,7 @@ def test_words_about_leaving_weigh_on_health_and_alert_once(env, instance):
 
     said = (today - timedelta(days=10)).strftime("%d.%m.%Y")
     assert health["560"]["score"] == 60 and health["560"]["band"] == "жёлтый", health["560"]
+    assert health["560"]["minus_intent"] == 40 and health["563"]["minus_intent"] == 0
     assert health["560"]["top_reasons"] == (
         f"клиент говорил об уходе: «Похоже, придётся переезжать к другому оператору» (встреча {said})"
     )
@@ -172,9 +173,10 @@ def test_words_about_leaving_weigh_on_health_and_alert_once(env, instance):
         "occurred_at": (today - timedelta(days=10)).isoformat(),
     }
     assert list(json.loads(latest["560"]["figures"])) == ["quote", "source", "occurred_at"]
-    assert latest["560"]["evidence_refs"] == ["meeting:r560"]
+    assert latest["560"]["evidence_refs"] == ["meeting:r560"] and latest["560"]["evidence"] == []
+    assert latest["560"]["alert_label"] == "Клиент говорит об уходе" and latest["560"]["playbook"]
     assert latest["560"]["message"] == (
-        f"Клиент говорил об уходе: «Похоже, придётся переезжать к другому оператору» (встреча {said})"
+        f"клиент сказал: «Похоже, придётся переезжать к другому оператору» (встреча {said})"
     )
     figures = json.loads(latest["561"]["figures"])
     assert (figures["quote"], figures["source"]) == ("Будем расторгать договор.", "звонок")

@@ -138,3 +138,21 @@ def test_a_gateway_error_on_send_is_not_resent(env, db):
             bot.send_message(GROUP, "тревога")
     assert caught.value.outcome_unknown
     assert len([r for r in server.requests if r.path.endswith("/sendMessage")]) == 1
+
+
+def test_one_message_for_several_alerts_marks_each_sent_with_it_and_never_before(env, db):
+    covers = ["alert:10234|withdrawal|2026-11-23|critical", "alert:10234|inbound_stopped|2026-11-09|high"]
+    sent = lambda key: (status := db.report_status(key, GROUP)) is not None and status["completed_at"] is not None  # noqa: E731
+    with FakeTelegramBotApi() as server, fast_bot(server) as bot:
+        server.fail_next = [400]  # refused: nothing arrived, nothing is marked
+        with pytest.raises(ExternalServiceError):
+            deliver_report(bot, db, ChatTarget(GROUP), "alerts:10234:1", "⚠️ Риск ухода", covers=covers)
+        assert not any(sent(key) for key in covers)
+        server.drop_after = {1}  # arrives, its answer is lost: a retry must not send it again
+        with pytest.raises(ExternalServiceError):
+            deliver_report(bot, db, ChatTarget(GROUP), "alerts:10234:1", "⚠️ Риск ухода", covers=covers)
+        assert not any(sent(key) for key in covers)
+        retried = deliver_report(bot, db, ChatTarget(GROUP), "alerts:10234:1", "⚠️ Риск ухода", covers=covers)
+    assert retried.parts_sent_now == 0 and retried.unconfirmed_parts == [1]
+    assert all(sent(key) for key in covers), "what the message said is sent, once"
+    assert len(server.messages) == 1

@@ -2,6 +2,7 @@
 the team's local time, timeline), the chat's answers and citations, the admin page — in Russian, outside text
 shown as text, and no internal ids the screens do not show."""
 
+import base64
 import json
 import re
 import subprocess
@@ -14,6 +15,7 @@ import pandas as pd
 
 from chat_app import views
 from rag.citations import Citation, citation_label
+from warehouse import alerts as words
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 
@@ -104,12 +106,12 @@ def test_client_list_in_russian_with_the_band_coloured():
 def test_card_head_profile_health_and_alerts():
     card = {"title": "ООО *Звезда* ![x](http://evil/x.png)", "curator_name": None, "curator_id": 77}
     head = views.card_head(card, "10234")
-    assert head == "## ООО \\*Звезда\\* \\!\\[x\\](http:\\/\\/evil/x.png) (лид 10234)\nКуратор: —"
+    assert head.startswith("## ООО \\*Звезда\\* \\!\\[x\\](http:\\/\\/evil/x.png) · лид 10234\nКуратор: не назначен")
     assert "77" not in head, "the curator's Bitrix24 id is not shown"
-    assert views.card_head({"title": None, "curator_name": "Анна"}, "10517").startswith("## лид 10517 (лид 10517)")
+    assert views.card_head({"title": None, "curator_name": "Анна"}, "10517").startswith("## Клиент · лид 10517\n")
 
     assert views.card_profile(None) == "### Профиль\n"
-    sources = [{"ref": f"meeting:m{i}", "at": "2026-11-20 11:00:00"} for i in range(3)]
+    sources = [{"ref": f"meeting:m{i}", "at": f"2026-11-2{i} 11:00:00"} for i in range(3)]
     profile = views.card_profile(
         {
             "products": "корма",
@@ -128,24 +130,77 @@ def test_card_head_profile_health_and_alerts():
     )
     assert profile.startswith("### Профиль\n- **Что продаёт:** корма\n- **Маркетплейсы:** Wildberries, Ozon\n")
     assert "Бренды" not in profile and "- **С нами с:** 01.03.2025" in profile
-    assert "- Wildberries — `meeting:m1`, `meeting:m2`\n</details>" in profile, "the two latest sources of a fact"
-    assert "meeting:m0" not in profile and "wildberries" not in profile, "no fact key, no older sources"
+    assert "- Wildberries — Встреча 21.11.2026, 11:00, Встреча 22.11.2026, 11:00\n</details>" in profile, (
+        "the two latest sources of a fact, as a person reads them"
+    )
+    assert "20.11.2026" not in profile and "wildberries" not in profile, "no fact key, no older sources"
+    assert "meeting:" not in profile, "no reference string"
 
-    assert views.card_health(None) == "### Здоровье\nнет данных"
+    assert views.card_health(None) == "### Почему под риском\nнет данных"
     health = {"score": 35, "band": "красный", "trend_vs_last_week": 0, "top_reasons": None}
-    assert views.card_health(health) == "### Здоровье\n**35** (красный) →\n\nбез тревог"
-
-    assert views.card_alerts([]) == "### Тревоги\nнет"
-    alert = {
-        "message": "Клиент вывозит товар",
-        "week_end": date(2026, 11, 22),
-        "evidence_refs": ["wms_week:10234:2026-11-16", "telegram:-1001:5"],
-        "dedupe_key": "withdrawal:10234:2026-11",
+    assert views.card_health(health) == "### Почему под риском\nТревожных признаков нет."
+    health |= {
+        "top_reasons": "вывез до 78% остатков за 2 недели; жалобы или конфликт в 4 контактах за 4 недели",
+        "minus_warehouse": 45,
+        "minus_complaints": 15,
+        "minus_contact": 0,
     }
-    text = views.card_alerts([alert])
-    assert text == (
-        "### Тревоги\n- **Клиент вывозит товар** (неделя до 22.11.2026); записи: "
-        "`wms_week:10234:2026-11-16`, `telegram:-1001:5`"
+    text = views.card_health(health)
+    assert "- Вывез до 78% остатков за 2 недели\n- Жалобы или конфликт в 4 контактах" in text
+    assert text.endswith("Снижают оценку: склад −45 (75 %), жалобы −15 (25 %).")
+
+
+def test_the_card_head_says_who_and_how_healthy_with_the_trend():
+    card = {"title": "ИП Смирнова (детская одежда)", "curator_name": None}
+    health = {"score": 23, "band": "красный", "trend_vs_last_week": -10, "score_weeks": [100, 90, 55, 23]}
+    head = views.card_head({**card, "health": health}, "10234")
+    assert head.startswith("## ИП Смирнова (детская одежда) · лид 10234\n"), "no doubled brackets"
+    assert "Куратор: не назначен — назначьте ответственного в лиде Битрикс24" in head
+    assert "23 из 100 · красный</span> ↓ -10 за неделю · за 4 нед.: <img" in head
+    line = base64.b64decode(re.search(r"base64,([^\"]+)", head)[1]).decode()
+    ys = [float(point.split(",")[1]) for point in re.search(r'points="([^"]+)"', line)[1].split()]
+    assert ys == sorted(ys) and len(ys) == 4, "the line falls as the score did, week by week"
+    assert "Здоровье: нет данных" in views.card_head({**card, "health": None}, "10234")
+
+
+def test_alerts_read_as_sentences_with_dated_evidence_and_a_step_never_a_future_date():
+    today = date(2026, 12, 1)
+    alert = {
+        "alert_type": "withdrawal",
+        "severity": "critical",
+        "alert_label": "Вывоз товара",
+        "week": date(2026, 11, 30),
+        "week_end": date(2026, 12, 6),
+        "message": "за 2 недели вывезено 1\xa0015 ед. — 78 % остатка",
+        "figures": "{}",
+        "evidence": [{"kind": "withdrawal", "at": datetime(2026, 11, 12, 15), "units": 1217, "number": "OW1-342"}],
+        "evidence_refs": ["wms_order:W1:OW1-342"],
+        "playbook": "Позвонить клиенту",
+        "detected_on": date(2026, 11, 28),
+        "due_on": date(2026, 11, 29),
+    }
+    assert views.card_alerts([], None, today) == "### Тревоги и что сделать\nОткрытых тревог нет."
+    text = views.card_alerts([alert], "Анна Соколова", today)
+    assert "●</span> **Вывоз товара — критично, неделя 30.11–01.12, текущая**" in text, (
+        "the week up to today, not to 06.12"
+    )
+    assert "За 2 недели вывезено 1\xa0015 ед. — 78 % остатка." in text
+    assert "Вывоз 12.11.2026: 1\xa0217 ед., заказ OW1-342" in text
+    assert "**Что сделать:** Позвонить клиенту — Анна Соколова, до 29.11.2026 (просрочено)" in text
+    assert "wms_order" not in text and "06.12" not in text
+    # the Telegram alert tells the curator now: the days to act count from today
+    assert words.step(alert, None, today, from_today=True) == "Позвонить клиенту — куратор не назначен, до 02.12.2026"
+    said = {
+        **alert,
+        "evidence": [],
+        "figures": '{"quote": "Будем смотреть другой фулфилмент", "source": "встреча", '
+        '"occurred_at": "2026-11-28T14:05:00"}',
+    }
+    assert words.evidence_lines(said) == ["Встреча 28.11.2026: «Будем смотреть другой фулфилмент»"]
+    old = {**alert, "week": date(2026, 11, 16), "week_end": date(2026, 11, 22)}
+    assert words.week_label(old["week"], old["week_end"], today) == "неделя 16.11–22.11"
+    assert (
+        words.week_label(date(2025, 12, 29), date(2026, 1, 4), date(2026, 1, 2)) == "неделя 29.12.2025–02.01, текущая"
     )
 
 
@@ -163,7 +218,8 @@ def test_notes_are_shown_at_the_teams_local_time():
 
 
 def test_timeline_rows():
-    assert views.timeline_table([]).empty
+    today = date(2026, 12, 1)
+    assert views.timeline_table([], today).empty
     event = {
         "occurred_at": datetime(2026, 11, 23, 9, 1),
         "source": "telegram",
@@ -174,17 +230,23 @@ def test_timeline_rows():
         "ref": "telegram:-1001:1",
     }
     other = event | {"occurred_at": None, "source": "new_source", "summary": None, "tone": "negative"}
-    rows = views.timeline_table([event, other]).to_dict("records")
+    rows = views.timeline_table([event, other], today).to_dict("records")
     assert rows[0] == {
         "Когда": "23.11.2026 09:01",
         "Источник": "Telegram",
         "Что": "Telegram, client-10234",
         "Кратко": "я" * 300,
         "Тон": "",
-        "Ссылка": "telegram:-1001:1",
     }
+    assert views.timeline_refs([event, other]) == ["telegram:-1001:1", "telegram:-1001:1"], "what each row opens"
     assert rows[1]["Когда"] == "" and rows[1]["Источник"] == "new_source" and rows[1]["Кратко"] == ""
     assert rows[1]["Тон"] == "negative" and "message" not in rows[1].values(), "the kind is not a column"
+    # never a day ahead, never a made-up time
+    week = event | {"occurred_at": datetime(2026, 12, 6, 23), "kind": "склад за неделю"}
+    day = event | {"occurred_at": datetime(2026, 11, 30, 23, 59), "kind": "переписка за день"}
+    past = week | {"occurred_at": datetime(2026, 11, 29, 23)}
+    whens = [r["Когда"] for r in views.timeline_table([week, day, past], today).to_dict("records")]
+    assert whens == ["неделя 30.11–01.12, текущая", "30.11.2026", "неделя 23.11–29.11"]
 
 
 def test_an_answer_is_its_text_and_its_sources_are_listed_once_with_readable_labels():
@@ -235,7 +297,7 @@ def test_every_kind_of_source_has_a_label_a_curator_reads():
             ("profile", "meeting:x", "2026-11-20 11:00", "Профиль: marketplaces"),
             "Профиль клиента: маркетплейсы, 20.11.2026",
         ),
-        (("alert", "wms_order:W1:O1", date(2026, 11, 29), "Тревога (high)"), "Тревога, неделя до 29.11.2026"),
+        (("alert", "wms_order:W1:O1", date(2026, 11, 29), "Тревога: Вывоз товара"), "Тревога, 29.11.2026"),
         (("telegram", "telegram:-1:1", None, "Telegram, чат"), "Telegram"),
     ]
     for args, label in cases:

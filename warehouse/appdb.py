@@ -3,6 +3,7 @@ their login attempts and unlocks, notes on clients with their history."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -309,10 +310,23 @@ class AppDB:
             )
             con.execute(report_part_attempts.delete().where(*self._attempt(report_key, chat_id, part_no)))
 
-    def complete_report(self, report_key: str, chat_id: str) -> None:
+    def complete_report(self, report_key: str, chat_id: str, covers: Iterable[str] = ()) -> None:
+        """Mark a report sent; `covers` are the keys of what it said (one client's alerts in one message): each is
+        recorded as sent in the same transaction, so what one message carried is never sent again on its own."""
         with self.engine.begin() as con:
             con.execute(
                 reports.update()
                 .where(reports.c.report_key == report_key, reports.c.chat_id == str(chat_id))
                 .values(completed_at=_now())
             )
+            for key in covers:
+                if not con.execute(
+                    sa.select(reports.c.report_key).where(
+                        reports.c.report_key == key, reports.c.chat_id == str(chat_id)
+                    )
+                ).first():
+                    con.execute(
+                        reports.insert().values(
+                            report_key=key, chat_id=str(chat_id), part_count=0, created_at=_now(), completed_at=_now()
+                        )
+                    )

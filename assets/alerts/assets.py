@@ -1,7 +1,10 @@
-"""Churn alerts → the alert chat, each condition once (ledger in the app DB), with evidence and the curator."""
+"""Churn alerts → the alert chat: one message per client and run with all its new conditions, each condition once
+(ledger in the app DB), in sentences a person reads: the figures, the evidence as dated lines, the step to take and
+who owns it, a link to the card."""
 
-import json
-from datetime import timedelta
+import hashlib
+from datetime import date, timedelta
+from urllib.parse import urlencode
 
 import dagster as dg
 
@@ -9,39 +12,50 @@ from assets.resources import AppDBResource, TelegramBotResource, WarehouseResour
 from config.delivery import deliver_report
 from config.settings import get_settings
 from connectors.telegram_bot import escape
+from warehouse import alerts as words
 from warehouse.aliases import provisional_wms_id
 from warehouse.duck import fetch_dicts
 
-SEVERITY = {"critical": "🔴 критично", "high": "🟠 важно"}
-TYPES = {
-    "withdrawal": "вывоз товара",
-    "reservation_spike": "всплеск резервов",
-    "inbound_stopped": "поставки прекратились",
-}
-
 
 def client_label(alert: dict) -> str:
-    """«лид 10234 ИП Смирнова», or for a WMS account linked to no lead «Селлер 3 (WMS W00003, не привязан к лиду
+    """«ИП Смирнова · лид 10234», or for a WMS account linked to no lead «Селлер 3 (WMS W00003, не привязан к лиду
     Битрикс24)»."""
     wms_id = provisional_wms_id(alert["client_id"])
     if wms_id:
         return f"{alert.get('title') or wms_id} (WMS {wms_id}, не привязан к лиду Битрикс24)"
-    return f"лид {alert['client_id']} {alert.get('title') or ''}".rstrip()
+    return f"{alert.get('title') or 'Клиент'} · лид {alert['client_id']}"
 
 
-def render_alert(alert: dict) -> str:
-    figures = json.loads(alert["figures"]) if isinstance(alert["figures"], str) else alert["figures"]
-    lines = [
-        f"⚠️ <b>Риск ухода: {escape(client_label(alert))}</b>",
-        f"{SEVERITY.get(alert['severity'], alert['severity'])} · "
-        f"{escape(TYPES.get(alert['alert_type'], alert['alert_type']))} · неделя до {alert['week_end']:%d.%m.%Y}",
-        escape(alert["message"]),
-        "Куратор: " + escape(alert.get("curator_name") or "не назначен"),
-        "Цифры: " + escape(", ".join(f"{k}={v}" for k, v in figures.items())),
-    ]
-    if alert["evidence_refs"]:
-        lines.append("Записи: " + escape(", ".join(alert["evidence_refs"])))
+def curator_line(alert: dict) -> str:
+    if alert.get("curator_name"):
+        return f"Куратор: {alert['curator_name']}"
+    if provisional_wms_id(alert["client_id"]):
+        return "Куратор не назначен — привяжите клиента к лиду Битрикс24 (у администратора в приложении)"
+    return "Куратор не назначен — назначьте ответственного в лиде Битрикс24"
+
+
+def render_client_alerts(alerts: list[dict], today: date, app_url: str) -> str:
+    """One client's new alerts as one message (HTML for the Bot API; every outside value escaped)."""
+    first = alerts[0]
+    lines = [f"⚠️ <b>Риск ухода: {escape(client_label(first))}</b>", escape(curator_line(first))]
+    for alert in sorted(alerts, key=lambda a: (a["severity"] != "critical", a["alert_type"])):
+        lines += [
+            "",
+            f"{words.SEVERITY_MARK.get(alert['severity'], '⚠️')} <b>{escape(words.headline(alert, today))}</b>",
+        ]
+        lines.append(escape(words.sentence(alert)))
+        lines += [f"• {escape(line)}" for line in words.evidence_lines(alert)]
+        if todo := words.step(alert, first.get("curator_name"), today, from_today=True):
+            lines.append(f"<b>Что сделать:</b> {escape(todo)}")
+    link = f"{app_url.rstrip('/')}/?{urlencode({'lead': first['client_id']})}"
+    lines += ["", f'<a href="{escape(link)}">Открыть карточку клиента</a>']
     return "\n".join(lines)
+
+
+def message_key(client_id: str, dedupe_keys: list[str]) -> str:
+    """The same client and set of new conditions → the same key: a retried run finds its message in the ledger."""
+    digest = hashlib.sha256("\n".join(sorted(dedupe_keys)).encode()).hexdigest()[:16]
+    return f"alerts:{client_id}:{digest}"
 
 
 @dg.asset(
@@ -50,9 +64,10 @@ def render_alert(alert: dict) -> str:
     pool="duckdb_write",  # only reads the warehouse, but a reading process locks the writer out
     kinds={"telegram"},
     description=(
-        "Рассылка тревог об уходе клиентов в Telegram-группу C360_ALERT_CHAT_ID: каждая тревога (одно и то же "
-        "условие) уходит один раз — повторно только когда условие прошло и вернулось или стало серьёзнее; "
-        "в сообщении цифры склада, записи-доказательства и куратор."
+        "Рассылка тревог об уходе клиентов в Telegram-группу C360_ALERT_CHAT_ID: одно сообщение на клиента за "
+        "запуск со всеми его новыми тревогами; каждая тревога (одно и то же условие) уходит один раз — повторно "
+        "только когда условие прошло и вернулось или стало серьёзнее; в сообщении цифры склада словами, "
+        "записи-доказательства с датами, что сделать и кто отвечает, ссылка на карточку."
     ),
 )
 def client_alert_delivery(
@@ -61,7 +76,8 @@ def client_alert_delivery(
     telegram: TelegramBotResource,
     app_db: AppDBResource,
 ) -> dg.MaterializeResult:
-    since = get_settings().today() - timedelta(days=14)  # only what is current: weeks ended since
+    settings = get_settings()
+    since = settings.today() - timedelta(days=words.OPEN_DAYS)  # only what is current: weeks ended since
     with warehouse.connect(read_only=True) as con:
         alerts = fetch_dicts(
             con,
@@ -79,19 +95,31 @@ def client_alert_delivery(
             metadata={"тревог": len(alerts), "отправлено": "нет: не заданы TELEGRAM_BOT_TOKEN / C360_ALERT_CHAT_ID"}
         )
     bot, db = telegram.bot(), app_db.db()
-    sent, already, unconfirmed = 0, 0, []
+    sent, messages, already, unconfirmed = 0, 0, 0, []
     chat = telegram.alert_chat()
     try:
+        new: dict[str, list[dict]] = {}
         for alert in alerts:
-            # sent while the client was a WMS account linked to no lead: the same episode, not news
-            if any(db.report_status(f"alert:{key}", chat.chat_id) for key in alert.get("earlier_keys") or []):
+            keys = [alert["dedupe_key"], *(alert.get("earlier_keys") or [])]  # earlier: sent while a WMS account
+            if any((st := db.report_status(f"alert:{key}", chat.chat_id)) and st["completed_at"] for key in keys):
                 already += 1
-                continue
-            delivery = deliver_report(bot, db, chat, f"alert:{alert['dedupe_key']}", render_alert(alert))
-            sent += delivery.parts_sent_now > 0
-            already += delivery.already_sent
+            else:
+                new.setdefault(alert["client_id"], []).append(alert)
+        for client_id, fresh in new.items():
+            keys = [a["dedupe_key"] for a in fresh]
+            delivery = deliver_report(
+                bot,
+                db,
+                chat,
+                message_key(client_id, keys),
+                render_client_alerts(fresh, settings.today(), settings.app_url),
+                covers=[f"alert:{key}" for key in keys],
+            )
+            if delivery.parts_sent_now:
+                sent, messages = sent + len(fresh), messages + 1
+            already += len(fresh) * delivery.already_sent
             if delivery.unconfirmed_parts:
-                unconfirmed.append(alert["dedupe_key"])
+                unconfirmed.append(client_label(fresh[0]))
     finally:
         bot.close()
         db.dispose()
@@ -99,6 +127,7 @@ def client_alert_delivery(
         metadata={
             "текущих тревог": len(alerts),
             "отправлено новых": sent,
+            "сообщений (по одному на клиента)": messages,
             "уже были отправлены": already,
             # the answer was lost after sending: not resent, so as never to show twice
             "не подтверждены (возможно, не дошли)": ", ".join(unconfirmed) or "нет",

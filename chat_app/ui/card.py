@@ -38,7 +38,7 @@ def _note_number(note_id) -> int:
 
 def _refused(message: str) -> tuple:
     """The card's outputs when it does not open: the reason in the head, the rest empty."""
-    return message, "", "", "", pd.DataFrame(), None, None, ""
+    return message, "", "", "", pd.DataFrame(), [], None, None, ""
 
 
 def build(staff: Staff, selected: gr.Textbox) -> CardTab:
@@ -58,8 +58,9 @@ def build(staff: Staff, selected: gr.Textbox) -> CardTab:
             views.card_head(card, client_id),
             views.card_profile(card["profile"]),
             views.card_health(card["health"]),
-            views.card_alerts(card["alerts"]) + "\n\n" + notes,
-            views.timeline_table(events),
+            views.card_alerts(card["alerts"], card["curator_name"], get_settings().today()) + "\n\n" + notes,
+            views.timeline_table(events, get_settings().today()),
+            views.timeline_refs(events),
             views.weekly(weeks, views.STOCK),
             views.weekly(weeks, views.FLOWS),
             "",
@@ -105,8 +106,9 @@ def build(staff: Staff, selected: gr.Textbox) -> CardTab:
         return data.original(client_id, ref)
 
     @russian_errors
-    def pick_event(client_id: str, evt: gr.SelectData, request: gr.Request):
-        ref = str(evt.row_value[-1]) if evt.row_value else ""  # the row's «Ссылка»
+    def pick_event(client_id: str, refs: list[str], evt: gr.SelectData, request: gr.Request):
+        row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index  # the row as built, sorted or not
+        ref = refs[row] if isinstance(row, int) and 0 <= row < len(refs or []) else ""
         return ref, open_original(client_id, ref, request), gr.Accordion(open=True)
 
     with gr.Tab("Карточка клиента", id="card"):
@@ -115,11 +117,14 @@ def build(staff: Staff, selected: gr.Textbox) -> CardTab:
             sources = gr.CheckboxGroup(choices=[(v, k) for k, v in views.SOURCES.items()], label="Источники", scale=3)
             period = gr.Dropdown(choices=list(PERIODS), value="90 дней", label="Период", scale=1)
             open_btn = gr.Button("Открыть", variant="primary", scale=1)
-        head = gr.Markdown()
-        with gr.Row():
-            profile = gr.Markdown()
-            health = gr.Markdown()
-        alerts = gr.Markdown()
+        # the first screen is the decision: who, how healthy, why, what to do; the profile and the history below
+        head = gr.Markdown(elem_id="card-head")
+        with gr.Row(equal_height=False):  # side by side on a laptop, one under the other on a phone
+            with gr.Column(min_width=320):
+                health = gr.Markdown(elem_id="card-why")
+            with gr.Column(min_width=320):
+                alerts = gr.Markdown(elem_id="card-alerts")
+        profile = gr.Markdown()
         with gr.Row():
             stock_chart = gr.LinePlot(
                 x="неделя",
@@ -145,8 +150,9 @@ def build(staff: Staff, selected: gr.Textbox) -> CardTab:
             wrap=True,
             elem_id="timeline",
         )
+        timeline_refs = gr.State([])  # what each row opens, in the table's order
         with gr.Accordion("Запись целиком", open=False) as original_box:
-            ref_box = gr.Textbox(label="Ссылка на запись (meeting:…, telegram:…, bitrix:…)")
+            ref_box = gr.Textbox(visible=False)  # the opened record's reference: for the API, never shown
             original_view = gr.Markdown(elem_id="original-view")
         with gr.Row():
             note_text = gr.Textbox(label="Новая заметка", lines=2, scale=4, max_length=MAX_NOTE_CHARS)
@@ -158,12 +164,16 @@ def build(staff: Staff, selected: gr.Textbox) -> CardTab:
             delete_btn = gr.Button("Удалить", variant="stop", scale=1)
         note_status = gr.Markdown()
 
-    card_outputs = [head, profile, health, alerts, timeline_df, stock_chart, flows_chart, note_status]
+    card_outputs = [head, profile, health, alerts, timeline_df, timeline_refs, stock_chart, flows_chart, note_status]
     # the field and the button choose the client for every tab (chat_app/ui/selection.py); another filter shows the
     # chosen client's card again (and is the API's way to a card)
     gr.on([sources.change, period.change], open_card, [selected, sources, period], card_outputs, api_name="open_card")
     timeline_df.select(
-        pick_event, selected, [ref_box, original_view, original_box], api_name="pick_event", api_visibility="private"
+        pick_event,
+        [selected, timeline_refs],
+        [ref_box, original_view, original_box],
+        api_name="pick_event",
+        api_visibility="private",
     )
     ref_box.submit(open_original, [selected, ref_box], original_view, api_name="open_original")
     note_btn.click(add_note, [selected, note_text], [note_text, note_status], api_name="add_note")

@@ -4,33 +4,35 @@
 {% set c = var('churn') %}
 with
 
-fired as (
+fired as (  -- `message`: the figures as a Russian sentence (the type is `alert_label`, said apart)
     select client_id, week, week_end, 'withdrawal' as alert_type,
            case when withdrawal_share_2w >= {{ c['critical_withdrawal_share'] }} then 'critical' else 'high' end
                as severity,
-           'Клиент вывозит товар: ' || withdrawal_2w || ' ед. за 2 недели — ' || cast(round(100 * withdrawal_share_2w) as bigint)
-               || '% остатка (' || stock_prev_2w || ' → ' || stock_end || ')' as message,
+           'за 2 недели вывезено ' || {{ ru_int('withdrawal_2w') }} || ' ед. — ' || {{ ru_int('100 * withdrawal_share_2w') }}
+               || ' % остатка (было ' || {{ ru_int('stock_prev_2w') }} || ' ед., осталось ' || {{ ru_int('stock_end') }}
+               || ')' as message,
            json_object('withdrawn_units_2w', withdrawal_2w, 'stock_before', stock_prev_2w, 'stock_now', stock_end,
                        'share', round(withdrawal_share_2w, 3)) as figures
     from {{ ref('churn_features') }} where s_withdrawal
     union all
     select client_id, week, week_end, 'reservation_spike', 'high',
-           'Всплеск резервов: ' || reserved || ' ед. за неделю — ' || cast(round(100 * reserved_share_1w) as bigint)
-               || '% остатка, обычно ' || coalesce(cast(round(reserved_baseline) as bigint), 0) || ' ед.',
+           'за неделю зарезервировано ' || {{ ru_int('reserved') }} || ' ед. — ' || {{ ru_int('100 * reserved_share_1w') }}
+               || ' % остатка; обычно около ' || {{ ru_int('coalesce(reserved_baseline, 0)') }} || ' ед. в неделю',
            json_object('reserved_units_1w', reserved, 'baseline_units', reserved_baseline, 'stock', stock_prev_1w)
     from {{ ref('churn_features') }} where s_reservation_spike
     union all
     select client_id, week, week_end, 'inbound_stopped', 'high',
-           'Поставки прекратились: ' || weeks_since_inbound || ' нед. без приёмки (обычно раз в '
-               || round(usual_inbound_gap_weeks, 1) || ' нед.), остаток ' || stock_prev_4w || ' → ' || stock_end,
+           weeks_since_inbound || ' нед. без приёмки (обычно поставка раз в '
+               || replace(cast(round(usual_inbound_gap_weeks, 1) as varchar), '.', ',') || ' нед.); остаток за 4 недели '
+               || {{ ru_int('stock_prev_4w') }} || ' → ' || {{ ru_int('stock_end') }} || ' ед.',
            json_object('weeks_since_inbound', weeks_since_inbound, 'usual_gap_weeks', usual_inbound_gap_weeks,
                        'stock_4w_ago', stock_prev_4w, 'stock_now', stock_end, 'outbound_ratio', outbound_ratio)
     from {{ ref('churn_features') }} where s_inbound_stopped
     union all
     select client_id, week, week_end, 'intent_to_leave', 'critical',
-           'Клиент говорил об уходе: «' || rtrim(intent_quote, '.') || '» (' || intent_source || ' '
+           'клиент сказал: «' || rtrim(intent_quote, '.') || '» (' || intent_source || ' '
                || strftime(intent_said_on, '%d.%m.%Y') || ')',
-           -- the contract of the renderers: exactly these keys
+           -- the contract of the renderers (warehouse/alerts.py): exactly these keys
            json_object('quote', intent_quote, 'source', intent_source,
                        'occurred_at', strftime(intent_said_on, '%Y-%m-%d'))
     from {{ ref('churn_features') }} where s_intent_to_leave
@@ -43,28 +45,34 @@ episodes as (  -- gaps-and-islands: consecutive weeks of one alert type and seve
     from fired
 ),
 
-evidence as (  -- the records behind each alert (at most 3): the WMS ones biggest first
+{#- the biggest records of the alert's weeks; for stopped supplies the last ones before they stopped #}
+{%- set evidence_order = "case when e.alert_type = 'inbound_stopped' then epoch(o.at) else o.units end desc, o.ref" %}
+
+evidence as (  -- the records behind each alert (at most 3): the WMS ones, each readable on its own
     select e.client_id, e.week, e.alert_type,
-           list(o.ref order by o.units desc, o.ref)[1:3] as evidence_refs
+           list(o.ref order by {{ evidence_order }})[1:3] as evidence_refs,
+           list({'ref': o.ref, 'kind': o.kind, 'at': o.at, 'units': o.units, 'number': o.number}
+                order by {{ evidence_order }})[1:3] as evidence
     from episodes as e
     join (
-        select client_id, ref, units, kind, date_trunc('week', {{ local_time('created_at') }}) as week
+        select client_id, ref, units, kind, order_id as number, {{ local_time('created_at') }} as at
         from {{ ref('stg_wms__orders') }} where kind = 'withdrawal'
         union all
-        select client_id, ref, units, 'reservation', date_trunc('week', {{ local_time('created_at') }})
+        select client_id, ref, units, 'reservation', reservation_id, {{ local_time('created_at') }}
         from {{ ref('stg_wms__reservations') }}
         union all
-        select client_id, ref, units, 'receipt', date_trunc('week', {{ local_time('created_at') }})
+        select client_id, ref, units, 'receipt', receipt_id, {{ local_time('created_at') }}
         from {{ ref('stg_wms__receipts') }}
     ) as o
       on o.client_id = e.client_id
-     and ((e.alert_type = 'withdrawal' and o.kind = 'withdrawal' and o.week between e.week - interval 7 day and e.week)
-       or (e.alert_type = 'reservation_spike' and o.kind = 'reservation' and o.week = e.week)
-       or (e.alert_type = 'inbound_stopped' and o.kind = 'receipt'))  -- the last supplies before they stopped
+     and ((e.alert_type = 'withdrawal' and o.kind = 'withdrawal'
+           and date_trunc('week', o.at) between e.week - interval 7 day and e.week)
+       or (e.alert_type = 'reservation_spike' and o.kind = 'reservation' and date_trunc('week', o.at) = e.week)
+       or (e.alert_type = 'inbound_stopped' and o.kind = 'receipt' and o.at < e.week + interval 7 day))
     group by 1, 2, 3
-    union all  -- the contacts in which the client spoke of leaving, the quoted one first
+    union all  -- the contacts in which the client spoke of leaving, the quoted one first (the quote is in `figures`)
     select e.client_id, e.week, e.alert_type,
-           list(i.ref order by i.occurred_at desc, i.ref desc)[1:3]
+           list(i.ref order by i.occurred_at desc, i.ref desc)[1:3], null
     from episodes as e
     join {{ ref('int_leaving_intents') }} as i
       on i.client_id = e.client_id
@@ -82,7 +90,11 @@ accounts as (  -- the provisional ids a lead's WMS accounts had before they were
 ),
 
 keyed as (
-    select e.*, '|' || e.alert_type || '|' || strftime(e.episode, '%Y-%m-%d') || '|' || e.severity as episode_key
+    select e.*, '|' || e.alert_type || '|' || strftime(e.episode, '%Y-%m-%d') || '|' || e.severity as episode_key,
+           -- the day the figures hold for: a week still running counts to «today», never to its Sunday ahead
+           least(e.week_end, {{ today() }}) as as_of,
+           least(min(e.week_end) over (partition by e.client_id, e.alert_type, e.severity, e.episode), {{ today() }})
+               as detected_on
     from episodes as e
 )
 
@@ -95,9 +107,28 @@ select
     e.week_end,
     e.alert_type,
     e.severity,
+    e.as_of,
+    e.detected_on,
+    case e.alert_type
+        {%- for type, step in c['playbook'].items() %}
+        when '{{ type }}' then '{{ step["label"] | replace("'", "''") }}'
+        {%- endfor %}
+    end as alert_label,
     e.message,
     e.figures,
-    coalesce(ev.evidence_refs, []) as evidence_refs
+    coalesce(ev.evidence_refs, []) as evidence_refs,
+    coalesce(ev.evidence, []) as evidence,
+    -- what the curator does about it, by when (churn.yml `playbook`)
+    case e.alert_type
+        {%- for type, step in c['playbook'].items() %}
+        when '{{ type }}' then '{{ step["action"] | replace("'", "''") }}'
+        {%- endfor %}
+    end as playbook,
+    case e.alert_type
+        {%- for type, step in c['playbook'].items() %}
+        when '{{ type }}' then e.detected_on + {{ step["days"] | int }}
+        {%- endfor %}
+    end as due_on
 from keyed as e
 left join evidence as ev using (client_id, week, alert_type)
 left join accounts as a using (client_id)
