@@ -123,6 +123,7 @@ def client_title(card: dict, client_id: str) -> str:
 
 
 HEALTH_PARTS = (  # what takes points off the score (client_health.minus_*), as the card names it
+    ("minus_intent", "слова об уходе"),
     ("minus_warehouse", "склад"),
     ("minus_contact", "общение"),
     ("minus_tone", "тон"),

@@ -1,5 +1,6 @@
 """The `client360` command end to end, as a user runs it: run → report --send, repeated; and the demo."""
 
+import json
 import os
 import re
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import jibri
+from warehouse.duck import connect, fetch_dicts
 
 BIN = Path(sys.executable).parent / "client360"
 
@@ -82,6 +84,19 @@ def test_demo_runs_offline_and_prints_a_russian_report(tmp_path):
     assert report.returncode == 0 and f"Отчёт кураторам за {day[8:10]}.{day[5:7]}.{day[:4]}" in report.stdout
     assert "Встреч:" in report.stdout
     assert "✓ Битрикс24" in result.stdout and "✓ Склад (WMS)" in result.stdout and "✓ Хранилище" in result.stdout
+    # the demo client who said at a meeting they would look at another fulfilment: its own alert, quoted
+    with connect(tmp_path / "data" / "warehouse.duckdb", read_only=True) as con:
+        said = fetch_dicts(
+            con,
+            "select figures, evidence_refs, severity from marts.fct_client_alerts "
+            "where client_id = '10234' and alert_type = 'intent_to_leave'",
+        )
+        [health] = fetch_dicts(con, "select top_reasons from marts.client_health where client_id = '10234'")
+    assert said and {a["severity"] for a in said} == {"critical"}, said
+    figures = json.loads(said[-1]["figures"])
+    assert figures["source"] == "встреча" and "фулфилмент" in figures["quote"], figures
+    assert said[-1]["evidence_refs"][0].startswith("meeting:")
+    assert health["top_reasons"].startswith("клиент говорил об уходе: «"), health
 
     # the curators' question set over the demo data, graded on the answer text. The issue's acceptance (Recall@5 ≥ 0.9
     # and ≥ 0.8 per category, «нет» ≥ 0.9, answers ≥ 0.85) is not reached yet (issue 18 stays open): these are floors

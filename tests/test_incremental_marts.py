@@ -40,7 +40,9 @@ def snapshot(settings):
     return {t: [{k: v for k, v in r.items() if k != "loaded_at"} for r in rs] for t, rs in rows.items()}
 
 
-def signal(client_id: str, when: datetime, promise: str | None = None, sentiment: float = -0.6) -> dict:
+def signal(
+    client_id: str, when: datetime, promise: str | None = None, sentiment: float = -0.6, intent: str | None = None
+) -> dict:
     return {
         "ref": f"telegram_day:{client_id}:{when:%Y-%m-%d}",
         "client_id": client_id,
@@ -53,6 +55,7 @@ def signal(client_id: str, when: datetime, promise: str | None = None, sentiment
         "conflict": False,
         "blockers": "[]",
         "promises": json.dumps([{"what": promise, "due": None}] if promise else [], ensure_ascii=False),
+        "leaving_intent": json.dumps([intent] if intent else [], ensure_ascii=False),
     }
 
 
@@ -73,7 +76,8 @@ def held_back_world(env, instance, monkeypatch):
         upsert(
             con,
             "raw.interaction_signals",
-            [signal(lead, early - timedelta(days=7 * i), sentiment=0.5) for i in range(10)],
+            [signal(lead, early - timedelta(days=7 * i), sentiment=0.5) for i in range(10)]
+            + [signal(world.clients[1].lead_id, early, intent="Думаем о переезде к другому оператору.")],
         )
     return world, cut
 
@@ -100,12 +104,17 @@ def test_incremental_build_equals_a_full_rebuild(held_back_world, env, instance)
         upsert(
             con,
             "raw.interaction_signals",
-            [signal(lead, cut + timedelta(days=2), "пришлём акт сверки"), signal(lead, cut + timedelta(days=3))],
+            [
+                signal(lead, cut + timedelta(days=2), "пришлём акт сверки"),
+                signal(lead, cut + timedelta(days=3), intent="Конкурент зовёт нас на тест."),
+            ],
         )
     assert not build(instance), "new rows are added incrementally"
     incremental = snapshot(env)
     assert incremental != before
     assert len(incremental["marts.fct_client_daily_activity"]) > len(before["marts.fct_client_daily_activity"])
+    said = {a["client_id"] for a in incremental["marts.fct_client_alerts"] if a["alert_type"] == "intent_to_leave"}
+    assert said == {lead, world.clients[1].lead_id}, "words about leaving said before and after the cut both alert"
 
     assert build(instance, full=True)
     full = snapshot(env)

@@ -349,9 +349,11 @@ create table if not exists raw.interaction_signals (
     generated_by     varchar,
     extractive       boolean,
     analyzed_at      timestamp default current_timestamp,
-    facts            json                        -- what the text says about the client's business (client_profile)
+    facts            json,                       -- what the text says about the client's business (client_profile)
+    leaving_intent   json                        -- the client's own sentences about leaving us (a list of quotes)
 );
 alter table raw.interaction_signals add column if not exists facts json;
+alter table raw.interaction_signals add column if not exists leaving_intent json;
 
 create table if not exists raw.client_profile_facts (
     client_id        varchar not null,

@@ -33,8 +33,8 @@ where body is not null
     kinds={"duckdb"},
     description=(
         "Сигналы каждого контакта с клиентом (встреча, день переписки, звонок, письмо): настроение от −1 до 1, "
-        "тон, жалоба, конфликт, препятствия, обещания нашей стороны. Анализируется только новый или изменённый "
-        "текст; ответы модели кэшируются."
+        "тон, жалоба, конфликт, препятствия, обещания нашей стороны, слова клиента об уходе от нас. Анализируется "
+        "только новый или изменённый текст; ответы модели кэшируются."
     ),
 )
 def interaction_signals(
@@ -42,11 +42,12 @@ def interaction_signals(
 ) -> dg.MaterializeResult:
     with warehouse.connect(read_only=True) as con:
         items = fetch_dicts(con, ITEMS_SQL)
-        # rows analysed before profile facts existed are read once more
+        # rows analysed before profile facts or the intent to leave existed are read once more
         done = {
             ref: (digest, at)
             for ref, digest, at in con.execute(
-                "select ref, content_hash, occurred_at from raw.interaction_signals where facts is not null"
+                "select ref, content_hash, occurred_at from raw.interaction_signals "
+                "where facts is not null and leaving_intent is not null"
             ).fetchall()
         }
     model = llm.client()
@@ -80,6 +81,7 @@ def interaction_signals(
                 "conflict": s.conflict,
                 "blockers": json.dumps(s.blockers, ensure_ascii=False),
                 "promises": json.dumps([p.model_dump() for p in s.promises], ensure_ascii=False),
+                "leaving_intent": json.dumps(s.leaving_intent, ensure_ascii=False),
                 "facts": s.facts.model_dump_json(),
                 "generated_by": s.generated_by,
                 "extractive": s.extractive,
@@ -96,6 +98,7 @@ def interaction_signals(
         "время переписано на местное": len(moved),
         "тон": dg.MetadataValue.json(dict(Counter(r["tone"] for r in rows))),
         "жалоб": sum(r["complaint"] for r in rows),
+        "со словами об уходе": sum(r["leaving_intent"] != "[]" for r in rows),
         "токенов всего": usage["total_tokens"],
         "ответов из кэша": usage["cache_hits"],
     }

@@ -6,6 +6,7 @@ import re
 
 from pydantic import BaseModel, Field, field_validator
 
+from connectors.llm import intent as leaving
 from connectors.llm import offline as ext
 from connectors.llm import prompts
 from connectors.llm.base import LLMClient, parse_answer
@@ -83,7 +84,9 @@ def extractive_chat_summary(messages: list[dict]) -> ChatDaySummary:
         return [s for m in messages if m["direction"] == direction for s in ext.sentences(m.get("text") or "")]
 
     client_said, staff_said = sentences("client"), sentences("staff")
-    complaints = list(dict.fromkeys(s for s in client_said if ext.RISK_RE.search(s)))[:5]
+    # the client's words about leaving us first: the day's summary is what its interaction signals are read from
+    intent = [q for m in messages if m["direction"] == "client" for q in leaving.leaving_intent(m.get("text") or "")]
+    complaints = list(dict.fromkeys([*intent, *(s for s in client_said if ext.RISK_RE.search(s))]))[:5]
     requests = list(dict.fromkeys(s for s in client_said if _REQUEST_RE.search(s) and s not in complaints))[:5]
     promised = (s for s in staff_said if ext.NEXT_STEP_RE.search(s) or ext.AGREEMENT_RE.search(s))
     promises = list(dict.fromkeys(promised))[:5]

@@ -1,4 +1,5 @@
-"""Signals of one interaction (meeting, chat day, call, e-mail): sentiment, tone, complaints, blockers, promises."""
+"""Signals of one interaction (meeting, chat day, call, e-mail): sentiment, tone, complaints, blockers, promises, the
+client's own words about leaving us."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 
 from pydantic import BaseModel, Field, field_validator
 
+from connectors.llm import intent as leaving
 from connectors.llm import offline as ext
 from connectors.llm import prompts
 from connectors.llm.base import LLMClient, parse_answer
@@ -18,6 +20,9 @@ _CONFLICT = re.compile(r"уйти|уход|конкурент|расторг|д�
 _BLOCKER = re.compile(r"не можем|не получается|задерж|висит|стоит|нет места|не приняли|блокир|ждём", re.I)
 
 
+MAX_QUOTES, MAX_QUOTE = 3, 400  # intent sentences kept per interaction, characters per sentence
+
+
 class InteractionSignals(BaseModel):
     sentiment: float = 0.0
     tone: str = "нейтральный"
@@ -25,6 +30,9 @@ class InteractionSignals(BaseModel):
     conflict: bool = False
     blockers: list[str] = Field(default_factory=list)
     promises: list[Action] = Field(default_factory=list)
+    # the client's own sentences (verbatim) saying they consider leaving us: another fulfilment, a move, a competitor's
+    # trial, the end of the contract
+    leaving_intent: list[str] = Field(default_factory=list)
     facts: ProfileFacts = Field(default_factory=ProfileFacts)  # what the text says about the client's business
     generated_by: str = ""
     extractive: bool = False
@@ -58,6 +66,14 @@ class InteractionSignals(BaseModel):
     def _strings(cls, value):
         return [str(v) for v in (value or []) if v]
 
+    @field_validator("leaving_intent", mode="before")
+    @classmethod
+    def _quotes(cls, value):
+        if isinstance(value, str):
+            value = [value]
+        quotes = (" ".join(str(v).split()).strip(" «»\"'") for v in (value or []) if v)
+        return list(dict.fromkeys(q[:MAX_QUOTE] for q in quotes if q))[:MAX_QUOTES]
+
 
 def analyze_interaction(llm: LLMClient, text: str, *, what: str, client: str) -> InteractionSignals:
     if llm.offline:
@@ -75,9 +91,11 @@ def analyze_interaction(llm: LLMClient, text: str, *, what: str, client: str) ->
 
 
 def lexical_signals(text: str) -> InteractionSignals:
-    """Offline: counts of complaint and praise words; clearly marked as extractive."""
+    """Offline: counts of complaint and praise words, the sentences about leaving us; clearly marked as extractive."""
     sentences = ext.sentences(text)
+    intent = leaving.leaving_intent(text, limit=MAX_QUOTES)
     negative = [s for s in sentences if ext.RISK_RE.search(s)]
+    negative += [q for q in intent if not ext.RISK_RE.search(q)]  # «будем смотреть другой фулфилмент» is negative
     positive = [s for s in sentences if _POSITIVE.search(s)]
     sentiment = (len(positive) - len(negative)) / (len(positive) + len(negative) + 1)
     tone = "негативный" if sentiment <= -0.25 else ("позитивный" if sentiment >= 0.25 else "нейтральный")
@@ -86,9 +104,10 @@ def lexical_signals(text: str) -> InteractionSignals:
         sentiment=round(sentiment, 3),
         tone=tone,
         complaint=bool(negative),
-        conflict=any(_CONFLICT.search(s) for s in sentences),
+        conflict=bool(intent) or any(_CONFLICT.search(s) for s in sentences),
         blockers=[s for s in sentences if _BLOCKER.search(s)][:5],
         promises=promises,
+        leaving_intent=intent,
         facts=lexical_facts(text),
         generated_by="offline:lexical",
         extractive=True,

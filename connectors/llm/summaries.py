@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, field_validator
 
+from connectors.llm import intent as leaving
 from connectors.llm import offline as ext
 from connectors.llm import prompts
 from connectors.llm.base import LLMClient, parse_answer
@@ -170,8 +171,10 @@ def extractive_summary(segments: list[Segment], participants: list[str]) -> Meet
     agreements = actions(ext.AGREEMENT_RE)
     next_steps = [a for a in actions(ext.NEXT_STEP_RE) if a.what not in {x.what for x in agreements}]
     committed = {a.what for a in agreements + next_steps}
-    # a risk is what was complained about, not the promise that answered it
-    risks = list(dict.fromkeys(x for x in texts if ext.RISK_RE.search(x) and x not in committed))[:6]
+    # a risk is what was complained about, not the promise that answered it; words about leaving us come first
+    intent = [q for s in segments for q in leaving.leaving_intent(s.text)]
+    complained = (x for x in texts if ext.RISK_RE.search(x) and x not in committed)
+    risks = list(dict.fromkeys([*intent, *complained]))[:6]
     key_points = ext.rank_sentences(texts, 5)
     topic = key_points[0] if key_points else (texts[0] if texts else "")
     # "Анна" from the transcript is the same person as "Анна Соколова (ООО …)" from metadata

@@ -1,4 +1,5 @@
--- per client and week: the churn signals, each explainable by its figures (thresholds: dbt_project/churn.yml).
+-- per client and week: the churn signals, each explainable by its figures (thresholds: dbt_project/churn.yml); the
+-- client's words about leaving us stay on for intent_weeks with the latest quote, its source, day and reference.
 -- Every known client has a row per week from its first event to the latest data (26 weeks past its last event
 -- at most), so silence shows up as weeks without contacts. Incremental: weeks from the earliest one touched by
 -- newly loaded rows are rebuilt, reading the 60 weeks before them for the rolling windows.
@@ -70,6 +71,15 @@ signals as (  -- what was said, per week: mean sentiment and conflict/complaint 
     group by 1, 2
 ),
 
+intents as (  -- the client's words about leaving us, per week: contacts with them and the latest one
+    select client_id, cast(date_trunc('week', occurred_at) as date) as week, count(*) as intent_contacts,
+           max({'at': occurred_at, 'ref': ref, 'quote': quote, 'source': source_label}) as intent_latest,
+           max(loaded_at) as loaded_at
+    from {{ ref('int_leaving_intents') }}
+    where true {{ from_cutoff('occurred_at', cutoff, slack=lookback) }}
+    group by 1, 2
+),
+
 unkept as (  -- promises that fell due that week without a follow-up from us
     select client_id, cast(date_trunc('week', deadline) as date) as week, count(*) as unkept_promises,
            min(what) as unkept_example, max(loaded_at) as loaded_at
@@ -96,13 +106,17 @@ joined as (
         coalesce(sg.conflicts, 0) as conflicts,
         coalesce(u.unkept_promises, 0) as unkept_promises,
         u.unkept_example,
-        {{ batch_loaded_at('greatest(w.loaded_at, cm.loaded_at, sg.loaded_at, u.loaded_at)', stamp) }} as loaded_at
+        coalesce(i.intent_contacts, 0) as intent_contacts,
+        i.intent_latest,
+        {{ batch_loaded_at('greatest(w.loaded_at, cm.loaded_at, sg.loaded_at, u.loaded_at, i.loaded_at)', stamp) }}
+            as loaded_at
     from grid as g
     left join {{ ref('int_wms_weekly') }} as w
         on w.client_id = g.client_id and w.week = g.week
     left join comms as cm on cm.client_id = g.client_id and cm.week = g.week
     left join signals as sg on sg.client_id = g.client_id and sg.week = g.week
     left join unkept as u on u.client_id = g.client_id and u.week = g.week
+    left join intents as i on i.client_id = g.client_id and i.week = g.week
 ),
 
 w as (
@@ -145,9 +159,13 @@ w as (
         sum(unkept_promises) over (partition by client_id order by week rows between 3 preceding and current row)
             as unkept_promises_4w,
         max(unkept_example) over (partition by client_id order by week rows between 3 preceding and current row)
-            as unkept_promise_example
+            as unkept_promise_example,
+        sum(intent_contacts) over intent_window as intent_contacts_recent,
+        max(intent_latest) over intent_window as intent_recent
     from joined
-    window win as (partition by client_id order by week)
+    window win as (partition by client_id order by week),
+           intent_window as (partition by client_id order by week
+                             rows between {{ c['intent_weeks'] - 1 }} preceding and current row)
 ),
 
 features as (
@@ -164,7 +182,12 @@ features as (
         stock_end / nullif(outbound_4w / 4.0, 0) as cover_weeks,
         -- silence so far: the current week counts to «today», not to its Sunday still ahead
         date_diff('day', last_contact_day_30w, least(week_end, {{ today() }})) as silence_days,
-        26 * 7.0 / nullif(contact_days_prior_26w, 0) as usual_contact_gap_days
+        26 * 7.0 / nullif(contact_days_prior_26w, 0) as usual_contact_gap_days,
+        -- the latest words about leaving of the last intent_weeks weeks: what, where, when, which contact
+        intent_recent.quote as intent_quote,
+        intent_recent.source as intent_source,
+        cast(intent_recent.at as date) as intent_said_on,
+        intent_recent.ref as intent_ref
     from w
 ),
 
@@ -223,8 +246,8 @@ with_spike as (  -- the figures of the spike a signal is about (it may be some w
 )
 
 select
-    * exclude (unkept_example, shipped_after_spike, spike_window_closed, reserved_at_spike, open_spike_week,
-               open_spike_reserved, withdrawn_since_spike),
+    * exclude (unkept_example, intent_latest, intent_recent, shipped_after_spike, spike_window_closed,
+               reserved_at_spike, open_spike_week, open_spike_reserved, withdrawn_since_spike),
     coalesce(has_wms and withdrawal_share_2w >= {{ c['withdrawal_share_2w'] }}, false) as s_withdrawal,
     spike_week is not null as s_reservation_spike,
     coalesce(history_weeks >= 8
@@ -241,7 +264,8 @@ select
         and coalesce(silence_days, 999) >= greatest({{ c['silence_min_days'] }},
                                                     {{ c['silence_factor'] }} * usual_contact_gap_days), false)
         as s_silence,
-    coalesce(unkept_promises_4w >= {{ c['unkept_promises_4w'] }}, false) as s_unkept_promises
+    coalesce(unkept_promises_4w >= {{ c['unkept_promises_4w'] }}, false) as s_unkept_promises,
+    coalesce(intent_contacts_recent > 0, false) as s_intent_to_leave
 from with_spike
 {#- a spike's window closes weeks after it: those weeks are built again, so a week that was still running is not left
     without its signal #}

@@ -3,7 +3,8 @@
 {% set wt = c['weights'] %}
 with
 
-recent as (  -- a strong signal keeps weighing on health for 4 weeks: a client who has left stays red
+recent as (  -- a strong signal keeps weighing on health for 4 weeks: a client who has left stays red (the words
+             -- about leaving: for intent_weeks, counted in churn_features)
     select
         *,
         bool_or(s_withdrawal) over w4 as r_withdrawal,
@@ -28,7 +29,9 @@ scored as (
         {{ wt['tone_drop'] }} * s_tone_drop::int as minus_tone,
         {{ wt['conflicts'] }} * s_conflicts::int as minus_complaints,
         {{ wt['unkept_promises'] }} * s_unkept_promises::int as minus_promises,
+        {{ wt['intent_to_leave'] }} * s_intent_to_leave::int as minus_intent,  -- the client's words about leaving
         greatest(0, 100
+            - {{ wt['intent_to_leave'] }} * s_intent_to_leave::int
             - {{ wt['withdrawal'] }} * r_withdrawal::int
             - {{ wt['reservation_spike'] }} * r_reservation_spike::int
             - {{ wt['inbound_stopped'] }} * r_inbound_stopped::int
@@ -39,6 +42,9 @@ scored as (
             - {{ wt['silence'] }} * s_silence::int
             - {{ wt['unkept_promises'] }} * s_unkept_promises::int) as score,
         concat_ws('; ',
+            case when s_intent_to_leave then 'клиент говорил об уходе: «'
+                || {{ clip_words("rtrim(intent_quote, '.')", 80) }} || '» ('
+                || intent_source || ' ' || strftime(intent_said_on, '%d.%m.%Y') || ')' end,
             case when r_withdrawal then 'вывез до ' || cast(round(100 * r_withdrawal_share) as bigint) || ' % остатков за 2 недели' end,
             case when r_reservation_spike then 'резервировал до ' || cast(round(100 * r_reserved_share) as bigint)
                 || ' % остатков за неделю' end,
@@ -79,5 +85,6 @@ select
     minus_tone,
     minus_complaints,
     minus_promises,
+    minus_intent,
     nullif(reasons, '') as top_reasons
 from latest

@@ -1,5 +1,6 @@
 -- every week in which a strong churn signal is on, as an alert with evidence; `dedupe_key` is stable for one
--- episode (consecutive weeks) at one severity, so a repeated condition alerts once and a worse one again
+-- episode (consecutive weeks) at one severity, so a repeated condition alerts once and a worse one again. The
+-- client's words about leaving us are on for intent_weeks (churn.yml): one critical episode however often repeated.
 {% set c = var('churn') %}
 with
 
@@ -32,6 +33,15 @@ fired as (  -- `message`: the figures as a Russian sentence (the type is `alert_
            json_object('weeks_since_inbound', weeks_since_inbound, 'usual_gap_weeks', usual_inbound_gap_weeks,
                        'stock_4w_ago', stock_prev_4w, 'stock_now', stock_end, 'outbound_ratio', outbound_ratio)
     from {{ ref('churn_features') }} where s_inbound_stopped
+    union all
+    select client_id, week, week_end, null, 'intent_to_leave', 'critical',
+           -- the quote itself is the evidence line (warehouse/alerts.py), not said twice
+           'клиент сам говорил, что может уйти от нас (' || intent_source || ' '
+               || strftime(intent_said_on, '%d.%m.%Y') || ')',
+           -- the contract of the renderers (warehouse/alerts.py): exactly these keys
+           json_object('quote', intent_quote, 'source', intent_source,
+                       'occurred_at', strftime(intent_said_on, '%Y-%m-%d'))
+    from {{ ref('churn_features') }} where s_intent_to_leave
 ),
 
 episodes as (  -- gaps-and-islands: consecutive weeks of one alert type and severity form one episode
@@ -44,7 +54,7 @@ episodes as (  -- gaps-and-islands: consecutive weeks of one alert type and seve
 {#- the biggest records of the alert's weeks; for stopped supplies the last ones before they stopped #}
 {%- set evidence_order = "case when e.alert_type = 'inbound_stopped' then epoch(o.at) else o.units end desc, o.ref" %}
 
-evidence as (  -- the WMS records behind each alert (at most 3), each readable on its own
+evidence as (  -- the records behind each alert (at most 3): the WMS ones, each readable on its own
     select e.client_id, e.week, e.alert_type,
            list(o.ref order by {{ evidence_order }})[1:3] as evidence_refs,
            list({'ref': o.ref, 'kind': o.kind, 'at': o.at, 'units': o.units, 'number': o.number}
@@ -65,6 +75,16 @@ evidence as (  -- the WMS records behind each alert (at most 3), each readable o
            and date_trunc('week', o.at) between e.week - interval 7 day and e.week)
        or (e.alert_type = 'reservation_spike' and o.kind = 'reservation' and date_trunc('week', o.at) = e.spike_week)
        or (e.alert_type = 'inbound_stopped' and o.kind = 'receipt' and o.at < e.week + interval 7 day))
+    group by 1, 2, 3
+    union all  -- the contacts in which the client spoke of leaving, the quoted one first (the quote is in `figures`)
+    select e.client_id, e.week, e.alert_type,
+           list(i.ref order by i.occurred_at desc, i.ref desc)[1:3], null
+    from episodes as e
+    join {{ ref('int_leaving_intents') }} as i
+      on i.client_id = e.client_id
+     and cast(date_trunc('week', i.occurred_at) as date)
+         between e.week - interval {{ c['intent_weeks'] - 1 }} week and e.week
+    where e.alert_type = 'intent_to_leave'
     group by 1, 2, 3
 ),
 
