@@ -134,7 +134,7 @@ def launch(
             show_error=False,  # handlers say what went wrong in Russian (russian_errors); nothing else shows
             footer_links=[],  # no footer at all (API, «Built with Gradio», settings, runs): not the curators'
             max_file_size=0,  # no upload (the routes are closed by Guard too)
-            css=CSS,
+            css=CSS + card.CHART_CSS,
             app_kwargs={"middleware": [Middleware(Guard, head=PAGE_HEAD)]},
         )
     finally:

@@ -73,6 +73,30 @@ new MutationObserver(ms => { for (const m of ms) for (const n of m.addedNodes) {
 """
 
 
+# the texts Vega draws on its canvases (the charts' axes and legends are pixels, not page text)
+WATCH_CANVAS = """
+window.__drawn = [];
+const fillText = CanvasRenderingContext2D.prototype.fillText;
+CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
+  window.__drawn.push(String(text));
+  return fillText.call(this, text, ...rest);
+};
+"""
+RU_MONTHS = "янв|фев|мар|апр|май|июн|июл|авг|сен|окт|ноя|дек"
+EN_MONTHS = r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+
+
+def drawn(page, pattern: str, timeout: float = 20) -> list[str]:
+    """The texts drawn on the charts since the last call, once one of them matches."""
+    for _ in range(int(timeout * 5)):
+        texts = page.evaluate("window.__drawn")
+        if any(re.search(pattern, t) for t in texts):
+            page.evaluate("window.__drawn = []")
+            return texts
+        time.sleep(0.2)
+    raise AssertionError(f"no chart text matches {pattern}: {sorted(set(texts))}")
+
+
 def errors_seen(page) -> list[str]:
     shown = page.inner_text("body")
     return page.evaluate("window.__errors") + re.findall(r".{0,40}(?:Error|Ошибка|Не получилось).{0,40}", shown)
@@ -135,6 +159,7 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
 
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.add_init_script(WATCH_ERRORS)
+    page.add_init_script(WATCH_CANVAS)
     log_in(page, url, "anna", "пароль-анны-1")
     shows(page, "ИП Смирнова", 20000)
     page.get_by_role("tab", name="Чат по клиенту").click()  # no client chosen yet: nothing can be asked
@@ -164,6 +189,21 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     for before, d, m, y in re.findall(r"(до )?(\d\d)\.(\d\d)\.(\d{4})", card):
         assert before or date(int(y), int(m), int(d)) <= today, f"{d}.{m}.{y} is after today"
     assert not re.search(r"\d\d\.\d\d\.\d{4} 23:59", card), "a chat day has no made-up time"
+    # the charts in Russian: months by their Russian names, thousands apart by a space, the chosen period
+    texts = drawn(page, rf"^({RU_MONTHS}) 20\d\d$")
+    assert not [t for t in texts if re.search(EN_MONTHS, t) or re.search(r"\d,\d{3}", t)], texts
+    assert any(re.fullmatch(r"\d{1,3}(\u00a0\d{3})+", t) for t in texts), "«1 000», with a no-break space"
+    assert "вывоз клиентом" in texts and "приёмка" in texts
+    page.get_by_label("3 мес.").check()  # weeks by their days now: a shorter period, redrawn
+    texts = drawn(page, rf"^\d\d ({RU_MONTHS})$")
+    assert not [t for t in texts if re.search(EN_MONTHS, t) or re.search(r"\d,\d{3}", t)], texts
+    page.locator("#flows-chart").scroll_into_view_if_needed()
+    shot(page, env, "05-card-charts.png")
+    if env.today_override is None:
+        page.set_viewport_size({"width": 390, "height": 844})
+        drawn(page, rf"^\d\d ({RU_MONTHS})$")  # redrawn to the phone's width
+        shot(page, env, "06-card-charts-phone.png")
+        page.set_viewport_size({"width": 1440, "height": 900})
     cell(page, "timeline", "Склад: отгружено").click()  # a row of the history opens the original
     page.locator("#original-view").get_by_text("отгружено на маркетплейсы").wait_for(timeout=20000)
     page.get_by_label("Новая заметка").fill("Клиент просит скидку на хранение")

@@ -9,23 +9,24 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from chat_app import data, views
+from chat_app import charts, data, views
 from chat_app.access import ClientClosed, current_user, require_client
 from chat_app.errors import russian_errors
 from config.settings import get_settings
 from warehouse.staff import MAX_NOTE_CHARS, Staff, User
 
 PERIODS = {"30 дней": 30, "90 дней": 90, "год": 365, "всё время": None}
-WEEK_AXIS = "%d.%m.%Y"  # the charts' dates as the rest of the app writes them (Vega's own: «Aug 09», English)
+# the charts take their box's width (Vega's "container"): Gradio leaves the chart's own element as wide as its content
+CHART_CSS = "#stock-chart .vega-embed, #flows-chart .vega-embed { width: 100%; }"
 
 
 @dataclass
 class CardTab:
     client_box: gr.Textbox  # the card's lead field (it chooses the client for every tab)
     open_btn: gr.Button
-    filters: list[gr.components.Component]  # sources, period
+    filters: list[gr.components.Component]  # sources, period, the charts' period
     outputs: list[gr.components.Component]  # what a chosen client changes
-    show: Callable  # (user, client_id, sources, period) → (the card or None, the outputs' values)
+    show: Callable  # (user, client_id, sources, period, chart_period) → (the card or None, the outputs' values)
     open_original: Callable  # the handler, for the chat's citations
 
 
@@ -41,10 +42,21 @@ def _refused(message: str) -> tuple:
     return message, "", "", "", views.timeline_table([], None), [], None, None, ""
 
 
+def _charts(client_id: str, card: dict, chart_period: str) -> tuple:
+    """The warehouse charts of an opened card over the chosen months, its open alerts marked."""
+    weeks, months, today = data.wms_weeks(client_id), charts.period_months(chart_period), get_settings().today()
+    return (
+        charts.stock_chart(weeks, card["alerts"], months, today),
+        charts.flows_chart(weeks, card["alerts"], months, today),
+    )
+
+
 def build(staff: Staff, selected: gr.Textbox) -> CardTab:
     """The card's tab about the one chosen client (`selected`, shared by every tab)."""
 
-    def show(user: User, client_id: str, sources: list[str], period: str) -> tuple[dict | None, tuple]:
+    def show(
+        user: User, client_id: str, sources: list[str], period: str, chart_period: str = charts.DEFAULT_PERIOD
+    ) -> tuple[dict | None, tuple]:
         if problem := views.lead_problem(client_id):
             return None, _refused(problem)
         try:
@@ -52,7 +64,6 @@ def build(staff: Staff, selected: gr.Textbox) -> CardTab:
         except ClientClosed as closed:
             return None, _refused(closed.message)
         events = data.timeline(client_id, sources or None, PERIODS.get(period))
-        weeks = data.wms_weeks(client_id)
         notes = views.card_notes(staff.notes_of(client_id), get_settings().tz)
         return card, (
             views.card_head(card, client_id),
@@ -61,14 +72,25 @@ def build(staff: Staff, selected: gr.Textbox) -> CardTab:
             views.card_alerts(card["alerts"], card["curator_name"], get_settings().today()) + "\n\n" + notes,
             views.timeline_table(events, get_settings().today()),
             views.timeline_refs(events),
-            views.weekly(weeks, views.STOCK),
-            views.weekly(weeks, views.FLOWS),
+            *_charts(client_id, card, chart_period),
             "",
         )
 
     @russian_errors
-    def open_card(client_id: str, sources: list[str], period: str, request: gr.Request):
-        return show(current_user(staff, request), (client_id or "").strip(), sources, period)[1]
+    def open_card(client_id: str, sources: list[str], period: str, chart_period: str, request: gr.Request):
+        return show(current_user(staff, request), (client_id or "").strip(), sources, period, chart_period)[1]
+
+    @russian_errors
+    def redraw_charts(client_id: str, chart_period: str, request: gr.Request):
+        user = current_user(staff, request)
+        client_id = (client_id or "").strip()
+        if views.lead_problem(client_id):
+            return None, None
+        try:
+            card = require_client(user, client_id)
+        except ClientClosed:
+            return None, None
+        return _charts(client_id, card, chart_period)
 
     @russian_errors
     def add_note(client_id: str, text: str, request: gr.Request):
@@ -125,23 +147,15 @@ def build(staff: Staff, selected: gr.Textbox) -> CardTab:
             with gr.Column(min_width=320):
                 alerts = gr.Markdown(elem_id="card-alerts")
         profile = gr.Markdown()
+        chart_period = gr.Radio(
+            choices=list(charts.PERIODS), value=charts.DEFAULT_PERIOD, label="Склад за период", elem_id="chart-period"
+        )
         with gr.Row():
-            stock_chart = gr.LinePlot(
-                x="неделя",
-                y="единиц",
-                color="ряд",
-                label="Остаток на складе, ед.",
-                color_title="",
-                x_axis_format=WEEK_AXIS,
-            )
-            flows_chart = gr.LinePlot(
-                x="неделя",
-                y="единиц",
-                color="ряд",
-                label="Отгрузки, вывоз, приёмка и резервы за неделю, ед.",
-                color_title="",
-                color_map=views.FLOW_COLORS,
-                x_axis_format=WEEK_AXIS,
+            stock_chart = gr.Plot(label="Остаток на складе, ед.", elem_id="stock-chart", min_width=320)
+            flows_chart = gr.Plot(
+                label="Движение товара за неделю, ед.",
+                elem_id="flows-chart",
+                min_width=320,
             )
         timeline_df = gr.Dataframe(
             label="История клиента (нажмите на строку — откроется запись целиком: расшифровка встречи, "
@@ -167,7 +181,20 @@ def build(staff: Staff, selected: gr.Textbox) -> CardTab:
     card_outputs = [head, profile, health, alerts, timeline_df, timeline_refs, stock_chart, flows_chart, note_status]
     # the field and the button choose the client for every tab (chat_app/ui/selection.py); another filter shows the
     # chosen client's card again (and is the API's way to a card)
-    gr.on([sources.change, period.change], open_card, [selected, sources, period], card_outputs, api_name="open_card")
+    gr.on(
+        [sources.change, period.change],
+        open_card,
+        [selected, sources, period, chart_period],
+        card_outputs,
+        api_name="open_card",
+    )
+    chart_period.change(
+        redraw_charts,
+        [selected, chart_period],
+        [stock_chart, flows_chart],
+        api_name="card_charts",
+        api_visibility="private",
+    )
     timeline_df.select(
         pick_event,
         [selected, timeline_refs],
@@ -180,5 +207,10 @@ def build(staff: Staff, selected: gr.Textbox) -> CardTab:
     edit_btn.click(edit_note, [note_no, note_new], [note_new, note_status], api_name="edit_note")
     delete_btn.click(delete_note, [note_no], [note_new, note_status], api_name="delete_note")
     return CardTab(
-        client_box, open_btn, [sources, period], [*card_outputs, ref_box, original_view], show, open_original
+        client_box,
+        open_btn,
+        [sources, period, chart_period],
+        [*card_outputs, ref_box, original_view],
+        show,
+        open_original,
     )

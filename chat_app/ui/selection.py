@@ -16,28 +16,28 @@ from warehouse.staff import Staff
 
 
 def wire(app: gr.Blocks, staff: Staff, selected: gr.Textbox, clients: ClientsTab, card: CardTab, chat: ChatTab, tabs):
-    def choose(request: gr.Request, client_id, sources: list[str], period: str) -> tuple:
+    def choose(request: gr.Request, client_id, sources: list[str], period: str, chart_period: str) -> tuple:
         user = current_user(staff, request)
         client_id = str(client_id or "").strip()
-        found, card_view = card.show(user, client_id, sources, period)
+        found, card_view = card.show(user, client_id, sources, period, chart_period)
         chosen = client_id if found is not None else ""
         return (chosen, client_id, client_id, *card_view, "", "", *chat.show(request, user, chosen, found))
 
     @russian_errors
-    def typed(client_id: str, sources: list[str], period: str, request: gr.Request):
-        return choose(request, client_id, sources, period)
+    def typed(client_id: str, sources: list[str], period: str, chart_period: str, request: gr.Request):
+        return choose(request, client_id, sources, period, chart_period)
 
     @russian_errors
-    def picked(sources: list[str], period: str, evt: gr.SelectData, request: gr.Request):
+    def picked(sources: list[str], period: str, chart_period: str, evt: gr.SelectData, request: gr.Request):
         client_id = evt.row_value[0] if evt.row_value else ""
-        return *choose(request, client_id, sources, period), gr.Tabs(selected="card")
+        return *choose(request, client_id, sources, period, chart_period), gr.Tabs(selected="card")
 
     @russian_errors
-    def linked(sources: list[str], period: str, request: gr.Request):
+    def linked(sources: list[str], period: str, chart_period: str, request: gr.Request):
         lead = request.query_params.get("lead")
         if not lead:
             return tuple(gr.skip() for _ in range(len(outputs) + 1))
-        return *choose(request, lead, sources, period), gr.Tabs(selected="card")
+        return *choose(request, lead, sources, period, chart_period), gr.Tabs(selected="card")
 
     outputs = [selected, card.client_box, chat.client_box, *card.outputs, *chat.outputs]
     for name, trigger, box in (
