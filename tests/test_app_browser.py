@@ -198,11 +198,11 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     texts = drawn(page, rf"^\d\d ({RU_MONTHS})$")
     assert not [t for t in texts if re.search(EN_MONTHS, t) or re.search(r"\d,\d{3}", t)], texts
     page.locator("#flows-chart").scroll_into_view_if_needed()
-    shot(page, env, "05-card-charts.png")
+    shot(page, env, "09-card-charts.png")
     if env.today_override is None:
         page.set_viewport_size({"width": 390, "height": 844})
         drawn(page, rf"^\d\d ({RU_MONTHS})$")  # redrawn to the phone's width
-        shot(page, env, "06-card-charts-phone.png")
+        shot(page, env, "10-card-charts-phone.png")
         page.set_viewport_size({"width": 1440, "height": 900})
     cell(page, "timeline", "Склад: отгружено").click()  # a row of the history opens the original
     page.locator("#original-view").get_by_text("отгружено на маркетплейсы").wait_for(timeout=20000)
