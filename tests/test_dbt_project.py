@@ -1,7 +1,7 @@
 """The dbt models, run as Dagster assets, over data from every source: timeline, daily activity, client dimension."""
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -137,3 +137,21 @@ def test_daily_activity_and_client_dimension(all_sources):
     [client] = query(settings, "select * from marts.dim_clients where client_id = '12345'")
     assert client["curator_name"] == "Анна Соколова" and client["telegram_chats"] == 1
     assert client["wms_client_ids"] == world.clients[0].wms_id and "Ozon" in client["marketplaces"]
+
+
+def test_a_call_summarised_again_on_another_day_is_one_event(all_sources, instance):
+    """A call moved in Bitrix24 after its summary (START_TIME edited) is summarised again under its new day: the
+    history keeps one event for it, with the latest summary (two broke the timeline's unique key and the build)."""
+    _, settings = all_sources
+    with connect(settings.warehouse_path) as con:
+        later = datetime.now() + timedelta(minutes=1)  # summarised after what the marts hold
+        for n, (day, text) in enumerate((("2026-11-24", "Обсудили отгрузку"), ("2026-11-25", "Перенесли: тариф"))):
+            con.execute(
+                "insert or replace into raw.bitrix_activity_summaries (summary_key, day, client_id, kind, "
+                "activity_ids, title, summary, summary_text, summarized_at) values ('call:1', ?, '12345', 'call', "
+                "'[1]', 'Звонок', '{}', ?, ?)",
+                [day, text, later + timedelta(minutes=n)],
+            )
+    assert build(instance).success
+    calls = query(settings, "select summary from marts.fct_client_timeline where ref = 'bitrix:1'")
+    assert calls == [{"summary": "Перенесли: тариф"}]

@@ -43,8 +43,12 @@ activities as (
         a.ref,
         greatest(a.loaded_at, s.loaded_at) as loaded_at
     from {{ ref('stg_bitrix24__activities') }} as a
-    left join {{ ref('stg_bitrix24__activity_summaries') }} as s
-        on s.kind = 'call' and s.summary_key = {{ source_ref('call', 'a.activity_id') }}
+    left join (  -- a call rescheduled in Bitrix24 after it was summarised has a summary per day: the latest counts
+        select * from {{ ref('stg_bitrix24__activity_summaries') }}
+        where kind = 'call'
+        qualify row_number() over (partition by summary_key order by loaded_at desc, day desc) = 1
+    ) as s
+        on s.summary_key = {{ source_ref('call', 'a.activity_id') }}
     left join {{ ref('stg_bitrix24__call_transcripts') }} as t on t.activity_id = a.activity_id
     where a.client_id is not null and a.started_at is not null
 ),
