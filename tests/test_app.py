@@ -174,7 +174,7 @@ def test_the_app_answers_while_a_run_holds_the_warehouse(running_app, env):
         with pytest.raises(duckdb.IOException):  # the warehouse itself is locked now
             duckdb.connect(str(env.warehouse_path), read_only=True)
         anna = Client(url, auth=("anna", "пароль-анны-1"), verbose=False)
-        assert [row[0] for row in anna.predict("", api_name="/list_clients")["data"]] == ["10234"]
+        assert [row[0] for row in anna.predict("", api_name="/list_clients")[0]["data"]] == ["10234"]
         head, *_ = anna.predict("10234", [], "всё время", api_name="/open_card")
         assert "ИП Смирнова" in head
     finally:
@@ -231,12 +231,12 @@ def test_admin_page_shows_unmapped_users_and_runs_and_maps(running_app, env, ins
         anna.predict("anna", True, api_name="/set_access")
 
     # a curator's «see all clients» is the admin's setting
-    assert [row[0] for row in anna.predict("", api_name="/list_clients")["data"]] == ["10234"]
+    assert [row[0] for row in anna.predict("", api_name="/list_clients")[0]["data"]] == ["10234"]
     assert "anna теперь видит всех клиентов" in boss.predict("anna", True, api_name="/set_access")
-    assert {row[0] for row in anna.predict("", api_name="/list_clients")["data"]} == {"10234", "10517"}
+    assert {row[0] for row in anna.predict("", api_name="/list_clients")[0]["data"]} == {"10234", "10517"}
     assert "ДомТекстиль" in anna.predict("10517", [], "всё время", api_name="/open_card")[0]
     boss.predict("anna", False, api_name="/set_access")
-    assert [row[0] for row in anna.predict("", api_name="/list_clients")["data"]] == ["10234"]
+    assert [row[0] for row in anna.predict("", api_name="/list_clients")[0]["data"]] == ["10234"]
     with pytest.raises(Exception, match="пользователя nobody нет"):
         boss.predict("nobody", True, api_name="/set_access")
 
