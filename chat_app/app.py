@@ -91,6 +91,35 @@ TOAST_TITLES_JS = """<script>
 CSS = "#signed-in { text-align: right; align-self: center; }"  # the account line (chat_app/ui/account.py)
 
 
+# The phone (390 px wide). The client list keeps the name, the health badge and the last contact (the lead ID, the
+# alerts, the curator and the reasons stay in the card and the export) and its headers break between words only
+# (Gradio's fixed column widths squeezed them to one letter per line, and the tall sticky header caught the taps
+# meant for the rows). The tabs are made compact so that all of them fit: Gradio moves the ones that do not fit into
+# a «⋯» menu, and the chat was hidden there.
+PHONE_CSS = """
+#clients .cell-menu-button { display: none; }  /* its sort leaves the colours behind: the list sorts by «Порядок» */
+@media (max-width: 640px) {
+  #clients th[data-heading="0"], #clients th[data-heading="3"], #clients th[data-heading="5"],
+  #clients th[data-heading="6"], #clients .body-cell[data-col="0"], #clients .body-cell[data-col="3"],
+  #clients .body-cell[data-col="5"], #clients .body-cell[data-col="6"] { display: none; }
+  #clients table, #clients .virtual-body { width: 100% !important; }
+  #clients th, #clients .body-cell { min-width: 0 !important; max-width: none !important; }
+  /* the same shares for the header and the rows (Gradio draws them as two tables), the date on one line */
+  #clients .header-table, #clients thead { display: block; width: 100% !important; margin: 0 !important; }
+  #clients thead tr { display: flex; width: 100%; padding: 0 !important; }
+  #clients th[data-heading="1"] { flex: 0 0 40% !important; width: 40% !important; }
+  #clients th[data-heading="2"] { flex: 0 0 28% !important; width: 28% !important; }
+  #clients th[data-heading="4"] { flex: 0 0 32% !important; width: 32% !important; }
+  #clients .body-cell[data-col="1"] { flex: 0 0 40% !important; width: 40% !important; }
+  #clients .body-cell[data-col="2"] { flex: 0 0 28% !important; width: 28% !important; }
+  #clients .body-cell[data-col="4"] { flex: 0 0 32% !important; width: 32% !important; white-space: nowrap; }
+  #clients th span { word-break: keep-all !important; overflow-wrap: normal !important; }
+  #clients td span, #clients .body-cell span { word-break: normal !important; overflow-wrap: break-word !important; }
+  .tab-wrapper .tab-container button { padding: 4px 6px !important; font-size: 13px !important; }
+}
+"""
+
+
 def build_app(staff: Staff | None = None) -> tuple[gr.Blocks, Staff]:
     settings = get_settings()
     staff = staff or Staff(AppDB(settings.resolved_app_db_url))
@@ -134,7 +163,7 @@ def launch(
             show_error=False,  # handlers say what went wrong in Russian (russian_errors); nothing else shows
             footer_links=[],  # no footer at all (API, «Built with Gradio», settings, runs): not the curators'
             max_file_size=0,  # no upload (the routes are closed by Guard too)
-            css=CSS + card.CHART_CSS,
+            css=CSS + card.CHART_CSS + PHONE_CSS,
             app_kwargs={"middleware": [Middleware(Guard, head=PAGE_HEAD)]},
         )
     finally:

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 import duckdb
 
-from chat_app.views import as_code, as_text
+from chat_app.views import ALL, RISKIEST, as_code, as_text, filter_clients, order_clients
 from config.settings import get_settings
 from rag.index import Hit, RagIndex
 from warehouse import alerts
 from warehouse.aliases import provisional_wms_id
 from warehouse.refs import make_ref, parse_ref, ref_prefix
 from warehouse.staff import User
-
-BAND_ORDER = {"красный": 0, "жёлтый": 1, "зелёный": 2}
 
 
 def _query(sql: str, params: list | None = None) -> list[dict]:
@@ -43,8 +42,16 @@ def may_open(user: User, client: dict) -> bool:
     return get_settings().unlinked_visible_to_all and provisional_wms_id(client["client_id"]) is not None
 
 
-def clients(user: User, search: str = "") -> list[dict]:
-    """The clients this user may open, the riskiest first."""
+def clients(
+    user: User,
+    search: str = "",
+    scope: str = ALL,
+    bands: Iterable[str] = (),
+    alerts_only: bool = False,
+    order: str = RISKIEST,
+) -> list[dict]:
+    """The clients this user may open, the riskiest first or in the chosen order (views.ORDERS); the list's filters
+    (views.filter_clients) narrow them."""
     rows = _query(
         """select c.client_id, coalesce(c.title, 'лид ' || c.client_id) as title, c.curator_name, c.curator_id,
                   h.score, h.band, h.trend_vs_last_week, h.top_reasons, lc.last_contact,
@@ -61,15 +68,8 @@ def clients(user: User, search: str = "") -> list[dict]:
         for r in rows
         if may_open(user, r) and (not needle or needle in r["client_id"] or needle in r["title"].lower())
     ]
-    out.sort(
-        key=lambda r: (
-            BAND_ORDER.get(r["band"], 3),
-            r["score"] if r["score"] is not None else 101,
-            -(r["open_alerts"] or 0),
-            r["client_id"],
-        )
-    )
-    return out
+    out = filter_clients(out, user.bitrix_user_id, scope, bands, alerts_only)
+    return order_clients(out, order)
 
 
 def client(user: User, client_id: str) -> dict | None:

@@ -112,6 +112,104 @@ def clients_table(rows: list[dict]):
     return table.style.apply(lambda _: colors, subset=["Здоровье"])
 
 
+def _risk(r: dict) -> tuple:
+    band = {band: n for n, band in enumerate(BAND_COLORS)}.get(r["band"], 3)
+    return band, r["score"] if r["score"] is not None else 101, -(r["open_alerts"] or 0), r["client_id"]
+
+
+def _lead(r: dict) -> tuple:
+    return len(r["client_id"]), r["client_id"]  # numerically (leads are digits), the provisional WMS ids after them
+
+
+def _days_ago(r: dict) -> int:
+    return -r["last_contact"].toordinal() if r["last_contact"] else 1  # never contacted: the last of the recent
+
+
+# The list's orders, each by one column (the band's order is the score's); ties by lead. Sorted here, not by Gradio's
+# header menu: Gradio 6.31 reorders a sorted table's cells but not their colours, so the bands would colour other rows.
+ORDERS = {
+    "сначала самые рискованные": _risk,
+    "сначала самые здоровые": lambda r: (-(r["score"] if r["score"] is not None else -1), _lead(r)),
+    "больше тревог": lambda r: (-(r["open_alerts"] or 0), _risk(r)),
+    "давно без контакта": lambda r: (r["last_contact"] or date.min, _lead(r)),
+    "недавний контакт": lambda r: (_days_ago(r), _lead(r)),
+    "по названию": lambda r: (r["title"].lower(), _lead(r)),
+    "по ID лида": _lead,
+    "по куратору": lambda r: (r["curator_name"] is None, (r["curator_name"] or "").lower(), _risk(r)),
+}
+RISKIEST = next(iter(ORDERS))
+
+
+def order_clients(rows: list[dict], order: str = RISKIEST) -> list[dict]:
+    """The rows in the chosen order (an unknown one: the riskiest first); ties keep a fixed order."""
+    return sorted(rows, key=ORDERS.get(order, ORDERS[RISKIEST]))
+
+
+BANDS = tuple(BAND_COLORS)
+MINE, ALL = "Мои клиенты", "Все доступные"
+
+
+def filter_clients(
+    rows: list[dict], curator_id: int | None, scope: str = ALL, bands: Iterable[str] = (), alerts_only: bool = False
+) -> list[dict]:
+    """The rows the list's filters keep, in their order: «мои» are the clients whose curator is this user (by the
+    Bitrix24 curator id); bands keep those health colours (none or all of them chosen: every row, also one without a
+    score); «есть тревоги» keeps the clients with open alerts. Only narrows the rows it is given (the access check
+    has already chosen them)."""
+    chosen = set(bands) & set(BANDS)
+    every_band = not chosen or chosen == set(BANDS)
+    return [
+        r
+        for r in rows
+        if (scope != MINE or (curator_id is not None and r["curator_id"] == curator_id))
+        and (every_band or r["band"] in chosen)
+        and (not alerts_only or (r["open_alerts"] or 0) > 0)
+    ]
+
+
+EXPORT_COLUMNS = [
+    "ID лида",
+    "Клиент",
+    "Здоровье",
+    "Оценка",
+    "Изменение за неделю",
+    "Тревоги",
+    "Последний контакт",
+    "Куратор",
+    "Причины",
+]
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_cell_text(value: str) -> str:
+    """Outside text (a Bitrix24 title, reasons) that a spreadsheet would run as a formula is kept as text."""
+    return "'" + value if value.startswith(_FORMULA) else value
+
+
+def export_table(rows: list[dict]) -> pd.DataFrame:
+    """The shown rows for CSV/XLSX, Russian headers, one value per cell (score and its change as numbers, the date
+    as a date)."""
+    return pd.DataFrame(
+        [
+            {
+                "ID лида": r["client_id"],
+                "Клиент": _as_cell_text(
+                    r["title"] + (" · не привязан к лиду" if provisional_wms_id(r["client_id"]) else "")
+                ),
+                "Здоровье": r["band"] or "",
+                "Оценка": r["score"],
+                "Изменение за неделю": r["trend_vs_last_week"],
+                "Тревоги": r["open_alerts"] or 0,
+                "Последний контакт": r["last_contact"],
+                "Куратор": _as_cell_text(r["curator_name"] or ""),
+                "Причины": _as_cell_text(r["top_reasons"] or ""),
+            }
+            for r in rows
+        ],
+        columns=EXPORT_COLUMNS,
+    ).astype({"Оценка": "Int64", "Изменение за неделю": "Int64"})
+
+
 # the card's own formatting around values from outside (Bitrix24, chats, model extractions) shown as text
 
 

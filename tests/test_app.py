@@ -132,8 +132,11 @@ def test_every_route_needs_a_login(running_app):
 def test_a_curator_sees_own_clients_and_a_note_appears_on_the_card(running_app):
     url, staff = running_app
     anna = Client(url, auth=("anna", "пароль-анны-1"), verbose=False)
-    table = anna.predict("", api_name="/list_clients")
+    table, csv_file, _ = anna.predict(
+        "", "Все доступные", [], False, "сначала самые рискованные", api_name="/list_clients"
+    )
     assert [row[0] for row in table["data"]] == ["10234"], "the other curator's client is not listed"
+    assert "10517" not in open(csv_file, encoding="utf-8-sig").read(), "nor in the download"
     head, profile, health, alerts, *_ = anna.predict("10234", [], "всё время", api_name="/open_card")
     assert "ИП Смирнова" in head and "Wildberries" in profile and "Здоровье" in head and "Почему под риском" in health
     closed = anna.predict("10517", [], "всё время", api_name="/open_card")
@@ -148,7 +151,10 @@ def test_a_curator_sees_own_clients_and_a_note_appears_on_the_card(running_app):
     *_, alerts_and_notes, _, _, _, _ = anna.predict("10234", [], "всё время", api_name="/open_card")
     assert "скидку 10%" in alerts_and_notes
     boss = Client(url, auth=("boss", "пароль-босса-1"), verbose=False)
-    assert {row[0] for row in boss.predict("", api_name="/list_clients")["data"]} == {"10234", "10517"}
+    every = boss.predict("", "Все доступные", [], False, "по ID лида", api_name="/list_clients")[0]
+    assert [row[0] for row in every["data"]] == ["10234", "10517"]
+    mine = boss.predict("", "Мои клиенты", [], False, "по ID лида", api_name="/list_clients")[0]
+    assert mine["data"] == [] or mine["data"] == [[""] * 7] or not any(r[0] for r in mine["data"]), "none is his"
     staff.add("igor", "curator", "пароль-игоря-1", bitrix_user_id=1)  # a colleague may not delete anna's note
     igor = Client(url, auth=("igor", "пароль-игоря-1"), verbose=False)
     with pytest.raises(Exception, match="только свои"):
@@ -178,7 +184,7 @@ def test_the_app_answers_while_a_run_holds_the_warehouse(running_app, env):
         with pytest.raises(duckdb.IOException):  # the warehouse itself is locked now
             duckdb.connect(str(env.warehouse_path), read_only=True)
         anna = Client(url, auth=("anna", "пароль-анны-1"), verbose=False)
-        assert [row[0] for row in anna.predict("", api_name="/list_clients")["data"]] == ["10234"]
+        assert [row[0] for row in anna.predict("", api_name="/list_clients")[0]["data"]] == ["10234"]
         head, *_ = anna.predict("10234", [], "всё время", api_name="/open_card")
         assert "ИП Смирнова" in head
     finally:
@@ -238,12 +244,12 @@ def test_admin_page_shows_unmapped_users_and_runs_and_maps(running_app, env, ins
         anna.predict("anna", True, api_name="/set_access")
 
     # a curator's «see all clients» is the admin's setting
-    assert [row[0] for row in anna.predict("", api_name="/list_clients")["data"]] == ["10234"]
+    assert [row[0] for row in anna.predict("", api_name="/list_clients")[0]["data"]] == ["10234"]
     assert "anna теперь видит всех клиентов" in boss.predict("anna", True, api_name="/set_access")
-    assert {row[0] for row in anna.predict("", api_name="/list_clients")["data"]} == {"10234", "10517"}
+    assert {row[0] for row in anna.predict("", api_name="/list_clients")[0]["data"]} == {"10234", "10517"}
     assert "ДомТекстиль" in anna.predict("10517", [], "всё время", api_name="/open_card")[0]
     boss.predict("anna", False, api_name="/set_access")
-    assert [row[0] for row in anna.predict("", api_name="/list_clients")["data"]] == ["10234"]
+    assert [row[0] for row in anna.predict("", api_name="/list_clients")[0]["data"]] == ["10234"]
     with pytest.raises(Exception, match="пользователя nobody нет"):
         boss.predict("nobody", True, api_name="/set_access")
 

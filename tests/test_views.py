@@ -103,6 +103,75 @@ def test_client_list_in_russian_with_the_band_coloured():
     assert views.clients_table([]).data.empty
 
 
+def test_the_list_filters_narrow_the_rows_they_are_given():
+    rows = [
+        client_row(),
+        client_row(client_id="11820", band="зелёный", score=88, open_alerts=0),
+        client_row(client_id="10517", curator_id=2, band="жёлтый", score=50, open_alerts=None),
+        client_row(client_id="10600", curator_id=None, band=None, score=None, open_alerts=1),
+    ]
+    ids = lambda kept: [r["client_id"] for r in kept]  # noqa: E731
+    assert ids(views.filter_clients(rows, 1)) == ["10234", "11820", "10517", "10600"]
+    assert ids(views.filter_clients(rows, 1, views.MINE)) == ["10234", "11820"]
+    assert views.filter_clients(rows, None, views.MINE) == [], "no Bitrix24 user: no client of one's own"
+    assert ids(views.filter_clients(rows, 1, bands=["красный", "жёлтый"])) == ["10234", "10517"]
+    assert ids(views.filter_clients(rows, 1, bands=list(views.BANDS))) == ids(rows), "every colour: also no score"
+    assert ids(views.filter_clients(rows, 1, bands=["фиолетовый"])) == ids(rows)
+    assert ids(views.filter_clients(rows, 1, alerts_only=True)) == ["10234", "10600"]
+    assert ids(views.filter_clients(rows, 1, views.MINE, ["красный"], True)) == ["10234"]
+
+
+def test_the_list_orders_by_any_column_the_health_by_its_score():
+    rows = [
+        client_row(client_id="9", title="Бета", band="жёлтый", score=45, open_alerts=0, last_contact=None),
+        client_row(client_id="10", title="альфа", band="красный", score=20, open_alerts=1, curator_name="Яна"),
+        client_row(client_id="11", title="Гамма", band="зелёный", score=90, open_alerts=3, curator_name=None),
+        client_row(client_id="W:S1", title="Дельта", band=None, score=None, last_contact=date(2026, 12, 1)),
+    ]
+    order = lambda name: [r["client_id"] for r in views.order_clients(rows, name)]  # noqa: E731
+    assert order("сначала самые рискованные") == ["10", "9", "11", "W:S1"]
+    assert order("сначала самые здоровые") == ["11", "9", "10", "W:S1"]
+    assert order("больше тревог") == ["11", "W:S1", "10", "9"]
+    assert order("давно без контакта") == ["9", "10", "11", "W:S1"]
+    assert order("недавний контакт") == ["W:S1", "10", "11", "9"]
+    assert order("по названию") == ["10", "9", "11", "W:S1"]
+    assert order("по ID лида") == ["9", "10", "11", "W:S1"]
+    assert order("по куратору") == ["9", "W:S1", "10", "11"], "Анна, Яна, then no curator"
+    assert order("что-то ещё") == order("сначала самые рискованные")
+    assert set(views.ORDERS) >= {views.RISKIEST}
+
+
+def test_the_export_has_russian_headers_and_no_formula(tmp_path):
+    from chat_app import export
+
+    rows = [
+        client_row(title='=HYPERLINK("http://evil")', top_reasons="+7 дней тишины"),
+        client_row(client_id="10517", score=None, band=None, trend_vs_last_week=None, last_contact=None),
+    ]
+    table = views.export_table(rows)
+    assert list(table.columns) == views.EXPORT_COLUMNS
+    assert table.iloc[0]["Клиент"] == '\'=HYPERLINK("http://evil")' and table.iloc[0]["Причины"] == "'+7 дней тишины"
+    raw = export.write_csv(rows, tmp_path / "list.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "Excel reads UTF-8 Cyrillic only after a BOM"
+    lines = raw.decode("utf-8-sig").splitlines()
+    assert lines[0] == "ID лида;Клиент;Здоровье;Оценка;Изменение за неделю;Тревоги;Последний контакт;Куратор;Причины"
+    assert lines[1].split(";")[2:7] == ["красный", "35", "-12", "2", "20.11.2026"]
+    assert lines[2].split(";")[:7] == ["10517", "ИП Смирнова", "", "", "", "2", ""]
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(export.write_xlsx(rows, tmp_path / "list.xlsx")).active
+    assert sheet.title == "Клиенты" and sheet["A1"].value == "ID лида"
+    assert sheet["B2"].data_type == "s" and sheet["B2"].value.startswith("'="), "text, not a formula"
+    assert sheet["D2"].value == 35 and sheet["G2"].value == datetime(2026, 11, 20)
+    assert sheet["G2"].number_format == "DD.MM.YYYY"
+    csv_path, xlsx_path = export.files(rows, date(2026, 12, 4))
+    assert csv_path.endswith("/клиенты-04.12.2026.csv") and xlsx_path.endswith("/клиенты-04.12.2026.xlsx")
+    import os
+    import stat
+
+    assert stat.S_IMODE(os.stat(os.path.dirname(csv_path)).st_mode) == 0o700, "only the app's user reads it"
+
+
 def test_card_head_profile_health_and_alerts():
     card = {"title": "ООО *Звезда* ![x](http://evil/x.png)", "curator_name": None, "curator_id": 77}
     head = views.card_head(card, "10234")
