@@ -44,8 +44,9 @@ SCROLL_TO_ORIGINAL = (
     "() => { const e = document.getElementById('original-panel');"
     " if (e) e.scrollIntoView({block: 'nearest', behavior: 'instant'}); }"
 )
-# the history's columns: short ones fixed, the summary takes the rest and wraps (1440 px: no sideways scroll)
-TIMELINE_WIDTHS = ["96px", "84px", "22%", "auto", "92px"]
+# the history's columns as shares of the table's width (Gradio sizes an unsized column by its unwrapped text, the
+# summary's then overflows sideways): short ones narrow, the summary the most, and it wraps
+TIMELINE_WIDTHS = ["13%", "11%", "20%", "42%", "13%"]
 
 
 def _refused(message: str) -> tuple:
@@ -201,7 +202,13 @@ def build(staff: Staff, selected: gr.Textbox) -> CardTab:
                             if not n["mine"]:
                                 continue
                             if editing == n["id"]:
-                                box = gr.Textbox(n["text"], label="Текст заметки", lines=3, max_length=MAX_NOTE_CHARS)
+                                box = gr.Textbox(
+                                    n["text"],
+                                    label="Текст заметки",
+                                    lines=3,
+                                    max_length=MAX_NOTE_CHARS,
+                                    interactive=True,
+                                )
                                 with gr.Row():
                                     save = gr.Button("Сохранить", variant="primary", size="sm", scale=0)
                                     cancel = gr.Button("Отмена", size="sm", scale=0)
