@@ -223,6 +223,8 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     ]
     field, listed = page.get_by_label("Новая заметка").bounding_box(), notes.locator(NOTE).first.bounding_box()
     assert field["x"] > listed["x"] + listed["width"] - 1 and field["y"] < listed["y"] + listed["height"], "beside"
+    cell(page, "timeline", "Заметка: boss").click()  # the shot with an original open beside the history
+    page.locator("#original-view").get_by_text("Проверить тариф").wait_for(timeout=20000)
     shot(page, env, "02-card.png")
     mine = notes.locator(NOTE).filter(has_text="скидку 10%")
     mine.get_by_role("button", name="Удалить").click()

@@ -280,7 +280,7 @@ def build(staff: Staff, selected: gr.Textbox) -> CardTab:
             )
         # the history and, next to it (under it on a phone), the original of the row clicked
         with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=360):
+            with gr.Column(scale=2, min_width=360):
                 timeline_df = gr.Dataframe(
                     label="История клиента (нажмите на строку — запись откроется целиком рядом)",
                     interactive=False,
@@ -290,11 +290,10 @@ def build(staff: Staff, selected: gr.Textbox) -> CardTab:
                     max_height=640,
                     elem_id="timeline",
                 )
-            with gr.Column(scale=2, min_width=320, elem_id="original-panel"):
-                gr.Markdown("#### Запись целиком")
+            with gr.Column(scale=1, min_width=320, elem_id="original-panel"):
+                gr.Markdown("#### Запись целиком\nНажмите на строку истории — запись откроется здесь.")
                 ref_box = gr.Textbox(visible=False)  # the opened record's reference: for the API, never shown
                 original_view = gr.Markdown(
-                    "Нажмите на строку истории — здесь откроется запись: расшифровка встречи, переписка, письмо.",
                     elem_id="original-view",
                     max_height=640,
                     container=True,
