@@ -257,7 +257,7 @@ def build(staff: Staff, selected: gr.Textbox) -> CardTab:
                 note_btn = gr.Button("Сохранить заметку")
                 note_status = gr.Markdown()
                 # the API's way to change a note (the list's buttons do it in the page): never shown
-                note_id_box = gr.Number(visible=False, precision=0)
+                note_id_box = gr.Textbox(visible=False)
                 note_edit_box = gr.Textbox(visible=False)
         profile = gr.Markdown()
         with gr.Row():
