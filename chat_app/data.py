@@ -9,7 +9,17 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from chat_app.views import ALL, RISKIEST, as_code, as_text, filter_clients, order_clients
+from chat_app.views import (
+    ALL,
+    RISKIEST,
+    as_code,
+    as_text,
+    bitrix_portal,
+    filter_clients,
+    link_out,
+    order_clients,
+    with_link,
+)
 from config.settings import get_settings
 from rag.index import Hit, RagIndex
 from warehouse import alerts
@@ -158,7 +168,8 @@ def _covers(deep_ref: str, message_id: int) -> bool:
 
 def original(client_id: str, ref: str) -> str:
     """The original behind a timeline row or a citation, as Markdown: the whole meeting (summary and transcript),
-    chat conversation, letter, call, note or warehouse week, with the cited passage marked."""
+    chat conversation, letter, call, note or warehouse week, with the cited passage marked, and its link out where
+    it has one (the lead in Bitrix24, the message in Telegram)."""
     ref = (ref or "").strip()
     if not ref:
         return "Выберите запись в истории или источник ответа"
@@ -169,6 +180,9 @@ def original(client_id: str, ref: str) -> str:
         if meeting and meeting.kind == "meeting" and (text := transcript(client_id, meeting.parts[0])):
             return f"### Расшифровка встречи\n\n{as_text(text)}"
         return f"Оригинал {as_code(ref)} пока не найден: поисковый индекс обновляется раз в час."
+    portal = bitrix_portal(settings.bitrix_webhook_url)
+    # a chat day or a run of messages links to its first message
+    link = link_out(ref, client_id, portal) or link_out(hits[0].source_ref or "", client_id, portal)
     title = re.sub(r" — с \d+:\d\d(:\d\d)?$", "", hits[0].title or "")
     lines, previous = [f"### {as_text(title)}"], []  # the title says what it is; the reference is for machines
     for h in hits:
@@ -183,4 +197,4 @@ def original(client_id: str, ref: str) -> str:
             overlap = 0
         lines += [f"> **{as_text(r)}**" if cited else as_text(r) for r in rows[overlap:]]
         previous = rows
-    return "\n\n".join(lines)
+    return with_link("\n\n".join(lines), link)

@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import date, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -17,6 +18,7 @@ from rag.citations import citation_label, sources_once
 from warehouse import alerts as words
 from warehouse.aliases import EXTERNAL_ID_MAX_CHARS, LEAD_ID_RULE, is_lead_id, provisional_wms_id, title_lead
 from warehouse.dagster_runs import JOBS
+from warehouse.refs import parse_ref
 
 # what Markdown would turn into images, links, HTML, code, tables or headings (CommonMark lets any ASCII punctuation
 # be escaped with a backslash); bare URLs and e-mail addresses are autolinked too: their `://`, `www.` and `@`
@@ -356,15 +358,29 @@ def card_alerts(alerts: list[dict], curator: str | None, today: date) -> str:
     return "### Тревоги и что сделать\n" + ("\n".join(lines).strip() or "Открытых тревог нет.")
 
 
-def card_notes(notes: list[dict], tz: ZoneInfo) -> str:
-    """The client's notes, numbered (the number edits or deletes one), at the team's local time."""
-    return "### Заметки\n" + (
-        "\n".join(
-            f"- #{n['id']} **{n['author']}**, {to_local(n['created_at'], tz):%d.%m.%Y %H:%M}: {as_text(n['text'])}"
-            for n in notes
-        )
-        or "пока нет"
-    )
+def note_author(login: str, names: dict[str, str | None]) -> str:
+    """A note's author as colleagues know them: the staff account's full name, the login when it has none."""
+    return (names.get(login) or "").strip() or login
+
+
+def card_notes(notes: list[dict], tz: ZoneInfo, names: dict[str, str | None], mine) -> list[dict]:
+    """The client's notes as the card lists them, newest first: who (full name), when (the team's local time), the
+    text, and whether this user may change it (`mine(note)`: Staff's rule)."""
+    return [
+        {
+            "id": int(n["id"]),
+            "author": note_author(n["author"], names),
+            "when": f"{to_local(n['created_at'], tz):%d.%m.%Y %H:%M}",
+            "text": n["text"],
+            "mine": bool(mine(n)),
+        }
+        for n in notes
+    ]
+
+
+def note_markdown(note: dict) -> str:
+    """One note of the list: the author and time in bold, the text shown as written."""
+    return f"**{as_text(note['author'])}**, {note['when']}\n\n{as_text(note['text'])}"
 
 
 def event_when(event: dict, today: date) -> str:
@@ -380,6 +396,45 @@ def event_when(event: dict, today: date) -> str:
     return f"{at:%d.%m.%Y %H:%M}"
 
 
+SUMMARY_CHARS = 300  # a summary's length in the history's table; the whole of it is in the original
+# what a summary says of itself: its tone line (the table has a column for it), its risks and complaints
+_TONE_LINE = re.compile(r"(?m)^Тон: (\S+)\s*$")
+_TROUBLE = re.compile(r"(?m)^(Риски и недовольство|Жалобы):")
+TONE_WORDS = ("позитивный", "нейтральный", "негативный")
+
+
+def event_tone(event: dict) -> str:
+    """One tone word that agrees with the summary shown next to it: the tone the summary states, else the signal's;
+    a summary that lists risks or complaints is never «позитивный» (then «смешанный»)."""
+    summary = event.get("summary") or ""
+    stated = _TONE_LINE.search(summary)
+    tone = stated[1] if stated and stated[1] in TONE_WORDS else (event.get("tone") or "")
+    if tone == "позитивный" and _TROUBLE.search(summary):
+        return "смешанный"
+    return tone
+
+
+def short_summary(text: str | None, limit: int = SUMMARY_CHARS) -> str:
+    """A summary for the history's table: its lines kept (a list stays a list), its tone line left to the tone
+    column, and when longer than `limit`, cut after the last whole sentence or word that fits, with «…»."""
+    lines = [line.rstrip() for line in _TONE_LINE.sub("", text or "").splitlines() if line.strip()]
+    whole = "\n".join(lines)
+    if len(whole) <= limit:
+        return whole
+    head = whole[: limit + 1]
+    cut = max(head.rfind(". ", 0, limit), head.rfind("\n", 0, limit), head.rfind("; ", 0, limit))
+    if cut < limit // 2:  # no sentence ends late enough: the last whole word
+        cut = max(head.rfind(" ", 0, limit), head.rfind("\n", 0, limit))
+    if cut <= 0:
+        cut = limit
+    return whole[:cut].rstrip(" ,;:.\n-—") + "…"
+
+
+def summary_cell(text: str | None) -> str:
+    """The table's «Кратко» cell (a Markdown column): the short summary as text, each line its own line."""
+    return "  \n".join(as_text(line) for line in short_summary(text).splitlines())
+
+
 def timeline_table(events: list[dict], today: date) -> pd.DataFrame:
     """The history as a table; the reference behind each row stays out of sight (timeline_refs, in the same order)."""
     return pd.DataFrame(
@@ -388,8 +443,8 @@ def timeline_table(events: list[dict], today: date) -> pd.DataFrame:
                 "Когда": event_when(e, today),
                 "Источник": SOURCES.get(e["source"], e["source"]),
                 "Что": e["title"],
-                "Кратко": (e["summary"] or "")[:300],
-                "Тон": e["tone"] or "",
+                "Кратко": summary_cell(e["summary"]),
+                "Тон": event_tone(e),
             }
             for e in events
         ],
@@ -400,6 +455,48 @@ def timeline_table(events: list[dict], today: date) -> pd.DataFrame:
 def timeline_refs(events: list[dict]) -> list[str]:
     """What each row of timeline_table opens (a row's index in the table is kept when the user sorts it)."""
     return [e["ref"] for e in events]
+
+
+_PORTAL_HOST = re.compile(r"(?i)^[a-z0-9](?:[a-z0-9-]{0,62}\.)+[a-z0-9-]{2,63}(?::\d{1,5})?$")
+
+
+def bitrix_portal(webhook_url: str | None) -> str | None:
+    """The portal's address from the incoming webhook's URL (`https://<portal>/rest/<user>/<token>/`): scheme and
+    host only, never the token; None when there is no webhook or its host is not a plain host name."""
+    if not webhook_url:
+        return None
+    parts = urlsplit(webhook_url.strip())
+    if parts.scheme not in ("https", "http") or not _PORTAL_HOST.match(parts.netloc or ""):
+        return None
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def link_out(ref: str, client_id: str, portal: str | None) -> tuple[str, str] | None:
+    """Where the original lives outside the app, as (the link's words, our own URL) built from validated ids only:
+    a Bitrix24 activity → its lead's page (the activity is in the lead's timeline; Bitrix24 documents no page of an
+    activity's own), a Telegram message of a supergroup or channel (chat id `-100…`) → `t.me/c/<id>/<message>`;
+    a basic group's message has no link."""
+    parsed = parse_ref(ref)
+    if parsed is None:
+        return None
+    if parsed.kind in ("bitrix", "call", "bitrix_lead") and portal and is_lead_id(client_id):
+        lead = parsed.parts[0] if parsed.kind == "bitrix_lead" else client_id
+        if lead.isdigit():
+            return "Открыть лид в Битрикс24 (запись — в его ленте)", f"{portal}/crm/lead/details/{int(lead)}/"
+    if parsed.kind == "telegram":
+        chat, message = parsed.parts[0], parsed.parts[1].partition("-")[0]
+        if re.fullmatch(r"-100\d{1,15}", chat) and message.isdigit():
+            return "Открыть сообщение в Telegram", f"https://t.me/c/{chat[4:]}/{int(message)}"
+    return None
+
+
+def with_link(original: str, link: tuple[str, str] | None) -> str:
+    """The original's Markdown with its link out under the title (Gradio opens Markdown links in a new tab)."""
+    if link is None:
+        return original
+    title, sep, rest = original.partition("\n\n")
+    line = f"[{link[0]} ↗]({link[1]})"
+    return f"{title}\n\n{line}{sep}{rest}" if sep else f"{original}\n\n{line}"
 
 
 def citation_choices(citations) -> list[tuple[str, str]]:

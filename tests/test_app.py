@@ -66,14 +66,17 @@ def test_every_event_has_an_explicit_api_name(env, monkeypatch):
 
     def spy(self, *args, **kwargs):
         fn = kwargs.get("fn", args[1] if len(args) > 1 else None)
-        given.append((getattr(fn, "__name__", fn), kwargs.get("api_name")))
+        # a @gr.render's own redraw is Gradio's (undocumented, never called by name); the events it draws name
+        # themselves (test_app_browser drives them)
+        api_name = "(redraw)" if kwargs.get("renderable") else kwargs.get("api_name")
+        given.append((getattr(fn, "__name__", fn), api_name))
         return register(self, *args, **kwargs)
 
     monkeypatch.setattr(BlocksConfig, "set_event_trigger", spy)
     app, _ = build_app(Staff(AppDB(env.resolved_app_db_url)))
     assert len(given) == len(app.fns) > 0
     assert [fn for fn, api_name in given if not api_name] == [], "every event names itself"
-    names = [fn.api_name for fn in app.fns.values()]
+    names = [fn.api_name for fn in app.fns.values() if fn.renderable is None]
     assert len(set(names)) == len(names) and not [n for n in names if re.search(r"_\d+$", n)], names
     public = {fn.api_name for fn in app.fns.values() if fn.api_visibility == "public"}
     assert public == {
@@ -143,23 +146,24 @@ def test_a_curator_sees_own_clients_and_a_note_appears_on_the_card(running_app):
     assert closed[0] == "Клиент не найден или закрыт для вас"
     _, status = anna.predict("10234", "Клиент просит скидку на хранение", api_name="/add_note")
     assert "сохранена" in status
-    *_, alerts_and_notes, _, _, _, _ = anna.predict("10234", [], "всё время", api_name="/open_card")
-    assert "Клиент просит скидку на хранение" in alerts_and_notes and "anna" in alerts_and_notes
     [note] = staff.notes_of("10234")
-    _, status = anna.predict(str(note["id"]), "Клиент просит скидку 10% на хранение", api_name="/edit_note")
-    assert "изменена" in status
-    *_, alerts_and_notes, _, _, _, _ = anna.predict("10234", [], "всё время", api_name="/open_card")
-    assert "скидку 10%" in alerts_and_notes
+    assert note["author"] == "anna" and note["text"] == "Клиент просит скидку на хранение"
+    with pytest.raises(Exception, match="закрыт для вас"):
+        anna.predict("10517", note["id"], "клиент коллеги", api_name="/edit_note")
+    status = anna.predict("10234", note["id"], "Клиент просит скидку 10% на хранение", api_name="/edit_note")
+    assert "изменена" in status and staff.notes_of("10234")[0]["text"] == "Клиент просит скидку 10% на хранение"
     boss = Client(url, auth=("boss", "пароль-босса-1"), verbose=False)
     every = boss.predict("", "Все доступные", [], False, "по ID лида", api_name="/list_clients")[0]
     assert [row[0] for row in every["data"]] == ["10234", "10517"]
     mine = boss.predict("", "Мои клиенты", [], False, "по ID лида", api_name="/list_clients")[0]
     assert mine["data"] == [] or mine["data"] == [[""] * 7] or not any(r[0] for r in mine["data"]), "none is his"
+    with pytest.raises(Exception, match="нет заметки"):  # a note is changed from its own client's card only
+        boss.predict("10517", note["id"], "другая карточка", api_name="/edit_note")
     staff.add("igor", "curator", "пароль-игоря-1", bitrix_user_id=1)  # a colleague may not delete anna's note
     igor = Client(url, auth=("igor", "пароль-игоря-1"), verbose=False)
     with pytest.raises(Exception, match="только свои"):
-        igor.predict(str(note["id"]), api_name="/delete_note")
-    _, status = anna.predict(str(note["id"]), api_name="/delete_note")
+        igor.predict("10234", note["id"], api_name="/delete_note")
+    status = anna.predict("10234", note["id"], api_name="/delete_note")
     assert "удалена" in status and staff.notes_of("10234") == []
     assert [v["action"] for v in staff.history(note["id"])] == ["create", "edit", "delete"]
 

@@ -25,6 +25,8 @@ from orchestration.resources import all_resources
 from tests.test_app import running_app, short_sessions  # noqa: F401  (fixtures)
 from tests.test_notes_flow import tick
 from warehouse.aliases import save_alias
+from warehouse.appdb import notes as notes_table
+from warehouse.appdb import users
 from warehouse.duck import connect
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -102,6 +104,25 @@ def errors_seen(page) -> list[str]:
     return page.evaluate("window.__errors") + re.findall(r".{0,40}(?:Error|Ошибка|Не получилось).{0,40}", shown)
 
 
+NOTE = ".c360-note:not(:has(.c360-note))"  # a note of the list (Gradio nests a group's class)
+
+
+def in_view(page, selector: str, width: int = 1440, height: int = 900) -> None:
+    """The element's top part is on the screen, where the curator is looking."""
+    box = page.locator(selector).bounding_box()
+    assert box and 0 <= box["y"] < height - 40 and box["x"] >= 0 and box["x"] < width, box
+
+
+def fits_the_width(page) -> None:
+    """The history scrolls sideways nowhere (its scroller's content is as wide as the scroller)."""
+    wide = page.evaluate(
+        """() => [...document.querySelectorAll('#timeline, #timeline *')]
+            .filter(e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX) && e.clientWidth > 0)
+            .map(e => [e.className, e.scrollWidth, e.clientWidth])"""
+    )
+    assert wide and all(scroll <= client + 1 for _, scroll, client in wide), wide
+
+
 def chat_text(page) -> str:
     return page.locator("#chat-tab").inner_text()
 
@@ -131,11 +152,11 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
         )
         con.execute(
             "insert into raw.telegram_chats (chat_id, title, client_id, mapped_by) "
-            "values (-1001, 'client-10234', '10234', 'alias')"
+            "values (-1001234567890, 'client-10234', '10234', 'alias')"
         )
         con.execute(
             "insert into raw.telegram_messages (chat_id, message_id, sent_at, sender_name, direction, kind, "
-            "text, source) values (-1001, 1, ?, 'Ольга', 'client', 'message', "
+            "text, source) values (-1001234567890, 1, ?, 'Ольга', 'client', 'message', "
             "'Опять пересорт на Wildberries, выставили штраф', 'export')",
             [datetime.combine(env.today() - timedelta(days=8), clock(9, 0))],
         )
@@ -157,6 +178,13 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
 
     glm.reply = reply
 
+    with staff.engine.begin() as con:  # the staff accounts' full names, as an admin sets them
+        con.execute(users.update().where(users.c.login == "anna").values(name="Анна Соколова"))
+        con.execute(users.update().where(users.c.login == "boss").values(name="Борис Петров"))
+    theirs = staff.add_note(staff.get("boss"), "10234", "Проверить тариф на хранение")
+    with staff.engine.begin() as con:  # written yesterday morning (whatever the clock and C360_TODAY say)
+        at = datetime.combine(env.today() - timedelta(days=1), clock(6, 0))
+        con.execute(notes_table.update().where(notes_table.c.id == theirs).values(created_at=at, updated_at=at))
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.add_init_script(WATCH_ERRORS)
     page.add_init_script(WATCH_CANVAS)
@@ -204,15 +232,58 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
         drawn(page, rf"^\d\d ({RU_MONTHS})$")  # redrawn to the phone's width
         shot(page, env, "10-card-charts-phone.png")
         page.set_viewport_size({"width": 1440, "height": 900})
-    cell(page, "timeline", "Склад: отгружено").click()  # a row of the history opens the original
+    cell(page, "timeline", "Склад: отгружено").click()  # a row of the history opens the original, in view
     page.locator("#original-view").get_by_text("отгружено на маркетплейсы").wait_for(timeout=20000)
-    page.get_by_label("Новая заметка").fill("Клиент просит скидку на хранение")
+    in_view(page, "#original-view")
+    fits_the_width(page)
+    long_note = "Клиент просит скидку на хранение. " + "Готов подписать договор на год, если цена будет ниже. " * 8
+    page.get_by_label("Новая заметка").fill(long_note)
     page.get_by_role("button", name="Сохранить заметку").click()
     shows(page, "Заметка сохранена", 20000)
+    notes = page.locator("#card-notes")
+    mine = notes.locator(NOTE).filter(has_text="Клиент просит скидку")
+    mine.wait_for(timeout=20000)
+    assert "Анна Соколова" in mine.inner_text(), "the author by name, not the login"
+    theirs = notes.locator(NOTE).filter(has_text="Проверить тариф")
+    assert "Борис Петров" in theirs.inner_text()
+    assert theirs.get_by_role("button").count() == 0, "a colleague's note: neither edit nor delete"
     assert tick(instance), "the notes sensor picks the note up"
     page.get_by_role("button", name="Открыть").click()
     shows(page, "Заметка: anna", 20000)
+    summary = cell(page, "timeline", "Клиент просит скидку").inner_text().strip()
+    assert summary.endswith("…") and len(summary) < len(long_note), summary
+    assert long_note.startswith(summary[:-1]) and long_note[len(summary) - 1] in " .", "not cut mid-word"
+    fits_the_width(page)
+    # a note changed in place, then deleted after a confirmation; the list and the field side by side
+    mine = notes.locator(NOTE).filter(has_text="Клиент просит скидку")
+    mine.get_by_role("button", name="Изменить").click()
+    editor = notes.get_by_label("Текст заметки")
+    editor.fill("Клиент просит скидку 10% на хранение")
+    notes.get_by_role("button", name="Сохранить", exact=True).click()
+    notes.locator(NOTE).filter(has_text="скидку 10%").wait_for(timeout=20000)
+    assert [n["text"] for n in staff.notes_of("10234") if n["author"] == "anna"] == [
+        "Клиент просит скидку 10% на хранение"
+    ]
+    field, listed = page.get_by_label("Новая заметка").bounding_box(), notes.locator(NOTE).first.bounding_box()
+    assert field["x"] > listed["x"] + listed["width"] - 1 and field["y"] < listed["y"] + listed["height"], "beside"
+    cell(page, "timeline", "Заметка: boss").click()  # the shot with an original open beside the history
+    page.locator("#original-view").get_by_text("Проверить тариф").wait_for(timeout=20000)
     shot(page, env, "02-card.png")
+    mine = notes.locator(NOTE).filter(has_text="скидку 10%")
+    mine.get_by_role("button", name="Удалить").click()
+    shows(page, "Удалить эту заметку?")
+    assert len(staff.notes_of("10234")) == 2, "not before it is confirmed"
+    notes.get_by_role("button", name="Точно удалить").click()
+    shows(page, "Заметка удалена", 20000)
+    assert [n["author"] for n in staff.notes_of("10234")] == ["boss"]
+    notes.locator(NOTE).filter(has_text="скидку 10%").wait_for(state="detached", timeout=20000)  # gone from the list
+    if env.today_override is None:  # a phone: the original opens under the table, scrolled into view
+        page.set_viewport_size({"width": 390, "height": 844})
+        cell(page, "timeline", "Склад: отгружено").click()
+        page.locator("#original-view").get_by_text("отгружено на маркетплейсы").wait_for(timeout=20000)
+        in_view(page, "#original-view", 390, 844)
+        page.screenshot(path=str(SHOTS / "13-card-phone.png"))  # what the curator sees: the viewport
+        page.set_viewport_size({"width": 1440, "height": 900})
 
     # the client chosen in the list is the chat's client too: its name and lead in the header
     page.get_by_role("tab", name="Чат по клиенту").click()
@@ -229,6 +300,8 @@ def test_curator_day_in_the_browser(running_app, browser, env, instance, glm, mo
     assert text.count("Опять пересорт") == 0, "the source list names the source; the answer says what it holds"
     source.click()  # a source opens the conversation it cites
     page.locator("#cite-view").get_by_text("Опять пересорт на Wildberries").wait_for(timeout=20000)
+    link = page.locator("#cite-view").get_by_role("link", name=re.compile("Открыть сообщение в Telegram"))
+    assert link.get_attribute("href") == "https://t.me/c/1234567890/1", "the message in its supergroup"
     shot(page, env, "03-chat.png")
     if env.today_override is None:
         page.set_viewport_size({"width": 390, "height": 844})

@@ -193,7 +193,7 @@ def test_every_limit_is_refused_in_russian_and_stores_nothing(running_app):  # n
     head, *_ = anna.predict("10234" + "9" * 30, [], "всё время", api_name="/open_card")
     assert head.startswith("Не похоже на ID лида") and "12" in head
     with pytest.raises(Exception, match="Укажите номер заметки"):  # today: «Python int too large to convert…»
-        anna.predict("9" * 30, "текст", api_name="/edit_note")
+        anna.predict("10234", "9" * 30, "текст", api_name="/edit_note")
 
     cookies = login(url, **ANNA).cookies
     big = httpx.post(url + "/gradio_api/queue/join", content=b"{" + b" " * 3 * 2**20 + b"}", cookies=cookies)

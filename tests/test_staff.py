@@ -96,7 +96,13 @@ def test_notes_keep_their_history_and_belong_to_their_author(staff):
         staff.add_note(viewer, "10234", "нельзя")
     [current] = staff.notes_of("10234")
     assert current["text"] == "Клиент просит скидку 10% на хранение" and current["author"] == "anna"
+    boss = staff.add("boss", "admin", "пароль-босса-1")
+    # the card's buttons follow the same rule: the author's own notes, an admin any, a viewer none
+    assert Staff.may_change(anna, "anna") and Staff.may_change(boss, "anna")
+    assert not Staff.may_change(igor, "anna") and not Staff.may_change(viewer, "olga")
+    assert staff.note(note)["text"] == current["text"] and staff.note(10**6) is None
     staff.delete_note(anna, note)
+    assert staff.note(note) is None
     assert staff.notes_of("10234") == []
     assert [(v["action"], v["text"]) for v in staff.history(note)] == [
         ("create", "Клиент просит скидку на хранение"),

@@ -273,17 +273,64 @@ def test_alerts_read_as_sentences_with_dated_evidence_and_a_step_never_a_future_
     )
 
 
-def test_notes_are_shown_at_the_teams_local_time():
-    assert views.card_notes([], MOSCOW) == "### Заметки\nпока нет"
+def test_notes_are_shown_at_the_teams_local_time_with_the_authors_name():
+    assert views.card_notes([], MOSCOW, {}, lambda n: True) == []
     notes = [
         {"id": 7, "author": "anna", "created_at": datetime(2026, 11, 20, 21, 30), "text": "Просит *скидку*"},
         {"id": 3, "author": "boss", "created_at": datetime(2026, 11, 20, 9, 5, tzinfo=ZoneInfo("UTC")), "text": "ок"},
     ]
-    text = views.card_notes(notes, MOSCOW)
-    assert text == (
-        "### Заметки\n- #7 **anna**, 21.11.2026 00:30: Просит \\*скидку\\*\n- #3 **boss**, 20.11.2026 12:05: ок"
-    ), "stored UTC, shown in Moscow time (the next day after 21:00 UTC)"
-    assert "21.11.2026 02:30" in views.card_notes(notes[:1], ZoneInfo("Asia/Yekaterinburg"))
+    names = {"anna": "Анна Соколова", "boss": None}
+    shown = views.card_notes(notes, MOSCOW, names, lambda n: n["author"] == "anna")
+    assert shown == [
+        {"id": 7, "author": "Анна Соколова", "when": "21.11.2026 00:30", "text": "Просит *скидку*", "mine": True},
+        {"id": 3, "author": "boss", "when": "20.11.2026 12:05", "text": "ок", "mine": False},
+    ], "stored UTC, shown in Moscow time (the next day after 21:00 UTC); the login when the account has no name"
+    assert views.card_notes(notes[:1], ZoneInfo("Asia/Yekaterinburg"), {}, bool)[0]["when"] == "21.11.2026 02:30"
+    assert views.note_markdown(shown[0]) == "**Анна Соколова**, 21.11.2026 00:30\n\nПросит \\*скидку\\*"
+
+
+def test_a_summary_is_shortened_at_a_boundary_and_keeps_its_lines():
+    text = "Тема: поставки\nКлючевые моменты:\n- " + "Клиент просит ускорить отгрузку FBS. " * 12 + "\nТон: позитивный"
+    short = views.short_summary(text)
+    assert len(short) <= views.SUMMARY_CHARS + 1 and short.endswith("…")
+    assert short.splitlines()[:2] == ["Тема: поставки", "Ключевые моменты:"] and short.splitlines()[2].startswith("- ")
+    assert short[:-1].endswith("FBS"), "cut after a whole sentence, not inside a word"
+    assert "Тон:" not in views.short_summary("Коротко.\nТон: негативный"), "the tone has its own column"
+    words_only = views.short_summary("слово " * 80)
+    assert words_only.endswith("слово…"), words_only[-20:]
+    assert views.short_summary("Коротко.") == "Коротко." and views.short_summary(None) == ""
+    assert views.summary_cell("- *раз*\n- два") == "- \\*раз\\*  \n- два", "each line its own line, text as written"
+
+
+def test_the_tone_agrees_with_the_summary():
+    day = {"summary": "Главное: приёмка завтра.\nТон: позитивный", "tone": "нейтральный"}
+    assert views.event_tone(day) == "позитивный", "the tone the summary states"
+    assert views.event_tone({"summary": "Тема: FBS", "tone": "негативный"}) == "негативный"
+    risky = {"summary": "Тема: FBS\nРиски и недовольство:\n- штраф за пересорт", "tone": "позитивный"}
+    assert views.event_tone(risky) == "смешанный", "a summary with risks is not «позитивный»"
+    assert views.event_tone({"summary": None, "tone": None}) == ""
+
+
+def test_an_original_links_out_to_bitrix24_and_telegram_with_our_own_urls():
+    portal = views.bitrix_portal("https://fulfil.bitrix24.ru/rest/1/s3cr3t/")
+    assert portal == "https://fulfil.bitrix24.ru", "the portal only, never the webhook's token"
+    assert views.bitrix_portal(None) is None and views.bitrix_portal("javascript:alert(1)") is None
+    assert views.bitrix_portal("https://evil.com\\@x/rest/1/t/") is None
+    assert views.link_out("bitrix:42", "10234", portal) == (
+        "Открыть лид в Битрикс24 (запись — в его ленте)",
+        "https://fulfil.bitrix24.ru/crm/lead/details/10234/",
+    )
+    assert views.link_out("bitrix:42", "10234", None) is None, "no webhook, no portal known"
+    assert views.link_out("bitrix:42", "wms-W00003", portal) is None, "a WMS client has no lead"
+    assert views.link_out("telegram:-1001234567890:17-20", "10234", None) == (
+        "Открыть сообщение в Telegram",
+        "https://t.me/c/1234567890/17",
+    ), "a supergroup or channel: its internal id without -100"
+    assert views.link_out("telegram:-4012345:17", "10234", None) is None, "a basic group's message has no link"
+    assert views.link_out("telegram:-100123)](javascript:x:1", "10234", None) is None
+    assert views.link_out("meeting:m1", "10234", portal) is None
+    page = views.with_link("### Переписка\n\nтекст", ("Открыть сообщение в Telegram", "https://t.me/c/1/2"))
+    assert page == "### Переписка\n\n[Открыть сообщение в Telegram ↗](https://t.me/c/1/2)\n\nтекст"
 
 
 def test_timeline_rows():
@@ -304,7 +351,7 @@ def test_timeline_rows():
         "Когда": "23.11.2026 09:01",
         "Источник": "Telegram",
         "Что": "Telegram, client-10234",
-        "Кратко": "я" * 300,
+        "Кратко": "я" * 300 + "…",
         "Тон": "",
     }
     assert views.timeline_refs([event, other]) == ["telegram:-1001:1", "telegram:-1001:1"], "what each row opens"

@@ -310,10 +310,25 @@ class Staff:
             raise StaffError("у роли «наблюдатель» нет права писать заметки")
 
     @staticmethod
-    def _own(con, user: User, note_id: int):
+    def may_change(user: User, author: str) -> bool:
+        """Who may edit or delete a note: its author, or an admin (a viewer writes nothing)."""
+        return user.can_write and (author == user.login or user.role == "admin")
+
+    def note(self, note_id: int) -> dict | None:
+        """A note not deleted, or None."""
+        with self.engine.connect() as con:
+            row = (
+                con.execute(sa.select(notes).where(notes.c.id == note_id, notes.c.deleted_at.is_(None)))
+                .mappings()
+                .first()
+            )
+        return dict(row) if row else None
+
+    @classmethod
+    def _own(cls, con, user: User, note_id: int):
         row = con.execute(sa.select(notes).where(notes.c.id == note_id, notes.c.deleted_at.is_(None))).first()
         if row is None:
             raise StaffError(f"заметки {note_id} нет")
-        if row.author != user.login and user.role != "admin":
+        if not cls.may_change(user, row.author):
             raise StaffError("менять можно только свои заметки")
         return row

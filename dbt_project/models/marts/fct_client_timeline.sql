@@ -26,9 +26,12 @@ select
     e.title,
     e.summary,
     s.sentiment,
-    s.tone,
+    -- a chat day's summary states its own tone («Тон: …»); the signal re-read from that summary's text may differ,
+    -- and the history must not contradict the summary it shows
+    coalesce(d.tone, s.tone) as tone,
     s.complaint,
     e.ref,
     greatest(e.loaded_at, s.loaded_at) as loaded_at
 from events as e
 left join {{ ref('stg_enrichment__interaction_signals') }} as s using (ref)
+left join {{ ref('stg_telegram__daily_summaries') }} as d using (ref)
