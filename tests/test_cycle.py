@@ -80,7 +80,8 @@ def test_one_run_is_the_whole_cycle_and_the_second_adds_and_sends_nothing(env, w
     report_hour_passed = env.now().hour >= env.report_hour
     reports = [m for m in telegram.messages if m["chat"]["id"] == -1001234567890]
     assert bool(reports) == report_hour_passed, "yesterday's report goes out once its hour has come"
-    assert f"новых тревог отправлено: {len(alerts)}" in first.stdout
+    conditions = sum(m["text"].count("Что сделать:") for m in alerts)  # one message per client, a step each
+    assert f"новых тревог отправлено: {conditions}" in first.stdout
 
     before, sent = raw_counts(env), len(telegram.messages)
     second = cli("run", cwd=tmp_path, env_extra={"BITRIX_WEBHOOK_URL": world.webhook_url})
