@@ -14,7 +14,7 @@ import pytest
 
 from config.settings import get_settings
 from tests.test_app import running_app  # noqa: F401  (fixture)
-from tests.test_app_browser import WATCH_ERRORS, browser, errors_seen, shot, shows  # noqa: F401
+from tests.test_app_browser import WATCH_ERRORS, browser, errors_seen, log_in, shot, shows  # noqa: F401
 
 # (lead, title, curator, score, band, open alerts, days since the last contact)
 CLIENTS = (
@@ -56,15 +56,6 @@ def client_list(running_app, env):  # noqa: F811
                     [lead, f"{lead}-{n}", today, today],
                 )
     return url, staff
-
-
-def log_in(page, url: str, login: str, password: str) -> None:
-    """The login form of a Russian browser (Gradio translates it by the browser's language)."""
-    page.goto(url)
-    page.get_by_label("Имя пользователя").fill(login)
-    page.get_by_label("Пароль").fill(password)
-    page.get_by_role("button", name="Войти").click()
-    shows(page, "client360 — клиенты фулфилмента", 20000)
 
 
 def shown_leads(page) -> list[str]:
