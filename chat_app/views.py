@@ -16,7 +16,14 @@ import pandas as pd
 from config.clock import to_local
 from rag.citations import citation_label, sources_once
 from warehouse import alerts as words
-from warehouse.aliases import EXTERNAL_ID_MAX_CHARS, LEAD_ID_RULE, is_lead_id, provisional_wms_id, title_lead
+from warehouse.aliases import (
+    EXTERNAL_ID_MAX_CHARS,
+    LEAD_ID_RULE,
+    client_name,
+    is_lead_id,
+    provisional_wms_id,
+    title_lead,
+)
 from warehouse.dagster_runs import JOBS
 from warehouse.refs import parse_ref
 
@@ -215,13 +222,6 @@ def export_table(rows: list[dict]) -> pd.DataFrame:
 # the card's own formatting around values from outside (Bitrix24, chats, model extractions) shown as text
 
 
-def client_title(card: dict, client_id: str) -> str:
-    """«ИП Смирнова · лид 10234», or «Селлер 3 (WMS W00003, не привязан к лиду Битрикс24)»."""
-    if wms_id := provisional_wms_id(client_id):
-        return f"{card.get('title') or wms_id} (WMS {wms_id}, не привязан к лиду Битрикс24)"
-    return f"{card.get('title') or 'Клиент'} · лид {client_id}"
-
-
 HEALTH_PARTS = (  # what takes points off the score (client_health.minus_*), as the card names it
     ("minus_intent", "слова об уходе"),
     ("minus_warehouse", "склад"),
@@ -272,7 +272,7 @@ def card_head(card: dict, client_id: str) -> str:
         else "не назначен — назначьте ответственного в лиде Битрикс24"
     )
     return (
-        f"## {as_text(client_title(card, client_id))}\n"
+        f"## {as_text(client_name(card.get('title'), client_id))}\n"
         f"Куратор: {as_text(curator)}\n\n{health_badge(card.get('health'))}"
     )
 
@@ -517,7 +517,7 @@ def chat_head(card: dict | None, client_id: str) -> str:
     if card is None:
         return "**Сначала выберите клиента**: в списке клиентов или по ID лида."
     if provisional_wms_id(client_id):
-        return f"### {as_text(client_title(card, client_id))}"
+        return f"### {as_text(client_name(card.get('title'), client_id))}"
     return f"### {as_text(card['title'])} · лид {client_id}" if card["title"] else f"### лид {client_id}"
 
 

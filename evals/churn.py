@@ -43,14 +43,13 @@ def evaluate(
 ) -> ChurnEval:
     """The simulator's world through the WMS assets, identity and dbt; `mapping=False`: no alias file at all, so
     every WMS client is scored under its provisional identity (`wms-<id>`) and named by its WMS name."""
-    from assets.alerts.assets import client_label
     from assets.identity.assets import client_identity
     from assets.wms.assets import wms_assets
     from devkit.wms_sim import WmsSimulator, WmsWorld
     from orchestration.dbt import warehouse_models
     from orchestration.resources import all_resources
     from orchestration.run_once import QUIET_CONSOLE, quiet_stdout
-    from warehouse.aliases import PROVISIONAL_WMS, save_alias
+    from warehouse.aliases import PROVISIONAL_WMS, client_name, save_alias
     from warehouse.duck import connect, fetch_dicts
 
     workdir = workdir or Path(tempfile.mkdtemp(prefix="c360-eval-"))
@@ -86,7 +85,7 @@ def evaluate(
     for wms_id, t in truth.items():
         alert = first.get(t["lead_id"]) or first.get(f"{PROVISIONAL_WMS}{wms_id}")
         row = {
-            "client": client_label(alert) if alert else t["lead_id"] if mapping else wms_id,
+            "client": client_name(alert["title"], alert["client_id"]) if alert else t["lead_id"] if mapping else wms_id,
             "behaviour": t["behaviour"],
             "churn": t["churn"],
             "exit": t["exit"],

@@ -35,6 +35,14 @@ def provisional_wms_id(client_id: str | None) -> str | None:
     return text.removeprefix(PROVISIONAL_WMS) if text.startswith(PROVISIONAL_WMS) else None
 
 
+def client_name(title: str | None, client_id: str) -> str:
+    """A client as people read it: «ИП Смирнова · лид 10234», or for a WMS account linked to no lead «Селлер 3 (WMS
+    W00003, не привязан к лиду Битрикс24)» (the Telegram alert, the card, the chat, eval-churn)."""
+    if wms_id := provisional_wms_id(client_id):
+        return f"{title or wms_id} (WMS {wms_id}, не привязан к лиду Битрикс24)"
+    return f"{title or 'Клиент'} · лид {client_id}"
+
+
 class AliasError(ValueError):
     pass
 

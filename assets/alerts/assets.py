@@ -13,17 +13,8 @@ from config.delivery import deliver_report
 from config.settings import get_settings
 from connectors.telegram_bot import escape
 from warehouse import alerts as words
-from warehouse.aliases import provisional_wms_id
+from warehouse.aliases import client_name, provisional_wms_id
 from warehouse.duck import fetch_dicts
-
-
-def client_label(alert: dict) -> str:
-    """«ИП Смирнова · лид 10234», or for a WMS account linked to no lead «Селлер 3 (WMS W00003, не привязан к лиду
-    Битрикс24)»."""
-    wms_id = provisional_wms_id(alert["client_id"])
-    if wms_id:
-        return f"{alert.get('title') or wms_id} (WMS {wms_id}, не привязан к лиду Битрикс24)"
-    return f"{alert.get('title') or 'Клиент'} · лид {alert['client_id']}"
 
 
 def curator_line(alert: dict) -> str:
@@ -37,7 +28,8 @@ def curator_line(alert: dict) -> str:
 def render_client_alerts(alerts: list[dict], today: date, app_url: str) -> str:
     """One client's new alerts as one message (HTML for the Bot API; every outside value escaped)."""
     first = alerts[0]
-    lines = [f"⚠️ <b>Риск ухода: {escape(client_label(first))}</b>", escape(curator_line(first))]
+    name = client_name(first.get("title"), first["client_id"])
+    lines = [f"⚠️ <b>Риск ухода: {escape(name)}</b>", escape(curator_line(first))]
     for alert in sorted(alerts, key=lambda a: (a["severity"] != "critical", a["alert_type"])):
         lines += [
             "",
@@ -119,7 +111,7 @@ def client_alert_delivery(
                 sent, messages = sent + len(fresh), messages + 1
             already += len(fresh) * delivery.already_sent
             if delivery.unconfirmed_parts:
-                unconfirmed.append(client_label(fresh[0]))
+                unconfirmed.append(client_name(fresh[0].get("title"), client_id))
     finally:
         bot.close()
         db.dispose()
