@@ -347,7 +347,7 @@ def card_health(health: dict | None) -> str:
 def card_alerts(alerts: list[dict], curator: str | None, today: date) -> str:
     """Each open alert: what, when, the figures, the evidence as dated lines, and what to do, by whom and by when."""
     lines = []
-    for a in sorted(alerts, key=lambda a: (a["severity"] != "critical", a["alert_type"])):
+    for a in words.in_order(alerts):
         dot = f'<span style="color:{SEVERITY_COLORS.get(a["severity"], "#555555")}">●</span>'
         lines.append(f"{dot} **{as_text(words.headline(a, today))}**  ")
         lines.append(as_text(words.sentence(a)) + "  ")

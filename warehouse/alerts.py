@@ -18,6 +18,11 @@ EVIDENCE = {
 }
 
 
+def in_order(alerts: list[dict]) -> list[dict]:
+    """A client's alerts as people are told them: the critical ones first, then by type."""
+    return sorted(alerts, key=lambda a: (a["severity"] != "critical", a["alert_type"]))
+
+
 def ru_int(value) -> str:
     """«6 052»: thousands apart by a no-break space, as the mart's messages write them."""
     return f"{round(value or 0):,}".replace(",", "\u00a0")

@@ -30,7 +30,7 @@ def render_client_alerts(alerts: list[dict], today: date, app_url: str) -> str:
     first = alerts[0]
     name = client_name(first.get("title"), first["client_id"])
     lines = [f"⚠️ <b>Риск ухода: {escape(name)}</b>", escape(curator_line(first))]
-    for alert in sorted(alerts, key=lambda a: (a["severity"] != "critical", a["alert_type"])):
+    for alert in words.in_order(alerts):
         lines += [
             "",
             f"{words.SEVERITY_MARK.get(alert['severity'], '⚠️')} <b>{escape(words.headline(alert, today))}</b>",
